@@ -1,0 +1,38 @@
+# One command to set everything up and run the workbench, one to run the tests.
+# Both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo lab test bench check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[lab,test,bench]"
+	touch $(STAMP)
+
+## lab: the main job — embedded PostgreSQL + demo data + JupyterLab on notebooks/
+lab: $(STAMP)
+	$(PY) -m actorpg_lab.lab
+
+## demo: headless variant of `make lab`: seed the demo data and print a summary
+demo: $(STAMP)
+	$(PY) -m actorpg_lab.lab --no-browser --summary
+
+## test: the whole test suite against a real PostgreSQL (embedded unless ACTORPG_TEST_DSN)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: benchmarks side by side with the references; prints a markdown table
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+## check: static checks (ruff, mypy --strict)
+check: $(STAMP)
+	$(PY) -m ruff check actorpg_lab tests bench
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .actorpg

@@ -1,0 +1,57 @@
+"""actorpg_lab: event sourcing on PostgreSQL, an asyncio actor runtime, and a Jupyter workbench.
+
+``import actorpg_lab`` does not import the PostgreSQL driver; it is imported the
+first time :mod:`actorpg_lab.postgres` is used.
+"""
+
+from ._codec import JsonCodec, default_codec, event_type
+from ._embedded import EmbeddedPostgres
+from ._errors import (
+    DurableStateConcurrencyError,
+    JournalConcurrencyError,
+    JournalError,
+    JournalIntegrityError,
+    PersistenceError,
+    SnapshotIntegrityError,
+)
+from ._memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
+from ._protocols import DurableStateStore, Journal, SnapshotStore
+from ._tag_filter import TagFilter
+from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
+from ._write_attempts import (
+    SnapshotActivity,
+    WriteAttempt,
+    add_snapshot_listener,
+    add_write_listener,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DurableStateConcurrencyError",
+    "DurableStateRecord",
+    "DurableStateStore",
+    "EmbeddedPostgres",
+    "InMemoryDurableStateStore",
+    "InMemoryJournal",
+    "InMemorySnapshotStore",
+    "Journal",
+    "JournalConcurrencyError",
+    "JournalEntry",
+    "JournalError",
+    "JournalIntegrityError",
+    "JsonCodec",
+    "PersistenceError",
+    "PersistentEvent",
+    "Snapshot",
+    "SnapshotActivity",
+    "SnapshotIntegrityError",
+    "SnapshotStore",
+    "TagFilter",
+    "WriteAttempt",
+    "__version__",
+    "add_snapshot_listener",
+    "add_write_listener",
+    "default_codec",
+    "event_type",
+]

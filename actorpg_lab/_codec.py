@@ -1,0 +1,150 @@
+"""JSON codec for payloads (events, snapshot states, durable states).
+
+Plain JSON values (``dict`` with ``str`` keys, ``list``, ``str``, ``int``, ``float``,
+``bool``, ``None``) round-trip unchanged.  Dataclass instances round-trip through a
+type registry: they are written as ``{"$type": NAME, "$value": {field: value, ...}}``
+and read back as instances of the registered class.  Register a class with
+:func:`event_type` (a decorator) or :meth:`JsonCodec.register`; a dataclass encoded
+before it was registered is registered on the fly under its qualified name.
+
+Decoding uses :mod:`orjson` (fast); encoding uses the standard library encoder with
+``allow_nan=False`` so that NaN/Infinity are rejected instead of silently becoming
+``null``.  An object of type ``{"$type": ..., "$value": ...}`` whose name is not
+registered is returned as that plain ``dict`` (so notebooks can still show it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+
+__all__ = ["JsonCodec", "default_codec", "event_type"]
+
+T = TypeVar("T")
+
+_TYPE = "$type"
+_VALUE = "$value"
+
+
+class JsonCodec:
+    """Encodes values to JSON text and decodes them back, with a dataclass registry."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, type[Any]] = {}
+        self._by_class: dict[type[Any], str] = {}
+        self._encoder = json.JSONEncoder(
+            allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=self._default
+        )
+
+    def __repr__(self) -> str:
+        return f"<JsonCodec registered={sorted(self._by_name)!r}>"
+
+    # -- registry -------------------------------------------------------------------
+    def register(self, cls: type[T], name: str | None = None) -> type[T]:
+        """Register dataclass ``cls`` under ``name`` (default: ``module.QualName``)."""
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise TypeError(f"only dataclasses can be registered, got {cls!r}")
+        type_name = name if name is not None else f"{cls.__module__}.{cls.__qualname__}"
+        if not isinstance(type_name, str) or not type_name:
+            raise ValueError(f"type name must be a non-empty str: {type_name!r}")
+        existing = self._by_name.get(type_name)
+        if existing is not None and existing is not cls:
+            raise ValueError(f"type name {type_name!r} is already registered for {existing!r}")
+        self._by_name[type_name] = cls
+        self._by_class[cls] = type_name
+        return cls
+
+    def type_name(self, cls: type[Any]) -> str | None:
+        """The registered name of ``cls`` or ``None``."""
+        return self._by_class.get(cls)
+
+    # -- encoding -------------------------------------------------------------------
+    def _default(self, value: Any) -> Any:
+        cls = type(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            name = self._by_class.get(cls)
+            if name is None:
+                self.register(cls)
+                name = self._by_class[cls]
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return {_TYPE: name, _VALUE: fields}
+        if isinstance(value, (tuple, set, frozenset)):
+            return list(value)
+        raise TypeError(f"payload of type {cls.__name__} is not JSON serializable: {value!r}")
+
+    def encode(self, value: Any) -> str:
+        """Return ``value`` as JSON text; ``TypeError``/``ValueError`` name what failed."""
+        try:
+            text = self._encoder.encode(value)
+        except ValueError as exc:  # NaN / Infinity, circular references
+            raise ValueError(f"payload cannot be serialized as JSON ({exc}): {value!r:.200}") from None
+        except RecursionError:
+            raise ValueError(f"payload is nested too deeply to serialize: {type(value).__name__}") from None
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"payload contains text that is not valid UTF-8 ({exc.reason}): "
+                             f"{exc.object[exc.start:exc.end]!r}") from None
+        if _TYPE in text and _reserved_key_misused(value):
+            raise ValueError(
+                f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
+                f"typed payloads: {value!r:.200}"
+            )
+        return text
+
+    # -- decoding -------------------------------------------------------------------
+    def decode(self, text: str | bytes) -> Any:
+        """Return the value encoded in ``text`` (raises ``ValueError`` on invalid JSON)."""
+        value = orjson.loads(text)
+        if isinstance(text, str):
+            tagged = _TYPE in text
+        else:
+            tagged = b"$type" in text
+        return self._revive(value) if tagged else value
+
+    def _revive(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 2 and _TYPE in value and _VALUE in value:
+                cls = self._by_name.get(value[_TYPE])
+                inner = value[_VALUE]
+                if cls is not None and isinstance(inner, dict):
+                    return cls(**{k: self._revive(v) for k, v in inner.items()})
+            return {k: self._revive(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._revive(v) for v in value]
+        return value
+
+
+def _reserved_key_misused(value: Any) -> bool:
+    if isinstance(value, dict):
+        if len(value) == 2 and _TYPE in value and _VALUE in value:
+            return True
+        return any(_reserved_key_misused(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_reserved_key_misused(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_reserved_key_misused(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
+#: The codec used by stores unless one is passed explicitly.
+default_codec = JsonCodec()
+
+
+def event_type(name: str | None = None) -> Callable[[type[T]], type[T]]:
+    """Class decorator registering a dataclass with :data:`default_codec`.
+
+    >>> @event_type("bank.Deposited")
+    ... @dataclass(frozen=True)
+    ... class Deposited:
+    ...     amount: int
+    """
+
+    def decorate(cls: type[T]) -> type[T]:
+        return default_codec.register(cls, name)
+
+    return decorate

@@ -1,0 +1,86 @@
+"""Input validation shared by every store: checks run BEFORE anything is written.
+
+Errors are ``ValueError`` or ``TypeError`` and name the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "check_non_negative_int",
+    "check_persistence_id",
+    "check_table_name",
+    "check_tags",
+]
+
+_SAFE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: PostgreSQL truncates identifiers to 63 bytes; derived names add up to 6 characters.
+MAX_TABLE_NAME_LENGTH = 57
+#: The largest value a PostgreSQL BIGINT holds.
+MAX_BIGINT = 2**63 - 1
+
+
+def check_persistence_id(persistence_id: object) -> str:
+    """Return ``persistence_id`` if it is a non-empty ``str`` without NUL characters."""
+    if not isinstance(persistence_id, str):
+        raise TypeError(
+            f"persistence_id must be a str, got {type(persistence_id).__name__}: "
+            f"{persistence_id!r}"
+        )
+    if not persistence_id:
+        raise ValueError("persistence_id must not be empty: ''")
+    if "\x00" in persistence_id:
+        raise ValueError(f"persistence_id must not contain NUL characters: {persistence_id!r}")
+    return persistence_id
+
+
+def check_tags(tags: object) -> tuple[str, ...]:
+    """Return ``tags`` as a de-duplicated tuple (order kept) after validating every tag.
+
+    A tag is a non-empty ``str`` without commas (the events table mirrors tags as CSV)
+    and without NUL characters.
+    """
+    if isinstance(tags, str):
+        raise TypeError(f"tags must be a sequence of str, not a single str: {tags!r}")
+    if not isinstance(tags, Iterable):
+        raise TypeError(f"tags must be a sequence of str, got {type(tags).__name__}: {tags!r}")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"a tag must be a str, got {type(tag).__name__}: {tag!r}")
+        if not tag:
+            raise ValueError("a tag must not be empty: ''")
+        if "," in tag:
+            raise ValueError(f"a tag must not contain a comma: {tag!r}")
+        if "\x00" in tag:
+            raise ValueError(f"a tag must not contain NUL characters: {tag!r}")
+        seen[tag] = None
+    return tuple(seen)
+
+
+def check_non_negative_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an ``int`` (not ``bool``) and ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative: {value!r}")
+    if value > MAX_BIGINT:
+        raise ValueError(f"{name} must fit a BIGINT (<= {MAX_BIGINT}): {value!r}")
+    return value
+
+
+def check_table_name(name: str, value: object) -> str:
+    """Return ``value`` if it is a safe SQL identifier (``^[A-Za-z_][A-Za-z0-9_]*$``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
+    if not _SAFE_IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            f"{name} must match ^[A-Za-z_][A-Za-z0-9_]*$ (a plain SQL identifier): {value!r}"
+        )
+    if len(value) > MAX_TABLE_NAME_LENGTH:
+        raise ValueError(
+            f"{name} must be at most {MAX_TABLE_NAME_LENGTH} characters long: {value!r}"
+        )
+    return value

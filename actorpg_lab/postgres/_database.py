@@ -1,0 +1,237 @@
+"""The persistence boundary to PostgreSQL: pools, schema creation and error translation.
+
+Every store talks to the database through a :class:`Database`.  It
+
+* owns or borrows a :class:`psycopg_pool.AsyncConnectionPool` (a shared ``pool=``
+  is never closed; one built lazily from ``url`` + ``pool_config`` is closed by
+  :meth:`Database.close`);
+* creates the store's tables once, under an advisory lock so several processes can
+  start against a fresh database at the same time; a failure is not remembered;
+* is the ONE place where driver errors become library errors (:func:`translate`):
+  unique violations, serialization failures and deadlocks become
+  :class:`WriteConflict`; everything else a :class:`~actorpg_lab.JournalError`
+  with the driver error as ``__cause__``;
+* retries an operation on a fresh connection when the one it got turns out to be
+  dead (killed server-side, server restarted), so the pool never hands the same
+  dead connection to the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection, errors, sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from .._dsn import redact_dsn
+from .._errors import JournalError, PersistenceError
+
+__all__ = ["Database", "WriteConflict", "translate"]
+
+_log = logging.getLogger("actorpg_lab.postgres")
+
+T = TypeVar("T")
+
+#: Advisory lock key serialising CREATE TABLE IF NOT EXISTS across processes.
+_SCHEMA_LOCK_KEY = 0x6163746F72706721  # "actorpg!"
+
+#: Defaults for a pool the store builds itself; ``pool_config`` overrides any of them.
+DEFAULT_POOL_CONFIG: Mapping[str, Any] = {"min_size": 1, "max_size": 10, "timeout": 10.0}
+
+#: SQLSTATEs meaning "another writer got there first": retrying with fresh data may win.
+_CONFLICT_STATES = frozenset({"23505", "40001", "40P01"})
+
+#: How many times an operation is retried on a fresh connection after a dead one.
+_RECONNECT_ATTEMPTS = 3
+
+
+class WriteConflict(JournalError):
+    """Internal: a write lost a race (23505 unique violation, 40001, 40P01)."""
+
+
+def translate(exc: BaseException, operation: str) -> PersistenceError:
+    """Map a driver or pool error to the library's exception tree (the one choke point)."""
+    if isinstance(exc, PersistenceError):
+        return exc
+    if isinstance(exc, PoolTimeout):
+        return JournalError(f"{operation}: no database connection available ({exc})")
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate or ""
+        if state in _CONFLICT_STATES:
+            return WriteConflict(f"{operation}: write conflict (SQLSTATE {state})")
+        if isinstance(exc, errors.InsufficientPrivilege):
+            return JournalError(f"{operation}: permission denied (SQLSTATE {state}): {exc}")
+        if isinstance(exc, errors.QueryCanceled):
+            return JournalError(f"{operation}: statement cancelled or timed out: {exc}")
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return JournalError(f"{operation} failed ({type(exc).__name__}"
+                            f"{', SQLSTATE ' + state if state else ''}): {detail}")
+    return JournalError(f"{operation} failed: {exc!r}")
+
+
+def _is_dead_connection(exc: BaseException, conn: AsyncConnection[Any] | None) -> bool:
+    if conn is not None and conn.closed:
+        return True
+    if isinstance(exc, (errors.AdminShutdown, errors.CrashShutdown, errors.CannotConnectNow)):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and conn is not None and conn.broken
+
+
+class Database:
+    """A pool (owned or shared) plus the schema of one store; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        pool_config: Mapping[str, Any] | None,
+        pool: AsyncConnectionPool[Any] | None,
+        schema: sql.Composable | None,
+        owner: str,
+    ) -> None:
+        if pool is not None and (url is not None or pool_config is not None):
+            raise ValueError(
+                f"{owner}: pass either pool= or url=/pool_config=, not both "
+                f"(url={redact_dsn(url)!r}, pool_config={_redact_config(pool_config)!r})"
+            )
+        if pool is None and url is None:
+            raise ValueError(f"{owner}: one of url= or pool= is required")
+        if pool is not None and not isinstance(pool, AsyncConnectionPool):
+            raise TypeError(
+                f"{owner}: pool must be a psycopg_pool.AsyncConnectionPool, got "
+                f"{type(pool).__name__}"
+            )
+        if url is not None and not isinstance(url, str):
+            raise TypeError(f"{owner}: url must be a str, got {type(url).__name__}")
+        if pool_config is not None and not isinstance(pool_config, Mapping):
+            raise TypeError(
+                f"{owner}: pool_config must be a mapping, got {type(pool_config).__name__}"
+            )
+        self.url = url
+        self.pool_config = dict(pool_config or {})
+        self.owns_pool = pool is None
+        self._pool = pool
+        self._schema = schema
+        self._schema_ready = schema is None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.owner = owner
+
+    def __repr__(self) -> str:
+        where = "shared pool" if not self.owns_pool else f"url={redact_dsn(self.url)!r}"
+        return f"<Database {self.owner} {where}>"
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Any] | None:
+        """The pool, once opened (``None`` before the first call of a lazily built pool)."""
+        return self._pool
+
+    async def _ready_pool(self) -> AsyncConnectionPool[Any]:
+        if self._closed:
+            raise JournalError(f"{self.owner} is closed")
+        if self._pool is not None and self._schema_ready:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await self._open_pool()
+            if not self._schema_ready:
+                await self._create_schema(self._pool)
+                self._schema_ready = True
+            return self._pool
+
+    async def _open_pool(self) -> AsyncConnectionPool[Any]:
+        config = {**DEFAULT_POOL_CONFIG, **self.pool_config}
+        kwargs = dict(config.pop("kwargs", None) or {})
+        kwargs.setdefault("autocommit", True)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self.url or "", kwargs=kwargs, open=False, name=self.owner, **config
+        )
+        try:
+            await pool.open(wait=True, timeout=float(config.get("timeout", 10.0)))
+        except BaseException as exc:
+            await pool.close()
+            raise JournalError(
+                f"{self.owner}: cannot connect to {redact_dsn(self.url)!r}: {exc}"
+            ) from exc
+        _log.debug("%s: opened pool for %s", self.owner, redact_dsn(self.url))
+        return pool
+
+    async def _create_schema(self, pool: AsyncConnectionPool[Any]) -> None:
+        assert self._schema is not None
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK_KEY])
+                await conn.execute(self._schema)
+        except Exception as exc:
+            raise translate(exc, f"{self.owner}: creating tables") from exc
+        _log.debug("%s: tables ready", self.owner)
+
+    async def run(
+        self, operation: str, work: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        *, retry_dead: bool = True,
+    ) -> T:
+        """Run ``work(conn)`` on a pooled connection, translating every failure.
+
+        When the connection turns out to be dead and ``retry_dead`` is set, the
+        operation is retried on a fresh connection (the dead one is discarded).
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            pool = await self._ready_pool()
+            conn: AsyncConnection[Any] | None = None
+            try:
+                async with pool.connection() as conn:
+                    return await work(conn)
+            except PersistenceError:
+                raise
+            except Exception as exc:
+                if retry_dead and attempt <= _RECONNECT_ATTEMPTS and _is_dead_connection(exc, conn):
+                    _log.warning("%s: connection lost (%s); retrying on a fresh connection",
+                                 operation, type(exc).__name__)
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                raise translate(exc, operation) from exc
+
+    async def fetch_all(
+        self, operation: str, query: sql.Composable, params: Mapping[str, Any] | Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """All rows of one read-only statement (retried on a dead connection)."""
+
+        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+        return await self.run(operation, work)
+
+    async def fetch_one(
+        self, operation: str, query: sql.Composable, params: Mapping[str, Any] | Sequence[Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row of one statement, or ``None``."""
+
+        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
+        return await self.run(operation, work)
+
+    async def close(self) -> None:
+        """Close the pool if this store built it; a shared pool stays open."""
+        self._closed = True
+        if self.owns_pool and self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+def _redact_config(config: Mapping[str, Any] | None) -> Any:
+    if config is None:
+        return None
+    redacted = dict(config)
+    kwargs = redacted.get("kwargs")
+    if isinstance(kwargs, Mapping) and "password" in kwargs:
+        redacted["kwargs"] = {**kwargs, "password": "***"}
+    return redacted

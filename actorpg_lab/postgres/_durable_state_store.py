@@ -1,0 +1,122 @@
+"""The PostgreSQL durable-state store: one row per key, revision compare-and-set."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from .._codec import JsonCodec, default_codec
+from .._dsn import redact_dsn
+from .._errors import DurableStateConcurrencyError, JournalError
+from .._types import DurableStateRecord
+from .._validation import check_non_negative_int, check_persistence_id, check_table_name
+from .._write_attempts import has_listeners, report_write_attempt
+from ._database import Database, WriteConflict
+from ._sql import statement
+
+__all__ = ["PostgresDurableStateStore"]
+
+
+class PostgresDurableStateStore:
+    """Key-value state in PostgreSQL with revision compare-and-set.
+
+    ``upsert(pid, 0, state)`` creates the record (``INSERT ... ON CONFLICT DO
+    NOTHING``); ``upsert(pid, n, state)`` updates it only if it is at revision ``n``.
+    Either way the new revision is ``expected_revision + 1``; when no row was
+    written, :class:`~actorpg_lab.DurableStateConcurrencyError` reports the revision
+    read back afterwards (0 when the record does not exist).
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        pool_config: Mapping[str, Any] | None = None,
+        pool: AsyncConnectionPool[Any] | None = None,
+        table: str = "durable_state",
+        auto_create_tables: bool = True,
+        codec: JsonCodec | None = None,
+    ) -> None:
+        self.table = check_table_name("table", table)
+        self.codec = codec or default_codec
+        names = {"table": self.table}
+        self._db = Database(
+            url=url, pool_config=pool_config, pool=pool, owner="PostgresDurableStateStore",
+            schema=statement("durable_state_schema", **names) if auto_create_tables else None,
+        )
+        self._insert_sql = statement("durable_state_insert", **names)
+        self._update_sql = statement("durable_state_update", **names)
+        self._load_sql = statement("durable_state_load", **names)
+        self._revision_sql = statement("durable_state_revision", **names)
+        self._delete_sql = statement("durable_state_delete", **names)
+
+    def __repr__(self) -> str:
+        where = f"url={redact_dsn(self._db.url)!r}" if self._db.owns_pool else "shared pool"
+        return f"<PostgresDurableStateStore table={self.table!r} {where}>"
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    async def upsert(
+        self, persistence_id: str, expected_revision: int, state: Any
+    ) -> DurableStateRecord:
+        """Write ``state`` if the record is at ``expected_revision``; returns the new record."""
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("expected_revision", expected_revision)
+        payload = self.codec.encode(state)
+        started = time.time()
+        query = self._insert_sql if expected_revision == 0 else self._update_sql
+        params = {"pid": pid, "payload": payload, "expected": expected_revision}
+        try:
+            row = await self._db.fetch_one(f"upsert {pid!r}", query, params)
+        except WriteConflict as exc:
+            row, cause = None, exc
+        except JournalError:
+            self._report(pid, expected_revision, -1, None, "error", started)
+            raise
+        else:
+            cause = None
+        if row is None:
+            actual = await self._current_revision(pid)
+            self._report(pid, expected_revision, actual, None, "conflict", started)
+            raise DurableStateConcurrencyError(pid, expected_revision, actual) from cause
+        revision, ts = int(row[0]), int(row[1])
+        self._report(pid, expected_revision, expected_revision, revision, "ok", started)
+        return DurableStateRecord(pid, revision, self.codec.decode(payload), ts)
+
+    @staticmethod
+    def _report(pid: str, expected: int, actual: int, written: int | None, outcome: Any,
+                started: float) -> None:
+        if has_listeners():
+            report_write_attempt("durable_state", pid, expected=expected, actual=actual,
+                                 written=written, outcome=outcome, started=started)
+
+    async def _current_revision(self, pid: str) -> int:
+        row = await self._db.fetch_one(f"revision of {pid!r}", self._revision_sql, {"pid": pid})
+        return int(row[0]) if row else 0
+
+    async def load(self, persistence_id: str) -> DurableStateRecord | None:
+        """The record, or ``None`` when the key does not exist."""
+        pid = check_persistence_id(persistence_id)
+        row = await self._db.fetch_one(f"load {pid!r}", self._load_sql, {"pid": pid})
+        if row is None:
+            return None
+        revision, payload, ts = row
+        return DurableStateRecord(pid, int(revision), self.codec.decode(payload), int(ts))
+
+    async def delete(self, persistence_id: str) -> None:
+        """Delete the record (idempotent)."""
+        pid = check_persistence_id(persistence_id)
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(self._delete_sql, {"pid": pid})
+
+        await self._db.run(f"delete {pid!r}", work)
+
+    async def close(self) -> None:
+        await self._db.close()

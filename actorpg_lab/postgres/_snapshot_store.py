@@ -1,0 +1,127 @@
+"""The PostgreSQL snapshot store: save, keep the newest ``keep_n``, load."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from .._codec import JsonCodec, default_codec
+from .._dsn import redact_dsn
+from .._types import Snapshot
+from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
+from .._write_attempts import report_snapshot_activity
+from ._database import Database
+from ._sql import statement
+
+__all__ = ["PostgresSnapshotStore"]
+
+_log = logging.getLogger("actorpg_lab.postgres.snapshots")
+
+
+class PostgresSnapshotStore:
+    """Snapshots in PostgreSQL, keeping the newest ``keep_n`` per persistence id.
+
+    ``save`` upserts the snapshot at ``(persistence_id, sequence_nr)`` and then prunes
+    older ones in a separate statement: a failing prune is logged and never fails the
+    save.  ``keep_n <= 0`` keeps every snapshot.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        pool_config: Mapping[str, Any] | None = None,
+        pool: AsyncConnectionPool[Any] | None = None,
+        snapshots_table: str = "snapshots",
+        keep_n: int = 3,
+        auto_create_tables: bool = True,
+        codec: JsonCodec | None = None,
+    ) -> None:
+        self.snapshots_table = check_table_name("snapshots_table", snapshots_table)
+        if isinstance(keep_n, bool) or not isinstance(keep_n, int):
+            raise TypeError(f"keep_n must be an int, got {type(keep_n).__name__}: {keep_n!r}")
+        self.keep_n = keep_n
+        self.codec = codec or default_codec
+        names = {"snapshots": self.snapshots_table}
+        self._db = Database(
+            url=url, pool_config=pool_config, pool=pool, owner="PostgresSnapshotStore",
+            schema=statement("snapshots_schema", **names) if auto_create_tables else None,
+        )
+        self._save_sql = statement("snapshots_save", **names)
+        self._prune_sql = statement("snapshots_prune", **names)
+        self._load_sql = statement("snapshots_load", **names)
+        self._delete_sql = statement("snapshots_delete", **names)
+
+    def __repr__(self) -> str:
+        where = f"url={redact_dsn(self._db.url)!r}" if self._db.owns_pool else "shared pool"
+        return f"<PostgresSnapshotStore table={self.snapshots_table!r} keep_n={self.keep_n} {where}>"
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    async def save(self, persistence_id: str, sequence_nr: int, state: Any) -> Snapshot:
+        """Save ``state`` as of ``sequence_nr``, then prune to the newest ``keep_n``."""
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("sequence_nr", sequence_nr)
+        payload = self.codec.encode(state)
+        row = await self._db.fetch_one(
+            f"save snapshot {pid!r}@{sequence_nr}", self._save_sql,
+            {"pid": pid, "seq": sequence_nr, "payload": payload},
+        )
+        assert row is not None
+        try:
+            pruned = await self._prune(pid)
+        except Exception:
+            _log.warning("pruning snapshots of %r failed; the snapshot at %d was saved",
+                         pid, sequence_nr, exc_info=True)
+            report_snapshot_activity(pid, sequence_nr, (), self.keep_n, prune_failed=True)
+        else:
+            report_snapshot_activity(pid, sequence_nr, pruned, self.keep_n)
+        return Snapshot(pid, sequence_nr, self.codec.decode(payload), int(row[0]))
+
+    async def _prune(self, persistence_id: str) -> tuple[int, ...]:
+        """Delete all but the newest ``keep_n`` snapshots; returns the pruned sequence numbers."""
+        if self.keep_n <= 0:
+            return ()
+        rows = await self._db.fetch_all(
+            f"prune snapshots of {persistence_id!r}", self._prune_sql,
+            {"pid": persistence_id, "keep_n": self.keep_n},
+        )
+        return tuple(sorted(int(r[0]) for r in rows))
+
+    async def _load(self, pid: str, below: int) -> Snapshot | None:
+        row = await self._db.fetch_one(
+            f"load snapshot of {pid!r}", self._load_sql, {"pid": pid, "below": below}
+        )
+        if row is None:
+            return None
+        seq, payload, ts = row
+        return Snapshot(pid, int(seq), self.codec.decode(payload), int(ts))
+
+    async def load_latest(self, persistence_id: str) -> Snapshot | None:
+        """The newest snapshot, or ``None``."""
+        return await self._load(check_persistence_id(persistence_id), MAX_BIGINT)
+
+    async def load_before(self, persistence_id: str, sequence_nr: int) -> Snapshot | None:
+        """The newest snapshot with ``sequence_nr <`` the argument, or ``None``."""
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("sequence_nr", sequence_nr)
+        return await self._load(pid, sequence_nr)
+
+    async def delete(self, persistence_id: str, to_seq: int) -> None:
+        """Delete the snapshots with ``sequence_nr <= to_seq``."""
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("to_seq", to_seq)
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(self._delete_sql, {"pid": pid, "to_seq": to_seq})
+
+        await self._db.run(f"delete snapshots of {pid!r}", work)
+
+    async def close(self) -> None:
+        await self._db.close()

@@ -1,0 +1,29 @@
+"""Load the ``.sql`` files beside this module and bind table identifiers safely.
+
+Each file holds one statement (or, for ``*_schema.sql``, one script) with
+``{name}`` placeholders for identifiers, filled with :class:`psycopg.sql.Identifier`;
+values are always ``%(name)s`` bind parameters.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from psycopg import sql
+
+__all__ = ["load_sql", "statement"]
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``sql/<name>.sql`` without its full-line ``--`` comments."""
+    text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text("utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def statement(name: str, **identifiers: str) -> sql.Composed:
+    """``sql/<name>.sql`` with each ``{placeholder}`` bound to a quoted identifier."""
+    return sql.SQL(load_sql(name)).format(  # type: ignore[arg-type]
+        **{key: sql.Identifier(value) for key, value in identifiers.items()}
+    )

@@ -1,0 +1,1 @@
+SELECT revision, payload, timestamp FROM {table} WHERE persistence_id = %(pid)s

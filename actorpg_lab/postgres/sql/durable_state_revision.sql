@@ -1,0 +1,1 @@
+SELECT revision FROM {table} WHERE persistence_id = %(pid)s

@@ -1,0 +1,31 @@
+-- Head check and inserts in ONE statement: one round trip, one transaction.
+-- Nothing is inserted unless the head equals %(expected)s.  A racing writer that
+-- passes the same check blocks on the primary key and then fails with 23505.
+WITH head AS (
+    SELECT GREATEST(
+        COALESCE((SELECT max(sequence_nr) FROM {events} WHERE persistence_id = %(pid)s), 0),
+        COALESCE((SELECT deleted_to FROM {meta} WHERE persistence_id = %(pid)s), 0)
+    ) AS seq
+),
+clock AS (
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
+),
+inserted_events AS (
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
+    SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms
+    FROM unnest(%(payloads)s::text[], %(tags_csv)s::text[]) WITH ORDINALITY AS e (payload, tags, ord),
+         head, clock
+    WHERE head.seq = %(expected)s
+    RETURNING sequence_nr
+),
+inserted_tags AS (
+    INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
+    SELECT %(pid)s, %(expected)s + t.ord, t.tag, clock.ms
+    FROM unnest(%(tag_ords)s::bigint[], %(tag_names)s::text[]) AS t (ord, tag), head, clock
+    WHERE head.seq = %(expected)s
+)
+SELECT head.seq AS head,
+       clock.ms AS timestamp,
+       CASE WHEN head.seq = %(expected)s AND %(notify)s
+            THEN pg_notify(%(channel)s, '') END AS notified
+FROM head, clock

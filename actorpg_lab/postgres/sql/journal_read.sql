@@ -1,0 +1,6 @@
+-- One stream's events in [from_seq, to_seq], ascending.
+SELECT sequence_nr, payload, tags, timestamp
+FROM {events}
+WHERE persistence_id = %(pid)s
+  AND sequence_nr BETWEEN %(from_seq)s AND %(to_seq)s
+ORDER BY sequence_nr
