@@ -16,6 +16,7 @@ from ._errors import (
 )
 from ._memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 from ._protocols import DurableStateStore, Journal, SnapshotStore
+from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
 from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
 from ._write_attempts import (
@@ -43,6 +44,8 @@ __all__ = [
     "JsonCodec",
     "PersistenceError",
     "PersistentEvent",
+    "ReplayResult",
+    "ReplayStep",
     "Snapshot",
     "SnapshotActivity",
     "SnapshotIntegrityError",
@@ -54,4 +57,5 @@ __all__ = [
     "add_write_listener",
     "default_codec",
     "event_type",
+    "replay_state",
 ]
