@@ -1,0 +1,50 @@
+"""The contract suite against the in-memory reference stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from actorpg_lab import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
+
+from .durable_state_contract import DurableStateContract
+from .journal_contract import JournalContract
+from .snapshot_contract import SnapshotStoreContract
+
+
+class TestInMemoryJournal(JournalContract):
+    @pytest.fixture
+    def journal(self) -> InMemoryJournal:
+        return InMemoryJournal()
+
+    @pytest.fixture
+    def other_journal(self, journal: InMemoryJournal) -> InMemoryJournal:
+        return journal  # one process, one dict: the "other view" is the same store
+
+
+class TestInMemorySnapshotStore(SnapshotStoreContract):
+    @pytest.fixture
+    def make_snapshots(self) -> Callable[[int], InMemorySnapshotStore]:
+        return lambda keep_n: InMemorySnapshotStore(keep_n=keep_n)
+
+    @pytest.fixture
+    def break_pruning(self) -> Callable[[Any], None]:
+        def break_it(store: InMemorySnapshotStore) -> None:
+            async def failing(pid: str) -> tuple[int, ...]:
+                raise RuntimeError("disk on fire")
+
+            store._prune = failing  # type: ignore[method-assign]
+
+        return break_it
+
+
+class TestInMemoryDurableState(DurableStateContract):
+    @pytest.fixture
+    def durable(self) -> InMemoryDurableStateStore:
+        return InMemoryDurableStateStore()
+
+    @pytest.fixture
+    def other_durable(self, durable: InMemoryDurableStateStore) -> InMemoryDurableStateStore:
+        return durable
