@@ -160,7 +160,7 @@ class EmbeddedPostgres:
         kwargs: dict[str, object] = {}
         if ids is not None:
             kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
-        result = subprocess.run(
+        result: subprocess.CompletedProcess[str] = subprocess.run(
             [str(binary), *args], capture_output=True, text=True, cwd="/", check=False,
             env={**os.environ, "LC_ALL": "C"}, **kwargs,  # type: ignore[call-overload]
         )

@@ -25,8 +25,8 @@ class TagFilter:
 
     def __init__(
         self,
-        all: Iterable[str] = (),  # noqa: A002 - the contract names it ``all``
-        any: Iterable[str] = (),  # noqa: A002
+        all: Iterable[str] = (),
+        any: Iterable[str] = (),
         not_: Iterable[str] = (),
     ) -> None:
         all_t, any_t, not_t = check_tags(all), check_tags(any), check_tags(not_)

@@ -90,7 +90,7 @@ class Database:
         url: str | None,
         pool_config: Mapping[str, Any] | None,
         pool: AsyncConnectionPool[Any] | None,
-        schema: sql.Composable | None,
+        schema: sql.Composed | None,
         owner: str,
     ) -> None:
         if pool is not None and (url is not None or pool_config is not None):
@@ -198,24 +198,26 @@ class Database:
                 raise translate(exc, operation) from exc
 
     async def fetch_all(
-        self, operation: str, query: sql.Composable, params: Mapping[str, Any] | Sequence[Any]
+        self, operation: str, query: sql.Composed, params: Mapping[str, Any] | Sequence[Any]
     ) -> list[tuple[Any, ...]]:
         """All rows of one read-only statement (retried on a dead connection)."""
 
         async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cur = await conn.execute(query, params)
-            return await cur.fetchall()
+            rows: list[tuple[Any, ...]] = await cur.fetchall()
+            return rows
 
         return await self.run(operation, work)
 
     async def fetch_one(
-        self, operation: str, query: sql.Composable, params: Mapping[str, Any] | Sequence[Any]
+        self, operation: str, query: sql.Composed, params: Mapping[str, Any] | Sequence[Any]
     ) -> tuple[Any, ...] | None:
         """The first row of one statement, or ``None``."""
 
         async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
             cur = await conn.execute(query, params)
-            return await cur.fetchone()
+            row: tuple[Any, ...] | None = await cur.fetchone()
+            return row
 
         return await self.run(operation, work)
 

@@ -72,6 +72,7 @@ class PostgresDurableStateStore:
         started = time.time()
         query = self._insert_sql if expected_revision == 0 else self._update_sql
         params = {"pid": pid, "payload": payload, "expected": expected_revision}
+        cause: WriteConflict | None = None
         try:
             row = await self._db.fetch_one(f"upsert {pid!r}", query, params)
         except WriteConflict as exc:
@@ -79,8 +80,6 @@ class PostgresDurableStateStore:
         except JournalError:
             self._report(pid, expected_revision, -1, None, "error", started)
             raise
-        else:
-            cause = None
         if row is None:
             actual = await self._current_revision(pid)
             self._report(pid, expected_revision, actual, None, "conflict", started)

@@ -292,7 +292,9 @@ class _Listener:
         pool = await db._ready_pool()
         # A dedicated connection (same conninfo/kwargs as the pool) so LISTEN never
         # holds a pooled connection hostage.
-        conn = await AsyncConnection.connect(pool.conninfo, **{**pool.kwargs, "autocommit": True})
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else db.url or ""
+        kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+        conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._journal.channel)))
         self._conn = conn
         self._task = asyncio.create_task(self._pump(conn), name=f"listen:{self._journal.channel}")

@@ -24,6 +24,6 @@ def load_sql(name: str) -> str:
 
 def statement(name: str, **identifiers: str) -> sql.Composed:
     """``sql/<name>.sql`` with each ``{placeholder}`` bound to a quoted identifier."""
-    return sql.SQL(load_sql(name)).format(  # type: ignore[arg-type]
+    return sql.SQL(load_sql(name)).format(
         **{key: sql.Identifier(value) for key, value in identifiers.items()}
     )
