@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo lab test bench check clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "actorpg_lab needs Python 3.11+; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[lab,test,bench]"
@@ -23,6 +24,7 @@ demo: $(STAMP)
 
 ## test: the whole test suite against a real PostgreSQL (embedded unless ACTORPG_TEST_DSN)
 test: $(STAMP)
+	@bash scripts/ensure-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: benchmarks side by side with the references; prints a markdown table
