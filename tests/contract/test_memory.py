@@ -35,7 +35,7 @@ class TestInMemorySnapshotStore(SnapshotStoreContract):
             async def failing(pid: str) -> tuple[int, ...]:
                 raise RuntimeError("disk on fire")
 
-            store._prune = failing  # type: ignore[method-assign]
+            store._prune = failing  # type: ignore[method-assign,assignment]
 
         return break_it
 
