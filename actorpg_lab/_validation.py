@@ -20,10 +20,29 @@ _SAFE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_TABLE_NAME_LENGTH = 57
 #: The largest value a PostgreSQL BIGINT holds.
 MAX_BIGINT = 2**63 - 1
+#: Longest persistence id / tag, in UTF-8 bytes.  Both are btree-indexed together (the
+#: tag table's key holds tag + persistence id), and a btree row may not exceed ~2.7 kB,
+#: so longer values would fail only at INSERT time; they are rejected up front instead.
+MAX_PERSISTENCE_ID_BYTES = 1024
+MAX_TAG_BYTES = 1024
+
+
+def _utf8_length(name: str, value: str) -> int:
+    """The UTF-8 length of ``value``; a ``ValueError`` for lone surrogates."""
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} is not valid UTF-8 text ({exc.reason}): {value!r:.200}"
+        ) from None
 
 
 def check_persistence_id(persistence_id: object) -> str:
-    """Return ``persistence_id`` if it is a non-empty ``str`` without NUL characters."""
+    """Return ``persistence_id`` if it is a non-empty ``str`` without NUL characters.
+
+    It must also be valid UTF-8 (no lone surrogates) and at most
+    :data:`MAX_PERSISTENCE_ID_BYTES` bytes long in UTF-8.
+    """
     if not isinstance(persistence_id, str):
         raise TypeError(
             f"persistence_id must be a str, got {type(persistence_id).__name__}: "
@@ -32,15 +51,22 @@ def check_persistence_id(persistence_id: object) -> str:
     if not persistence_id:
         raise ValueError("persistence_id must not be empty: ''")
     if "\x00" in persistence_id:
-        raise ValueError(f"persistence_id must not contain NUL characters: {persistence_id!r}")
+        raise ValueError(f"persistence_id must not contain NUL characters: {persistence_id!r:.200}")
+    size = _utf8_length("persistence_id", persistence_id)
+    if size > MAX_PERSISTENCE_ID_BYTES:
+        raise ValueError(
+            f"persistence_id must be at most {MAX_PERSISTENCE_ID_BYTES} bytes in UTF-8, got "
+            f"{size}: {persistence_id!r:.100}..."
+        )
     return persistence_id
 
 
 def check_tags(tags: object) -> tuple[str, ...]:
     """Return ``tags`` as a de-duplicated tuple (order kept) after validating every tag.
 
-    A tag is a non-empty ``str`` without commas (the events table mirrors tags as CSV)
-    and without NUL characters.
+    A tag is a non-empty ``str`` without commas (the events table mirrors tags as CSV),
+    without NUL characters, valid UTF-8 (no lone surrogates) and at most
+    :data:`MAX_TAG_BYTES` bytes long in UTF-8.
     """
     if isinstance(tags, str):
         raise TypeError(f"tags must be a sequence of str, not a single str: {tags!r}")
@@ -55,7 +81,12 @@ def check_tags(tags: object) -> tuple[str, ...]:
         if "," in tag:
             raise ValueError(f"a tag must not contain a comma: {tag!r}")
         if "\x00" in tag:
-            raise ValueError(f"a tag must not contain NUL characters: {tag!r}")
+            raise ValueError(f"a tag must not contain NUL characters: {tag!r:.200}")
+        size = _utf8_length("a tag", tag)
+        if size > MAX_TAG_BYTES:
+            raise ValueError(
+                f"a tag must be at most {MAX_TAG_BYTES} bytes in UTF-8, got {size}: {tag!r:.100}..."
+            )
         seen[tag] = None
     return tuple(seen)
 

@@ -262,7 +262,7 @@ async def test_deep_nesting_round_trips_or_is_rejected_cleanly(
     stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], depth: int,
     kind: str, pg_url: str,
 ) -> None:
-    journal, snapshots, durable = stores
+    journal, _, durable = stores
     value = _nested(depth, kind)
     try:
         await journal.append("deep", [JournalEntry(value)], 0)
