@@ -4,7 +4,17 @@
 first time :mod:`actorpg_lab.postgres` is used.
 """
 
+from ._actor_system import (
+    Actor,
+    ActorRef,
+    ActorStoppedError,
+    ActorSystem,
+    Extension,
+    RecoveryFailedError,
+)
 from ._codec import JsonCodec, default_codec, event_type
+from ._config import Config
+from ._durable_state_actor import DurableStateActor
 from ._embedded import EmbeddedPostgres
 from ._errors import (
     DurableStateConcurrencyError,
@@ -15,6 +25,8 @@ from ._errors import (
     SnapshotIntegrityError,
 )
 from ._memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
+from ._persistence_extension import PersistenceExtension, PluginNotFoundError
+from ._persistent_actor import EveryNEvents, PersistentActor, SnapshotPolicy, every_n_events
 from ._protocols import DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
@@ -29,10 +41,18 @@ from ._write_attempts import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Actor",
+    "ActorRef",
+    "ActorStoppedError",
+    "ActorSystem",
+    "Config",
+    "DurableStateActor",
     "DurableStateConcurrencyError",
     "DurableStateRecord",
     "DurableStateStore",
     "EmbeddedPostgres",
+    "EveryNEvents",
+    "Extension",
     "InMemoryDurableStateStore",
     "InMemoryJournal",
     "InMemorySnapshotStore",
@@ -43,12 +63,17 @@ __all__ = [
     "JournalIntegrityError",
     "JsonCodec",
     "PersistenceError",
+    "PersistenceExtension",
+    "PersistentActor",
     "PersistentEvent",
+    "PluginNotFoundError",
+    "RecoveryFailedError",
     "ReplayResult",
     "ReplayStep",
     "Snapshot",
     "SnapshotActivity",
     "SnapshotIntegrityError",
+    "SnapshotPolicy",
     "SnapshotStore",
     "TagFilter",
     "WriteAttempt",
@@ -57,5 +82,6 @@ __all__ = [
     "add_write_listener",
     "default_codec",
     "event_type",
+    "every_n_events",
     "replay_state",
 ]

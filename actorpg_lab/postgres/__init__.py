@@ -8,6 +8,7 @@ builds lazily and closes in ``close()``.
 from ._database import Database
 from ._durable_state_store import PostgresDurableStateStore
 from ._journal import PostgresJournal
+from ._plugins import register_postgres_plugins
 from ._snapshot_store import PostgresSnapshotStore
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "PostgresDurableStateStore",
     "PostgresJournal",
     "PostgresSnapshotStore",
+    "register_postgres_plugins",
 ]

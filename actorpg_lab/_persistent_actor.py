@@ -1,0 +1,352 @@
+"""Event-sourced actors: :class:`PersistentActor`, snapshot policies (:func:`every_n_events`).
+
+Life cycle of a :class:`PersistentActor` (see ``API.md``, "Actors"):
+
+1. **Recovery** (before the first command) is :func:`~actorpg_lab.replay_state`: the
+   latest snapshot, then the events after it, each folded with ``on_event``.  An
+   integrity problem, a storage error or an exception in ``on_event`` stops the actor:
+   ``on_recovery_failure(exc)`` is called and every ``ask`` raises
+   :class:`~actorpg_lab.RecoveryFailedError` (``__cause__`` = the original error).
+   Success calls ``on_recovery_complete(state)``.
+2. **Commands** arrive one at a time: ``on_command(state, command)`` decides and calls
+   ``await self.persist(event)`` / ``await self.persist_all(events)``.  Persisting
+
+   * folds the new events with ``on_event`` first (so a bug there fails the command
+     before anything is written),
+   * appends them with ``expected_seq = last_sequence_nr`` and the tags from
+     ``tags_for(event)``,
+   * applies the stored events (decoded, exactly as recovery will see them),
+   * asks ``snapshot_policy()`` whether to save a snapshot (a failed snapshot is
+     logged, never fails the command).
+
+   A :class:`~actorpg_lab.JournalConcurrencyError` (someone else wrote this stream)
+   re-syncs the actor from the journal and is then raised to the asker, so the next
+   command runs on the real head.  Any other storage error marks the actor for a
+   re-sync before its next command (the append may or may not have committed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ._actor_system import Actor, ActorSystem
+from ._errors import JournalConcurrencyError, PersistenceError
+from ._protocols import Journal, SnapshotStore
+from ._replay import DEFAULT_PAGE_SIZE, ReplayResult, replay_state
+from ._types import JournalEntry, PersistentEvent, Snapshot
+from ._validation import check_non_negative_int, check_persistence_id
+
+__all__ = [
+    "EveryNEvents",
+    "PersistentActor",
+    "SnapshotPolicy",
+    "every_n_events",
+]
+
+_log = logging.getLogger("actorpg_lab.actor")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    """Decides after each successful persist whether to save a snapshot (base: never)."""
+
+    def should_snapshot(self, previous_seq: int, new_seq: int, state: Any) -> bool:
+        """``True`` to snapshot ``state`` at ``new_seq`` (the head moved from ``previous_seq``)."""
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class EveryNEvents(SnapshotPolicy):
+    """Snapshot whenever the head crosses a multiple of ``n`` (``persist_all`` batches included)."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        check_non_negative_int("n", self.n)
+        if self.n == 0:
+            raise ValueError("every_n_events needs n >= 1: 0")
+
+    def should_snapshot(self, previous_seq: int, new_seq: int, state: Any) -> bool:
+        return new_seq // self.n > previous_seq // self.n
+
+
+def every_n_events(n: int) -> EveryNEvents:
+    """A policy saving a snapshot every ``n`` events (at sequence numbers n, 2n, 3n, ...)."""
+    return EveryNEvents(n)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _describe(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class PersistenceActorBase(Actor):
+    """What event-sourced and durable-state actors share: the id, hooks, command guard."""
+
+    #: The stream / key this actor owns (set as a class attribute or via ``__init__``).
+    persistence_id: str
+
+    _in_command: bool = False
+    _recovered: bool = False
+
+    def __init__(self, persistence_id: str | None = None) -> None:
+        if persistence_id is not None:
+            self.persistence_id = check_persistence_id(persistence_id)
+
+    def actor_name(self) -> str | None:
+        return getattr(self, "persistence_id", None)
+
+    def _check_persistence_id(self) -> str:
+        pid = getattr(self, "persistence_id", None)
+        if pid is None:
+            raise TypeError(
+                f"{type(self).__name__} has no persistence_id: set it as a class attribute or "
+                f"pass it to __init__ (super().__init__(persistence_id))"
+            )
+        return check_persistence_id(pid)
+
+    # -- hooks -------------------------------------------------------------------------
+    def initial_state(self) -> Any:
+        """The state of a brand-new entity (default ``None``)."""
+        return None
+
+    async def on_command(self, state: Any, command: Any) -> Any:
+        """Handle one command; the return value answers ``ask``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement on_command(state, command)")
+
+    def on_recovery_complete(self, state: Any) -> Any:
+        """Called once recovery finished, before the first command (may be async)."""
+        return None
+
+    def on_recovery_failure(self, exc: BaseException) -> Any:
+        """Called when recovery failed; the actor then stops (may be async)."""
+        return None
+
+    # -- runtime -----------------------------------------------------------------------
+    def _require_command(self, what: str) -> None:
+        if not self._in_command:
+            raise RuntimeError(
+                f"{what} may only be called from on_command of {type(self).__name__} "
+                f"({getattr(self, 'persistence_id', '?')!r}), while it handles a command"
+            )
+
+    async def receive(self, command: Any) -> Any:
+        self._in_command = True
+        try:
+            return await _maybe_await(self.on_command(self._current_state(), command))
+        finally:
+            self._in_command = False
+
+    def _current_state(self) -> Any:
+        raise NotImplementedError
+
+    async def _on_start_failure(self, exc: BaseException) -> None:
+        await _maybe_await(self.on_recovery_failure(exc))
+
+
+class PersistentActor(PersistenceActorBase):
+    """An event-sourced actor; subclass and implement the hooks (see the module docstring).
+
+    Optional attributes: ``journal`` / ``snapshot_store`` (store instances; default: the
+    system's configured plugins) or ``journal_plugin_id`` / ``snapshot_store_plugin_id``.
+    """
+
+    journal: Journal | None = None
+    snapshot_store: SnapshotStore | None = None
+    journal_plugin_id: str | None = None
+    snapshot_store_plugin_id: str | None = None
+
+    _state: Any = None
+    _last_seq: int = 0
+    _needs_resync: bool = False
+    _policy: SnapshotPolicy | None = None
+    _page_size: int = DEFAULT_PAGE_SIZE
+    #: The :class:`ReplayResult` of the last (re-)recovery.
+    last_recovery: ReplayResult | None = None
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_event(self, state: Any, event: Any) -> Any:
+        """Apply one event to the state and return the new state (pure)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement on_event(state, event)")
+
+    def snapshot_policy(self) -> SnapshotPolicy | None:
+        """When to save snapshots automatically (e.g. ``every_n_events(100)``); default never."""
+        return None
+
+    def tags_for(self, event: Any) -> Iterable[str]:
+        """The tags stored with ``event`` (for tag queries); default none."""
+        return ()
+
+    # -- properties --------------------------------------------------------------------
+    @property
+    def state(self) -> Any:
+        """The current state (after recovery and every persisted event)."""
+        return self._state
+
+    @property
+    def last_sequence_nr(self) -> int:
+        """The sequence number of the last event reflected in :attr:`state`."""
+        return self._last_seq
+
+    def _current_state(self) -> Any:
+        return self._state
+
+    # -- life cycle --------------------------------------------------------------------
+    def _attach(self, system: ActorSystem) -> None:
+        from ._persistence_extension import PersistenceExtension
+
+        self._check_persistence_id()
+        ext = system.extension(PersistenceExtension)
+        if self.journal is None:
+            self.journal = ext.journal_for(self.journal_plugin_id)
+        if self.snapshot_store is None:
+            self.snapshot_store = ext.snapshot_store_for(self.snapshot_store_plugin_id)
+        policy = self.snapshot_policy()
+        if policy is not None and not isinstance(policy, SnapshotPolicy):
+            raise TypeError(
+                f"snapshot_policy() of {type(self).__name__} must return a SnapshotPolicy "
+                f"(e.g. every_n_events(100)) or None, got {policy!r}"
+            )
+        self._policy = policy
+        page = system.config.get("actorpg.persistence.replay.page-size", DEFAULT_PAGE_SIZE)
+        self._page_size = check_non_negative_int("actorpg.persistence.replay.page-size", page) or 1
+
+    def _stores(self) -> tuple[Journal, SnapshotStore]:
+        if self.journal is None or self.snapshot_store is None:
+            raise RuntimeError(f"{type(self).__name__} is not spawned in an ActorSystem yet")
+        return self.journal, self.snapshot_store
+
+    async def _recover(self) -> ReplayResult:
+        journal, snapshots = self._stores()
+        result = await replay_state(
+            journal, snapshots, self.persistence_id, self.initial_state(), self.on_event,
+            page_size=self._page_size,
+        )
+        self._state = result.state
+        self._last_seq = result.last_sequence_nr
+        self._needs_resync = False
+        self.last_recovery = result
+        return result
+
+    async def _start(self) -> None:
+        result = await self._recover()
+        _log.debug("%s recovered: %s", self.persistence_id, result)
+        self._recovered = True
+        await _maybe_await(self.on_recovery_complete(self._state))
+
+    async def _before_command(self) -> None:
+        if self._needs_resync:
+            _log.info("%s: re-syncing from the journal before the next command",
+                      self.persistence_id)
+            await self._recover()
+
+    # -- persisting --------------------------------------------------------------------
+    async def persist(self, event: Any) -> PersistentEvent:
+        """Append one event, apply it, maybe snapshot; returns the stored event."""
+        return (await self.persist_all([event]))[0]
+
+    async def persist_all(self, events: Iterable[Any]) -> list[PersistentEvent]:
+        """Append ``events`` atomically, apply them, maybe snapshot; returns the stored events."""
+        self._require_command("persist")
+        journal, _ = self._stores()
+        batch = list(events)
+        if not batch:
+            return []
+        entries = [JournalEntry(e, tuple(self.tags_for(e) or ())) for e in batch]
+        candidate = self._state
+        for e in batch:  # a failing on_event fails the command before anything is written
+            candidate = self.on_event(candidate, e)
+        previous = self._last_seq
+        try:
+            stored = await journal.append(self.persistence_id, entries, previous)
+        except JournalConcurrencyError:
+            await self._resync_after_conflict()
+            raise
+        except PersistenceError:
+            self._needs_resync = True  # the append may or may not have committed
+            raise
+        if all(s.event == e for s, e in zip(stored, batch, strict=True)):
+            state = candidate
+        else:  # the codec changed the values (e.g. tuples became lists): apply what is stored
+            state = self._state
+            try:
+                for s in stored:
+                    state = self.on_event(state, s.event)
+            except Exception:
+                self._needs_resync = True
+                raise
+        self._state = state
+        self._last_seq = stored[-1].sequence_nr
+        if self._policy is not None and self._policy.should_snapshot(
+            previous, self._last_seq, state
+        ):
+            try:
+                await self.save_snapshot()
+            except Exception:
+                _log.warning("%s: saving the snapshot at %d failed (the events are stored)",
+                             self.persistence_id, self._last_seq, exc_info=True)
+        return stored
+
+    async def _resync_after_conflict(self) -> None:
+        try:
+            result = await self._recover()
+        except Exception:
+            self._needs_resync = True
+            _log.warning("%s: re-sync after a concurrent write failed; retrying before the "
+                         "next command", self.persistence_id, exc_info=True)
+        else:
+            _log.info("%s: another writer appended; re-synced to sequence_nr %d",
+                      self.persistence_id, result.last_sequence_nr)
+
+    # -- snapshots and history ---------------------------------------------------------
+    async def save_snapshot(self) -> Snapshot:
+        """Save the current state as a snapshot at :attr:`last_sequence_nr`."""
+        _, snapshots = self._stores()
+        return await snapshots.save(self.persistence_id, self._last_seq, self._state)
+
+    async def delete_history(self, to_seq: int) -> None:
+        """Delete the journal events up to ``to_seq`` and the snapshots older than the latest.
+
+        Only allowed when the latest snapshot covers ``to_seq`` (its ``sequence_nr >=
+        to_seq``), so recovery afterwards reaches the same state; otherwise ``ValueError``
+        before anything is deleted.
+        """
+        check_non_negative_int("to_seq", to_seq)
+        journal, snapshots = self._stores()
+        latest = await snapshots.load_latest(self.persistence_id)
+        if latest is None or latest.sequence_nr < to_seq:
+            raise ValueError(
+                f"cannot delete the history of {self.persistence_id!r} up to {to_seq}: "
+                + ("there is no snapshot" if latest is None
+                   else f"the latest snapshot is at sequence_nr {latest.sequence_nr}")
+                + "; save a snapshot covering it first (await self.save_snapshot())"
+            )
+        await journal.delete(self.persistence_id, to_seq)
+        if latest.sequence_nr > 0:
+            await snapshots.delete(self.persistence_id, latest.sequence_nr - 1)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} persistence_id={getattr(self, 'persistence_id', None)!r} "
+            f"last_sequence_nr={self._last_seq} state={_describe(self._state)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (
+            f"<b>{html.escape(type(self).__name__)}</b> "
+            f"<code>{html.escape(str(getattr(self, 'persistence_id', None)))}</code> "
+            f"seq={self._last_seq}<br><pre>{html.escape(_describe(self._state, 2000))}</pre>"
+        )
+

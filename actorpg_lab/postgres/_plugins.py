@@ -1,0 +1,99 @@
+"""Register the PostgreSQL stores as persistence plugins of an actor system."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from .._persistence_extension import PersistenceExtension
+from ._durable_state_store import PostgresDurableStateStore
+from ._journal import PostgresJournal
+from ._snapshot_store import PostgresSnapshotStore
+
+__all__ = [
+    "POSTGRES_DURABLE_STATE_PLUGIN",
+    "POSTGRES_JOURNAL_PLUGIN",
+    "POSTGRES_SNAPSHOT_PLUGIN",
+    "register_postgres_plugins",
+]
+
+POSTGRES_JOURNAL_PLUGIN = "actorpg.persistence.journal.postgres"
+POSTGRES_SNAPSHOT_PLUGIN = "actorpg.persistence.snapshot-store.postgres"
+POSTGRES_DURABLE_STATE_PLUGIN = "actorpg.persistence.durable-state-store.postgres"
+
+
+def _options(
+    component: str, options: Mapping[str, Any] | None, pool: AsyncConnectionPool[Any] | None
+) -> dict[str, Any]:
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"register_postgres_plugins: {component} must be a dict of constructor options, "
+            f"got {type(options).__name__}: {options!r:.200}"
+        )
+    kwargs = dict(options)
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise TypeError(f"register_postgres_plugins: {component} option names must be str: {key!r}")
+    if pool is not None and "url" not in kwargs and "pool" not in kwargs:
+        kwargs["pool"] = pool
+    if "pool" not in kwargs and "url" not in kwargs:
+        raise ValueError(
+            f"register_postgres_plugins: {component} needs a connection: pass pool= or put "
+            f"'url' (and optionally 'pool_config') in the {component} dict"
+        )
+    return kwargs
+
+
+def _build(component: str, cls: type[Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"register_postgres_plugins: bad {component} options {sorted(kwargs)}: "
+                        f"{exc}") from exc
+
+
+def register_postgres_plugins(
+    ext: PersistenceExtension,
+    pool: AsyncConnectionPool[Any] | None = None,
+    journal: Mapping[str, Any] | None = None,
+    snapshot_store: Mapping[str, Any] | None = None,
+    durable_state_store: Mapping[str, Any] | None = None,
+) -> PostgresDurableStateStore:
+    """Register :class:`PostgresJournal`, :class:`PostgresSnapshotStore` and
+    :class:`PostgresDurableStateStore` under the ids
+
+    * ``actorpg.persistence.journal.postgres``
+    * ``actorpg.persistence.snapshot-store.postgres``
+    * ``actorpg.persistence.durable-state-store.postgres``
+
+    Each dict holds constructor options of its store (``events_table``, ``keep_n``,
+    ``table``, ...).  With ``pool`` every store shares it (the pool is never closed by
+    the stores); without it each dict needs ``url`` (and optionally ``pool_config``)
+    and the store builds its own pool.  The stores belong to the system: ``await
+    system.terminate()`` closes them.  Returns the durable-state store (pass it to a
+    :class:`~actorpg_lab.DurableStateActor` or select its plugin id in the config).
+    All options are validated before anything is registered.
+    """
+    if not isinstance(ext, PersistenceExtension):
+        raise TypeError(
+            f"register_postgres_plugins expects system.extension(PersistenceExtension), "
+            f"got {type(ext).__name__}: {ext!r:.200}"
+        )
+    if pool is not None and not isinstance(pool, AsyncConnectionPool):
+        raise TypeError(
+            f"pool must be a psycopg_pool.AsyncConnectionPool, got {type(pool).__name__}"
+        )
+    j = _build("journal", PostgresJournal, _options("journal", journal, pool))
+    s = _build("snapshot_store", PostgresSnapshotStore,
+               _options("snapshot_store", snapshot_store, pool))
+    d = _build("durable_state_store", PostgresDurableStateStore,
+               _options("durable_state_store", durable_state_store, pool))
+    ext.register_journal(POSTGRES_JOURNAL_PLUGIN, j, owned=True)
+    ext.register_snapshot_store(POSTGRES_SNAPSHOT_PLUGIN, s, owned=True)
+    ext.register_durable_state_store(POSTGRES_DURABLE_STATE_PLUGIN, d, owned=True)
+    result: PostgresDurableStateStore = d
+    return result
