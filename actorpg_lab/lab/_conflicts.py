@@ -1,0 +1,210 @@
+"""Record compare-and-set write attempts (journal appends, durable-state upserts).
+
+:class:`ConflictRecorder` subscribes to :func:`actorpg_lab.add_write_listener` while
+it is active (``with wb.record_conflicts() as rec: ...``) and keeps every
+:class:`~actorpg_lab.WriteAttempt`: who (writer = ``"<os pid>/<task name>"``)
+expected which sequence number / revision, what the store held, what was written and
+the outcome (``ok``, ``conflict``, ``error``).  :meth:`ConflictRecorder.frame` turns
+them into a DataFrame, :meth:`~ConflictRecorder.conflict_rates` aggregates per key
+and :meth:`~ConflictRecorder.plot_timeline` draws writers × time.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from .._write_attempts import WriteAttempt, add_write_listener
+
+__all__ = ["ConflictRecorder"]
+
+_COLUMNS = ["store", "persistence_id", "writer", "expected", "actual", "written", "outcome",
+            "events", "started", "finished", "duration_ms"]
+_MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s", "#333333")}
+
+
+class ConflictRecorder:
+    """Collects write attempts while active (a context manager; also :meth:`start`/:meth:`stop`).
+
+    :param persistence_ids: only keep attempts on these keys (default: all).
+    :param stores: only keep ``"journal"`` and/or ``"durable_state"`` attempts (default: both).
+    """
+
+    def __init__(self, persistence_ids: Iterable[str] | None = None,
+                 stores: Iterable[str] | None = None) -> None:
+        self.persistence_ids = None if persistence_ids is None else frozenset(persistence_ids)
+        self.stores = None if stores is None else frozenset(stores)
+        unknown = (self.stores or frozenset()) - {"journal", "durable_state"}
+        if unknown:
+            raise ValueError(f"stores must be 'journal' and/or 'durable_state', got {unknown!r}")
+        self.attempts: list[WriteAttempt] = []
+        self._lock = threading.Lock()
+        self._unsubscribe: Any = None
+
+    # -- recording --------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self._unsubscribe is not None
+
+    def start(self) -> ConflictRecorder:
+        """Start listening (idempotent)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = add_write_listener(self._record)
+        return self
+
+    def stop(self) -> ConflictRecorder:
+        """Stop listening (idempotent); what was recorded stays."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        return self
+
+    def clear(self) -> None:
+        with self._lock:
+            self.attempts.clear()
+
+    def __enter__(self) -> ConflictRecorder:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _record(self, attempt: WriteAttempt) -> None:
+        if self.persistence_ids is not None and attempt.persistence_id not in self.persistence_ids:
+            return
+        if self.stores is not None and attempt.store not in self.stores:
+            return
+        with self._lock:
+            self.attempts.append(attempt)
+
+    # -- tables -----------------------------------------------------------------------
+    def frame(self) -> pd.DataFrame:
+        """One row per attempt, ordered by start time (``started``/``finished`` UTC datetimes)."""
+        with self._lock:
+            attempts = list(self.attempts)
+        frame = pd.DataFrame(
+            [
+                {
+                    "store": a.store, "persistence_id": a.persistence_id, "writer": a.writer,
+                    "expected": a.expected, "actual": a.actual, "written": a.written,
+                    "outcome": a.outcome, "events": a.events, "started": a.started,
+                    "finished": a.finished,
+                }
+                for a in attempts
+            ],
+            columns=[c for c in _COLUMNS if c != "duration_ms"],
+        )
+        frame["written"] = frame["written"].astype("Int64")
+        for column in ("expected", "actual", "events"):
+            frame[column] = frame[column].astype("int64")
+        for column in ("store", "persistence_id", "writer", "outcome"):
+            frame[column] = frame[column].astype("category")
+        frame["duration_ms"] = (frame["finished"] - frame["started"]).astype(float) * 1000.0
+        for column in ("started", "finished"):
+            frame[column] = pd.to_datetime(frame[column].astype(float), unit="s", utc=True)
+        return frame.sort_values("started", kind="stable").reset_index(drop=True)[_COLUMNS]
+
+    def conflict_rates(self) -> pd.DataFrame:
+        """Per ``(store, persistence_id)``: attempts, ok, conflicts, errors, writers and
+        ``conflict_rate`` (conflicts / attempts), highest rate first."""
+        frame = self.frame()
+        if frame.empty:
+            return pd.DataFrame(
+                columns=["store", "persistence_id", "attempts", "ok", "conflicts", "errors",
+                         "writers", "conflict_rate"]
+            )
+        grouped = frame.groupby(["store", "persistence_id"], observed=True)
+        rates = pd.DataFrame({
+            "attempts": grouped.size(),
+            "ok": grouped["outcome"].apply(lambda s: int((s == "ok").sum())),
+            "conflicts": grouped["outcome"].apply(lambda s: int((s == "conflict").sum())),
+            "errors": grouped["outcome"].apply(lambda s: int((s == "error").sum())),
+            "writers": grouped["writer"].nunique(),
+        })
+        rates["conflict_rate"] = rates["conflicts"] / rates["attempts"]
+        return rates.reset_index().sort_values(
+            ["conflict_rate", "attempts"], ascending=False, kind="stable"
+        ).reset_index(drop=True)
+
+    # -- plotting ---------------------------------------------------------------------
+    def plot_timeline(self, ax: Any = None, *, persistence_id: str | None = None,
+                      annotate: bool | None = None) -> Any:
+        """Writers × time: a line per attempt (start → finish) ending in a marker
+        (● ok, ✖ conflict, ■ error), labelled with the revision/sequence number written
+        (``→r3``) or expected vs found (``3≠4``).  Returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+
+        frame = self.frame()
+        if persistence_id is not None:
+            frame = frame[frame["persistence_id"] == persistence_id]
+        if ax is None:
+            n_writers = max(1, frame["writer"].nunique()) if not frame.empty else 1
+            _fig, ax = plt.subplots(figsize=(10, 1.2 + 0.35 * min(n_writers, 40)))
+        if frame.empty:
+            ax.set_title("no write attempts recorded")
+            return ax
+        writers = sorted(frame["writer"].astype(str).unique())
+        row = {w: i for i, w in enumerate(writers)}
+        y = frame["writer"].astype(str).map(row)
+        annotate = len(frame) <= 80 if annotate is None else annotate
+        for outcome, (marker, colour) in _MARKERS.items():
+            part = frame[frame["outcome"] == outcome]
+            if part.empty:
+                continue
+            py = y[part.index]
+            ax.hlines(py, part["started"], part["finished"], colors=colour, linewidth=2,
+                      alpha=0.6)
+            ax.scatter(part["finished"], py, marker=marker, color=colour, s=36, zorder=3,
+                       label=f"{outcome} ({len(part)})")
+            if annotate:
+                for (_, rec), yy in zip(part.iterrows(), py, strict=True):
+                    label = (f"→{_rev(rec)}{int(rec['written'])}" if outcome == "ok"
+                             else f"{int(rec['expected'])}≠{int(rec['actual'])}")
+                    ax.annotate(label, (rec["finished"], yy), textcoords="offset points",
+                                xytext=(3, 5), fontsize=7, color=colour)
+        ax.set_yticks(range(len(writers)), writers)
+        ax.set_ylim(-0.7, len(writers) - 0.3)
+        ax.set_xlabel("time (UTC)")
+        ax.set_ylabel("writer")
+        keys = frame["persistence_id"].astype(str).unique()
+        ax.set_title("write attempts" + (f" on {keys[0]}" if len(keys) == 1 else
+                                         f" on {len(keys)} keys"))
+        handles = [Line2D([], [], marker=m, color=c, linestyle="", label=o)
+                   for o, (m, c) in _MARKERS.items() if (frame["outcome"] == o).any()]
+        ax.legend(handles=handles, loc="upper left", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        return ax
+
+    # -- display ----------------------------------------------------------------------
+    def _counts(self) -> dict[str, int]:
+        with self._lock:
+            attempts = list(self.attempts)
+        counts = {"ok": 0, "conflict": 0, "error": 0}
+        for a in attempts:
+            counts[a.outcome] = counts.get(a.outcome, 0) + 1
+        return counts
+
+    def __repr__(self) -> str:
+        c = self._counts()
+        state = "recording" if self.active else "stopped"
+        return (f"<ConflictRecorder {state}: {sum(c.values())} attempts, ok={c['ok']} "
+                f"conflict={c['conflict']} error={c['error']}>")
+
+    def _repr_html_(self) -> str:
+        c = self._counts()
+        head = html.escape(repr(self))
+        rates = self.conflict_rates().head(10)
+        table = rates.to_html(index=False, float_format=lambda v: f"{v:.1%}") if len(rates) else ""
+        del c
+        return f"<div class='actorpg-conflicts'><b>{head}</b>{table}</div>"
+
+
+def _rev(record: Any) -> str:
+    return "r" if record["store"] == "durable_state" else "#"

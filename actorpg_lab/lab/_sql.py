@@ -1,0 +1,33 @@
+"""The workbench's SQL: ``sql/*.sql`` beside this module, identifiers bound safely.
+
+Statements use ADBC's ``$n`` parameters for values; ``{name}`` placeholders are filled
+with quoted identifiers (or other statement fragments) through :mod:`psycopg.sql`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from psycopg import sql
+
+__all__ = ["fragment", "load_sql", "render"]
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``sql/<name>.sql`` without its full-line ``--`` comments."""
+    text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text("utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def fragment(name: str) -> sql.SQL:
+    """``sql/<name>.sql`` as a composable fragment (to fill a ``{placeholder}``)."""
+    return sql.SQL(load_sql(name))
+
+
+def render(name: str, **parts: str | sql.Composable) -> str:
+    """``sql/<name>.sql`` with each ``{placeholder}`` bound: a ``str`` becomes a quoted
+    identifier, a :class:`psycopg.sql.Composable` is inserted as is."""
+    bound = {k: sql.Identifier(v) if isinstance(v, str) else v for k, v in parts.items()}
+    return sql.SQL(load_sql(name)).format(**bound).as_string(None)

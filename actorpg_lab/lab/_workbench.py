@@ -1,0 +1,291 @@
+"""The synchronous notebook workbench: :func:`connect` and :class:`Workbench`.
+
+A :class:`Workbench` holds
+
+* the async stores (journal, snapshot store, durable-state store) on one shared
+  pool, driven from a private event loop in a background thread — so every method
+  is a plain synchronous call, even inside Jupyter whose own loop is already
+  running (no ``nest_asyncio``).  :meth:`Workbench.run` runs any coroutine there,
+  e.g. ``wb.run(wb.journal.append(...))``;
+* a columnar reader (ADBC) for the DataFrame loaders.  Loading only needs SELECT.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from collections.abc import Coroutine, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from .._dsn import redact_dsn
+from .._embedded import EmbeddedPostgres, _bin_dir
+from .._tag_filter import TagFilter
+from .._validation import check_table_name
+from ._conflicts import ConflictRecorder
+from ._frames import FrameLoader, Tables, TimeLike
+from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
+from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
+from ._runner import LoopThread
+
+__all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect"]
+
+_log = logging.getLogger("actorpg_lab.lab")
+
+T = TypeVar("T")
+
+#: Where :func:`connect` keeps the embedded server when no URL is given.
+DEFAULT_DATA_DIR = "./.actorpg"
+
+
+def connect(url: str | None = None, *, events_table: str = "events",
+            tags_table: str | None = None, snapshots_table: str = "snapshots",
+            durable_state_table: str = "durable_state", keep_n: int = 3,
+            data_dir: str | os.PathLike[str] | None = None, quiet: bool = False) -> Workbench:
+    """Open a :class:`Workbench`.
+
+    :param url: a libpq URL (``postgresql://user@host/db``) or ``key=value`` conninfo.
+        Without it, ``$ACTORPG_DSN`` is used; without that, an embedded PostgreSQL is
+        started (or reused across kernel restarts) with its data under ``./.actorpg/``
+        (``data_dir``), and where it lives plus a ``psql`` command are printed.
+    :param events_table: the journal table (tags default to ``<events_table>_tags``).
+    :param keep_n: ``keep_n`` of the workbench's snapshot store (used when you save).
+    :param quiet: do not print where the embedded server is.
+    """
+    embedded: EmbeddedPostgres | None = None
+    if url is None:
+        url = os.environ.get("ACTORPG_DSN") or None
+    if url is None:
+        embedded = EmbeddedPostgres(data_dir if data_dir is not None else DEFAULT_DATA_DIR)
+        url = embedded.start()
+        if not quiet:
+            psql = _bin_dir() / "psql"
+            print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
+            print(f"  connect with: {psql} '{url}'")
+    return Workbench(url, events_table=events_table, tags_table=tags_table,
+                     snapshots_table=snapshots_table, durable_state_table=durable_state_table,
+                     keep_n=keep_n, embedded=embedded)
+
+
+class Workbench:
+    """DataFrames, step-by-step replay and write/snapshot recorders over one database.
+
+    Use :func:`connect` to make one; close it with :meth:`close` (or ``with``).
+    Attributes ``journal``, ``snapshot_store`` and ``durable_state_store`` are the
+    async Postgres stores (run their coroutines with :meth:`run`).
+    """
+
+    def __init__(self, url: str, *, events_table: str = "events", tags_table: str | None = None,
+                 snapshots_table: str = "snapshots", durable_state_table: str = "durable_state",
+                 keep_n: int = 3, embedded: EmbeddedPostgres | None = None,
+                 pool_max_size: int = 8) -> None:
+        if not isinstance(url, str) or not url:
+            raise TypeError(f"url must be a non-empty str, got {url!r}")
+        tags = tags_table if tags_table is not None else f"{events_table}_tags"
+        self.tables = Tables(
+            events=check_table_name("events_table", events_table),
+            tags=check_table_name("tags_table", tags),
+            meta=check_table_name("meta table", f"{events_table}_meta"),
+            snapshots=check_table_name("snapshots_table", snapshots_table),
+            durable_state=check_table_name("durable_state_table", durable_state_table),
+        )
+        self.url = url
+        self.embedded = embedded
+        self.frames = FrameLoader(url, self.tables)
+        self._loop = LoopThread()
+        self._closed = False
+        try:
+            # Read-only roles cannot run CREATE TABLE IF NOT EXISTS even for existing tables,
+            # so the stores only create what is missing.
+            present = all(self.frames.table_exists(t) for t in (
+                self.tables.events, self.tables.tags, self.tables.meta,
+                self.tables.snapshots, self.tables.durable_state))
+            self._pool: Any = self._loop.run(_open_pool(url, pool_max_size))
+        except BaseException:
+            self.frames.close()
+            self._loop.stop()
+            raise
+        from ..postgres import PostgresDurableStateStore, PostgresJournal, PostgresSnapshotStore
+
+        create = not present
+        self.journal = PostgresJournal(pool=self._pool, events_table=self.tables.events,
+                                       tags_table=self.tables.tags, auto_create_tables=create)
+        self.snapshot_store = PostgresSnapshotStore(pool=self._pool,
+                                                    snapshots_table=self.tables.snapshots,
+                                                    keep_n=keep_n, auto_create_tables=create)
+        self.durable_state_store = PostgresDurableStateStore(
+            pool=self._pool, table=self.tables.durable_state, auto_create_tables=create)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine (e.g. a store call) on the workbench loop and return its result."""
+        return self._loop.run(coro, timeout)
+
+    def close(self) -> None:
+        """Close the stores, the pool and the reader and stop the loop (idempotent).
+        The embedded server keeps running (it is reused by the next :func:`connect`)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._loop.run(self._aclose(), timeout=30)
+        finally:
+            self.frames.close()
+            self._loop.stop()
+
+    async def _aclose(self) -> None:
+        for store in (self.journal, self.snapshot_store, self.durable_state_store):
+            await store.close()
+        await self._pool.close()
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- frames -------------------------------------------------------------------------
+    def journal_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
+                      tags: str | TagFilter | None = None, from_seq: int | None = None,
+                      to_seq: int | None = None, since: TimeLike | None = None,
+                      until: TimeLike | None = None, limit: int | None = None,
+                      expand: bool = False, progress: bool | None = None) -> pd.DataFrame:
+        """Events as a DataFrame, in (persistence_id, sequence_nr) order.
+
+        Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``timestamp``
+        (``datetime64[ms, UTC]``), ``tags`` (list of str), ``payload`` (raw JSON text) —
+        or, with ``expand=True``, the payload fields as columns (``event_type`` for
+        codec-encoded dataclasses, nested objects as ``a.b``).
+
+        Filters (all optional, combined with AND): ``persistence_ids`` (one or many),
+        ``tags`` (a tag or a :class:`~actorpg_lab.TagFilter`), ``from_seq``/``to_seq``
+        (inclusive), ``since`` (inclusive)/``until`` (exclusive) as epoch ms, datetime or
+        ISO string, and ``limit``.  Loads above 100k rows are fetched in keyset pages with
+        a progress bar (``progress=False`` hides it).
+        """
+        return self.frames.journal(persistence_ids=persistence_ids, tags=tags,
+                                   from_seq=from_seq, to_seq=to_seq, since=since, until=until,
+                                   limit=limit, expand=expand, progress=progress)
+
+    def tag_frame(self, tag_filter: str | TagFilter, *,
+                  persistence_ids: str | Iterable[str] | None = None,
+                  from_seq: int | None = None, to_seq: int | None = None,
+                  since: TimeLike | None = None, until: TimeLike | None = None,
+                  limit: int | None = None, expand: bool = False,
+                  progress: bool | None = None) -> pd.DataFrame:
+        """Events matching a tag or :class:`~actorpg_lab.TagFilter`, in the order of
+        ``read_by_tag`` (timestamp, persistence_id, sequence_nr); same columns and
+        filters as :meth:`journal_frame`."""
+        return self.frames.tagged(tag_filter, persistence_ids=persistence_ids,
+                                  from_seq=from_seq, to_seq=to_seq, since=since, until=until,
+                                  limit=limit, expand=expand, progress=progress)
+
+    def snapshots_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
+                        from_seq: int | None = None, to_seq: int | None = None,
+                        since: TimeLike | None = None, until: TimeLike | None = None,
+                        limit: int | None = None, expand: bool = False) -> pd.DataFrame:
+        """Stored snapshots: persistence_id, sequence_nr, timestamp, payload (or expanded)."""
+        return self.frames.snapshots(persistence_ids=persistence_ids, from_seq=from_seq,
+                                     to_seq=to_seq, since=since, until=until, limit=limit,
+                                     expand=expand)
+
+    def durable_state_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
+                            since: TimeLike | None = None, until: TimeLike | None = None,
+                            limit: int | None = None, expand: bool = False) -> pd.DataFrame:
+        """Durable-state records: persistence_id, revision, timestamp, payload (or expanded)."""
+        return self.frames.durable_state(persistence_ids=persistence_ids, since=since,
+                                         until=until, limit=limit, expand=expand)
+
+    def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None
+                      ) -> pd.DataFrame:
+        """One row per stream: ``events`` (rows stored), ``first_seq``, ``head`` (highest
+        sequence number ever written), ``deleted_to``, ``snapshots``,
+        ``latest_snapshot_seq``, ``events_to_replay`` (what recovery folds after the
+        latest snapshot), ``last_write`` (UTC) and ``event_types``."""
+        return self.frames.streams(persistence_ids=persistence_ids)
+
+    # -- replay -------------------------------------------------------------------------
+    def replay(self, behaviour: Any, persistence_id: str, *,
+               snapshot: SnapshotChoice = "latest", to_seq: int | None = None) -> Replayer:
+        """Replay ``persistence_id`` step by step (see :class:`Replayer`).
+
+        :param behaviour: an actor class or instance (``initial_state()``,
+            ``on_event(state, event)``), or a pair ``(on_event, initial_state)``.
+        :param snapshot: ``"latest"`` (like recovery), ``"none"`` (from the initial
+            state) or a sequence number (the newest snapshot at or below it).
+        :param to_seq: stop there (default: the head).
+        """
+        on_event, initial, label = resolve_behaviour(behaviour, persistence_id)
+        return Replayer(self.run, self.journal, self.snapshot_store, persistence_id, on_event,
+                        initial, snapshot=snapshot, to_seq=to_seq, label=label)
+
+    # -- recorders and what-ifs ---------------------------------------------------------
+    def record_conflicts(self, persistence_ids: Iterable[str] | None = None,
+                         stores: Iterable[str] | None = None) -> ConflictRecorder:
+        """A :class:`ConflictRecorder` (use it as ``with wb.record_conflicts() as rec:``)."""
+        return ConflictRecorder(persistence_ids, stores)
+
+    def record_snapshots(self, persistence_ids: Iterable[str] | None = None) -> PruningRecorder:
+        """A :class:`PruningRecorder` (use it as ``with wb.record_snapshots() as rec:``)."""
+        return PruningRecorder(persistence_ids)
+
+    def recovery_cost(self, persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """Per stream: journal length, latest snapshot, events replayed on recovery."""
+        return recovery_cost(self.streams_frame(persistence_ids=persistence_ids))
+
+    def plot_recovery_cost(self, ax: Any = None) -> Any:
+        """Scatter of journal length vs events replayed on recovery (matplotlib Axes)."""
+        return plot_recovery_cost(self.streams_frame(), ax)
+
+    def what_if(self, every_n: Iterable[int | None] = (None, 10, 50, 100, 500),
+                keep_n: Iterable[int] = (1, 2, 3, 5),
+                persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """Simulate other snapshot policies on the current journal lengths
+        (see :func:`simulate_policies`)."""
+        heads = self.streams_frame(persistence_ids=persistence_ids)["head"]
+        return simulate_policies(heads, every_n, keep_n)
+
+    # -- display ------------------------------------------------------------------------
+    def _where(self) -> str:
+        if self.embedded is not None:
+            return f"embedded PostgreSQL ({self.embedded.pgdata})"
+        return str(redact_dsn(self.url))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (f"<Workbench {state} {self._where()} events={self.tables.events!r} "
+                f"snapshots={self.tables.snapshots!r} "
+                f"durable_state={self.tables.durable_state!r}>")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in (
+                ("database", self._where()),
+                ("events", self.tables.events), ("tags", self.tables.tags),
+                ("snapshots", self.tables.snapshots),
+                ("durable state", self.tables.durable_state),
+                ("state", "closed" if self._closed else "open"),
+            )
+        )
+        return f"<div class='actorpg-workbench'><b>actorpg_lab Workbench</b><table>{rows}</table></div>"
+
+
+async def _open_pool(url: str, max_size: int) -> Any:
+    from psycopg_pool import AsyncConnectionPool
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False,
+        name="actorpg-lab",
+    )
+    try:
+        await pool.open(wait=True, timeout=15)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
