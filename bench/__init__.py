@@ -1,0 +1,1 @@
+"""Benchmarks of actorpg_lab against bare PostgreSQL, eventsourcing, pandas and ADBC."""

@@ -1,0 +1,111 @@
+"""``python -m bench``: run every scenario and print one markdown table.
+
+    python -m bench                 # full sizes (~10 min on 2 cores), embedded PostgreSQL
+    python -m bench --quick         # tiny sizes: a smoke run (seconds)
+    python -m bench --only append_single --only batches
+    python -m bench --write-results # also write bench/RESULTS.md
+    ACTORPG_DSN=postgresql://... python -m bench   # use an existing server
+
+Progress goes to stderr; stdout carries only the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ._db import drop_schemas, provide_server
+from ._harness import Comparison, Context, Sizes, log, render_table
+
+Scenario = Callable[[Context], Awaitable[list[Comparison]]]
+
+
+def _scenarios() -> dict[str, Scenario]:
+    from . import frames, recovery, writes
+
+    return {
+        "append_single": writes.run_append_single,
+        "append_concurrent": writes.run_append_concurrent,
+        "batches": writes.run_batches,
+        "recovery": recovery.run_recovery,
+        "recovery_snapshot": recovery.run_recovery_snapshot,
+        "journal_frame": frames.run_journal_frame,
+        "journal_frame_expanded": frames.run_journal_frame_expanded,
+        "tag_frame": frames.run_tag_frame,
+        "frame_memory": frames.run_frame_memory,
+    }
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only this scenario (repeatable); see --list")
+    parser.add_argument("--list", action="store_true", help="list the scenario names")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats per case (median)")
+    parser.add_argument("--write-results", nargs="?", const="bench/RESULTS.md", default=None,
+                        metavar="PATH", help="also write the table to PATH (bench/RESULTS.md)")
+    return parser.parse_args(argv)
+
+
+async def _run(ctx: Context, names: list[str], scenarios: dict[str, Scenario]) -> list[Comparison]:
+    rows: list[Comparison] = []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            rows.extend(await scenarios[name](ctx))
+        except Exception as exc:  # one broken scenario must not hide the others
+            log(f"{name} FAILED: {exc!r}")
+            rows.append(Comparison(name, "–", "–", "–", None, ">=", 0.0,
+                                   note=f"error: {type(exc).__name__}: {exc}"[:160]))
+        log(f"{name} done in {time.perf_counter() - started:.1f}s")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    scenarios = _scenarios()
+    if args.list:
+        print("\n".join(scenarios))
+        return 0
+    unknown = [n for n in args.only if n not in scenarios]
+    if unknown:
+        print(f"unknown scenario(s) {unknown}; choose from {list(scenarios)}", file=sys.stderr)
+        return 2
+    names = args.only or list(scenarios)
+    sizes = Sizes.quick() if args.quick else Sizes.full()
+    if args.repeats is not None:
+        sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
+    started = time.perf_counter()
+    with provide_server() as dsn:
+        ctx = Context(dsn=dsn, sizes=sizes, quick=args.quick)
+        try:
+            rows = asyncio.run(_run(ctx, names, scenarios))
+        finally:
+            drop_schemas(ctx)
+    elapsed = time.perf_counter() - started
+    table = render_table(rows)
+    print(table)
+    footer = (f"\n{'quick' if args.quick else 'full'} run, {sizes.repeats} repeat(s) after a "
+              f"warm-up, median; {elapsed:.0f} s total; Python {platform.python_version()}, "
+              f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(footer)
+    if args.write_results:
+        Path(args.write_results).write_text(
+            "# Benchmark results\n\nProduced by `make bench` (`python -m bench --write-results`);"
+            " see README.md for the method.\n\n" + table + "\n" + footer + "\n", encoding="utf-8"
+        )
+        log(f"wrote {args.write_results}")
+    failed = [r for r in rows if r.note.startswith("error:")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
