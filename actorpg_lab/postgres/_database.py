@@ -27,10 +27,11 @@ import psycopg
 from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from .._codec import JsonCodec
 from .._dsn import redact_dsn
-from .._errors import JournalError, PersistenceError
+from .._errors import JournalError, JournalIntegrityError, PersistenceError, SnapshotIntegrityError
 
-__all__ = ["Database", "WriteConflict", "translate"]
+__all__ = ["Database", "WriteConflict", "decode_stored", "translate"]
 
 _log = logging.getLogger("actorpg_lab.postgres")
 
@@ -71,6 +72,30 @@ def translate(exc: BaseException, operation: str) -> PersistenceError:
         return JournalError(f"{operation} failed ({type(exc).__name__}"
                             f"{', SQLSTATE ' + state if state else ''}): {detail}")
     return JournalError(f"{operation} failed: {exc!r}")
+
+
+def decode_stored(
+    codec: JsonCodec,
+    payload: str,
+    *,
+    what: str,
+    persistence_id: str,
+    sequence_nr: int,
+    position: str = "sequence_nr",
+    error: type[JournalIntegrityError | SnapshotIntegrityError] = JournalIntegrityError,
+) -> Any:
+    """Decode a payload read from the database; a row that cannot be decoded (not JSON,
+    nested beyond the decoder's limit, a typed payload whose fields no longer fit its
+    class) is data corruption: ``error`` naming the stream and position, never a raw
+    decoder exception."""
+    try:
+        return codec.decode(payload)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise error(
+            f"{what} of {persistence_id!r} at {position} {sequence_nr} cannot be decoded "
+            f"({type(exc).__name__}: {exc}); stored text starts {payload[:80]!r}",
+            persistence_id=persistence_id, sequence_nr=sequence_nr,
+        ) from exc
 
 
 def _is_dead_connection(exc: BaseException, conn: AsyncConnection[Any] | None) -> bool:

@@ -15,7 +15,7 @@ from .._errors import DurableStateConcurrencyError, JournalError
 from .._types import DurableStateRecord
 from .._validation import check_non_negative_int, check_persistence_id, check_table_name
 from .._write_attempts import has_listeners, report_write_attempt
-from ._database import Database, WriteConflict
+from ._database import Database, WriteConflict, decode_stored
 from ._sql import statement
 
 __all__ = ["PostgresDurableStateStore"]
@@ -106,7 +106,9 @@ class PostgresDurableStateStore:
         if row is None:
             return None
         revision, payload, ts = row
-        return DurableStateRecord(pid, int(revision), self.codec.decode(payload), int(ts))
+        state = decode_stored(self.codec, payload, what="durable state", persistence_id=pid,
+                              sequence_nr=int(revision), position="revision")
+        return DurableStateRecord(pid, int(revision), state, int(ts))
 
     async def delete(self, persistence_id: str) -> None:
         """Delete the record (idempotent)."""

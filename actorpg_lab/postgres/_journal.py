@@ -27,7 +27,7 @@ from .._tag_filter import TagFilter
 from .._types import JournalEntry, PersistentEvent
 from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
 from .._write_attempts import has_listeners, report_write_attempt
-from ._database import Database, WriteConflict
+from ._database import Database, WriteConflict, decode_stored
 from ._sql import statement
 
 __all__ = ["PostgresJournal"]
@@ -214,9 +214,8 @@ class PostgresJournal:
             f"read {pid!r}", self._read_sql,
             {"pid": pid, "from_seq": from_seq, "to_seq": MAX_BIGINT if to_seq is None else to_seq},
         )
-        decode = self.codec.decode
         return [
-            PersistentEvent(pid, seq, decode(payload), ts, split_tags(tags))
+            PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
             for seq, payload, tags, ts in rows
         ]
 
@@ -253,11 +252,14 @@ class PostgresJournal:
             }
         params.update(from_ts=from_timestamp, limit=limit)
         rows = await self._db.fetch_all(f"read tag {tag_filter!r}", query, params)
-        decode = self.codec.decode
         return [
-            PersistentEvent(pid, seq, decode(payload), ts, split_tags(tags))
+            PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
             for pid, seq, payload, tags, ts in rows
         ]
+
+    def _decode(self, pid: str, seq: int, payload: str) -> Any:
+        return decode_stored(self.codec, payload, what="event", persistence_id=pid,
+                             sequence_nr=seq)
 
     # -- live notifications -----------------------------------------------------------
     async def wait_for_appends(self, timeout: float) -> bool:

@@ -11,10 +11,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
 from .._dsn import redact_dsn
+from .._errors import SnapshotIntegrityError
 from .._types import Snapshot
 from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
 from .._write_attempts import report_snapshot_activity
-from ._database import Database
+from ._database import Database, decode_stored
 from ._sql import statement
 
 __all__ = ["PostgresSnapshotStore"]
@@ -101,7 +102,9 @@ class PostgresSnapshotStore:
         if row is None:
             return None
         seq, payload, ts = row
-        return Snapshot(pid, int(seq), self.codec.decode(payload), int(ts))
+        state = decode_stored(self.codec, payload, what="snapshot", persistence_id=pid,
+                              sequence_nr=int(seq), error=SnapshotIntegrityError)
+        return Snapshot(pid, int(seq), state, int(ts))
 
     async def load_latest(self, persistence_id: str) -> Snapshot | None:
         """The newest snapshot, or ``None``."""
