@@ -310,3 +310,34 @@ async def test_injection_strings_as_tag_filters_only_match_literally(
         assert await journal.read_by_tag(TagFilter(any=(tag, "nope"))) == []
         got = await journal.read_by_tag(TagFilter(all=("plain",), not_=(tag,)))
         assert [e.event for e in got] == [1]
+
+
+@pytest.mark.parametrize("number", [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1,
+                                    10**30, -(10**40)])
+async def test_big_integers_round_trip_exactly_or_are_rejected_before_writing(
+    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore],
+    number: int, pg_url: str,
+) -> None:
+    """JSON has no integer limit but the decoder does (64 bits): a value that would come
+    back as a (lossy) float must be refused up front, never silently altered."""
+    journal, snapshots, durable = stores
+    event = {"n": number, "nested": [{"k": number}]}
+    try:
+        await journal.append("big", [JournalEntry(event)], 0)
+    except ValueError as exc:
+        assert str(number) in str(exc)
+        assert set(table_counts(pg_url).values()) == {0}
+        with pytest.raises(ValueError):
+            await snapshots.save("big", 1, event)
+        with pytest.raises(ValueError):
+            await durable.upsert("big", 0, event)
+        assert set(table_counts(pg_url).values()) == {0}
+        return
+    [back] = await journal.read("big")
+    assert back.event == event and type(back.event["n"]) is int
+    await snapshots.save("big", 1, event)
+    snap = await snapshots.load_latest("big")
+    assert snap is not None and snap.state == event and type(snap.state["n"]) is int
+    await durable.upsert("big", 0, event)
+    rec = await durable.load("big")
+    assert rec is not None and rec.state == event and type(rec.state["n"]) is int
