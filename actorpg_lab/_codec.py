@@ -9,7 +9,8 @@ before it was registered is registered on the fly under its qualified name.
 
 Decoding uses :mod:`orjson` (fast); encoding uses the standard library encoder with
 ``allow_nan=False`` so that NaN/Infinity are rejected instead of silently becoming
-``null``.  An object of type ``{"$type": ..., "$value": ...}`` whose name is not
+``null``; integers outside ``-2**63 .. 2**64-1`` (which orjson would read back as a
+lossy float) are rejected with ``ValueError`` too.  An object of type ``{"$type": ..., "$value": ...}`` whose name is not
 registered is returned as that plain ``dict`` (so notebooks can still show it).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +30,13 @@ T = TypeVar("T")
 
 _TYPE = "$type"
 _VALUE = "$value"
+
+#: The integers orjson decodes exactly; beyond them it returns a (lossy) float.
+_MIN_INT = -(2**63)
+_MAX_INT = 2**64 - 1
+#: Only an encoded text with a run of 19+ digits can hold such an integer (floats are
+#: written with at most 17 significant digits), so the exact check rarely runs.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 class JsonCodec:
@@ -89,6 +98,13 @@ class JsonCodec:
         except UnicodeEncodeError as exc:
             raise ValueError(f"payload contains text that is not valid UTF-8 ({exc.reason}): "
                              f"{exc.object[exc.start:exc.end]!r}") from None
+        if _LONG_DIGITS.search(text):
+            bad = _out_of_range_int(value)
+            if bad is not None:
+                raise ValueError(
+                    f"payload contains an integer that would not read back exactly (JSON "
+                    f"integers must lie in {_MIN_INT}..{_MAX_INT}): {bad}"
+                )
         if _TYPE in text and _reserved_key_misused(value):
             raise ValueError(
                 f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
@@ -117,6 +133,25 @@ class JsonCodec:
         if isinstance(value, list):
             return [self._revive(v) for v in value]
         return value
+
+
+def _out_of_range_int(value: Any) -> int | None:
+    """The first ``int`` in ``value`` outside ``_MIN_INT..._MAX_INT``, or ``None``."""
+    if isinstance(value, int):
+        return None if _MIN_INT <= value <= _MAX_INT else int(value)
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        children = value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        children = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    else:
+        return None
+    for child in children:
+        bad = _out_of_range_int(child)
+        if bad is not None:
+            return bad
+    return None
 
 
 def _reserved_key_misused(value: Any) -> bool:
