@@ -9,6 +9,7 @@ PostgreSQL, the same surgery on the in-memory structures).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -114,6 +115,41 @@ class Backend:
                 "VALUES (%s, %s, %s, 0)",
                 (pid, seq, json.dumps(state)),
             )
+
+    @contextlib.asynccontextmanager
+    async def late_event(
+        self, pid: str, seq: int, event: Any, tags: tuple[str, ...], timestamp: int
+    ) -> AsyncIterator[None]:
+        """An event stamped ``timestamp`` whose transaction commits when the block exits.
+
+        On PostgreSQL this is a real open transaction holding explicit INSERTs; in
+        memory the event is spliced in (invisible until then) on exit.
+        """
+        if self.kind == "memory":
+            yield
+            from actorpg_lab._memory import _StoredEvent
+
+            payload = self.journal.codec.encode(event)
+            self.journal._events.setdefault(pid, []).append(
+                _StoredEvent(seq, payload, tags, timestamp))
+            self.journal._wake()
+            return
+        import json
+
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO events (persistence_id, sequence_nr, payload, tags, timestamp) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (pid, seq, json.dumps(event), ",".join(tags), timestamp),
+                )
+                for tag in tags:
+                    await conn.execute(
+                        "INSERT INTO events_tags (persistence_id, sequence_nr, tag, timestamp) "
+                        "VALUES (%s, %s, %s, %s)", (pid, seq, tag, timestamp),
+                    )
+                yield
+            # committed here
 
     async def close(self) -> None:
         for system in self._systems:
