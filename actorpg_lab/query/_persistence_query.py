@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from .._protocols import Journal
@@ -136,7 +136,7 @@ class PersistenceQuery:
 
     async def events_by_tag(
         self, tag_filter: str | TagFilter, offset: TagOffset | None = None
-    ) -> AsyncIterator[TaggedEvent]:
+    ) -> AsyncGenerator[TaggedEvent, None]:
         """Every matching event after ``offset``, then new ones as they are appended (live).
 
         Never ends on its own; cancel the consuming task or ``aclose()`` the iterator.

@@ -24,7 +24,8 @@ class Account(PersistentActor):
 
     async def on_command(self, state: int, command: Any) -> int:
         await self.persist(command)
-        return self.state
+        balance: int = self.state
+        return balance
 
 
 async def test_api_md_actor_example(pg_pool: Any) -> None:
