@@ -1,0 +1,278 @@
+"""Least privilege and secrets.
+
+* A role with only SELECT/INSERT/UPDATE/DELETE on pre-provisioned tables runs the
+  whole store contract suite with ``auto_create_tables=False``.
+* A role with only SELECT reads everything and gets a clear ``JournalError``
+  (permission denied, driver error as ``__cause__``) on every write.
+* Passwords never appear in reprs, error messages, tracebacks or logs — with the
+  password in a URL, in key=value form and in ``pool_config`` kwargs, and against a
+  private server that really checks passwords (``scram-sha-256`` in ``pg_hba.conf``).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from actorpg_lab import EmbeddedPostgres, JournalEntry, JournalError, TagFilter
+from actorpg_lab.postgres import PostgresDurableStateStore, PostgresJournal, PostgresSnapshotStore
+from tests.contract.durable_state_contract import DurableStateContract
+from tests.contract.journal_contract import JournalContract
+from tests.contract.snapshot_contract import SnapshotStoreContract
+
+SECRET = f"S3cr3t-{uuid.uuid4().hex}-pässwörd"
+
+
+@pytest.fixture(scope="module")
+def roles(pg_server: Any) -> Iterator[dict[str, str]]:
+    """A read-write (DML only) and a read-only login role, with passwords."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {"rw": f"lp_rw_{suffix}", "ro": f"lp_ro_{suffix}"}
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                 "PASSWORD {}").format(sql.Identifier(name), sql.Literal(SECRET)))
+    yield names
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+async def _provision(pg_url: str) -> None:
+    """Create exactly the documented tables (as the superuser), once."""
+    j, s, d = (PostgresJournal(url=pg_url), PostgresSnapshotStore(url=pg_url),
+               PostgresDurableStateStore(url=pg_url))
+    await j.highest_seq("x")
+    await s.load_latest("x")
+    await d.load("x")
+    for store in (j, s, d):
+        await store.close()
+
+
+@pytest.fixture
+async def limited_urls(pg_url: str, pg_schema: str, roles: dict[str, str]) -> dict[str, str]:
+    await _provision(pg_url)
+    ident = sql.Identifier
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}, {}").format(
+            ident(pg_schema), ident(roles["rw"]), ident(roles["ro"])))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} "
+                             "TO {}").format(ident(pg_schema), ident(roles["rw"])))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+            ident(pg_schema), ident(roles["ro"])))
+    return {kind: make_conninfo(pg_url, user=name, password=SECRET)
+            for kind, name in roles.items()}
+
+
+# -- the contract suite as a DML-only role -------------------------------------------------
+def _rw(limited_urls: dict[str, str]) -> dict[str, Any]:
+    return {"url": limited_urls["rw"], "auto_create_tables": False,
+            "pool_config": {"min_size": 1, "max_size": 8}}
+
+
+class TestJournalContractAsDmlOnlyRole(JournalContract):
+    @pytest.fixture
+    async def journal(self, limited_urls: dict[str, str]) -> AsyncIterator[PostgresJournal]:
+        journal = PostgresJournal(**_rw(limited_urls))
+        yield journal
+        await journal.close()
+
+    @pytest.fixture
+    async def other_journal(self, limited_urls: dict[str, str]) -> AsyncIterator[PostgresJournal]:
+        journal = PostgresJournal(**_rw(limited_urls))
+        yield journal
+        await journal.close()
+
+
+class TestSnapshotContractAsDmlOnlyRole(SnapshotStoreContract):
+    @pytest.fixture
+    async def make_snapshots(
+        self, limited_urls: dict[str, str]
+    ) -> AsyncIterator[Callable[[int], PostgresSnapshotStore]]:
+        stores: list[PostgresSnapshotStore] = []
+
+        def make(keep_n: int) -> PostgresSnapshotStore:
+            stores.append(PostgresSnapshotStore(keep_n=keep_n, **_rw(limited_urls)))
+            return stores[-1]
+
+        yield make
+        for store in stores:
+            await store.close()
+
+    @pytest.fixture
+    def break_pruning(self, pg_url: str) -> Callable[[Any], None]:
+        def break_it(store: PostgresSnapshotStore) -> None:  # as the superuser
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute("CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql "
+                             "AS $$ BEGIN RAISE EXCEPTION 'pruning refused'; END $$")
+                conn.execute("CREATE TRIGGER refuse_delete BEFORE DELETE ON snapshots "
+                             "FOR EACH ROW EXECUTE FUNCTION refuse_delete()")
+
+        return break_it
+
+
+class TestDurableStateContractAsDmlOnlyRole(DurableStateContract):
+    @pytest.fixture
+    async def durable(self, limited_urls: dict[str, str]
+                      ) -> AsyncIterator[PostgresDurableStateStore]:
+        store = PostgresDurableStateStore(**_rw(limited_urls))
+        yield store
+        await store.close()
+
+    @pytest.fixture
+    async def other_durable(self, limited_urls: dict[str, str]
+                            ) -> AsyncIterator[PostgresDurableStateStore]:
+        store = PostgresDurableStateStore(**_rw(limited_urls))
+        yield store
+        await store.close()
+
+
+async def test_dml_only_role_really_cannot_create_tables(limited_urls: dict[str, str]) -> None:
+    """Proves the suite above ran without DDL rights (so auto_create_tables=False mattered)."""
+    with psycopg.connect(limited_urls["rw"], autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CREATE TABLE sneaky (id int)")
+    journal = PostgresJournal(url=limited_urls["rw"], events_table="fresh_events")
+    with pytest.raises(JournalError, match="permission denied") as info:
+        await journal.highest_seq("p")  # wants to CREATE fresh_events
+    assert isinstance(info.value.__cause__, psycopg.errors.InsufficientPrivilege)
+    await journal.close()
+
+
+# -- a SELECT-only role --------------------------------------------------------------------
+async def test_select_only_role_reads_and_gets_clear_errors_on_writes(
+    pg_url: str, limited_urls: dict[str, str]
+) -> None:
+    owner = PostgresJournal(url=pg_url)
+    await owner.append("acct", [JournalEntry({"n": 1}, ("t",))], 0)
+    await PostgresSnapshotStore(url=pg_url).save("acct", 1, {"s": 1})
+    await PostgresDurableStateStore(url=pg_url).upsert("acct", 0, {"d": 1})
+    await owner.close()
+    ro = {"url": limited_urls["ro"], "auto_create_tables": False}
+    j, s, d = PostgresJournal(**ro), PostgresSnapshotStore(**ro), PostgresDurableStateStore(**ro)
+    assert [e.event for e in await j.read("acct")] == [{"n": 1}]
+    assert [e.event for e in await j.read_by_tag(TagFilter(all=("t",)))] == [{"n": 1}]
+    assert await j.highest_seq("acct") == 1 and await j.persistence_ids() == ["acct"]
+    snap = await s.load_latest("acct")
+    assert snap is not None and snap.state == {"s": 1}
+    rec = await d.load("acct")
+    assert rec is not None and rec.state == {"d": 1}
+    writes = [j.append("acct", [JournalEntry(2)], 1), j.delete("acct", 1),
+              s.save("acct", 2, {}), s.delete("acct", 1),
+              d.upsert("acct", 1, {}), d.upsert("new", 0, {}), d.delete("acct")]
+    for write in writes:
+        with pytest.raises(JournalError, match="permission denied") as info:
+            await write
+        assert isinstance(info.value.__cause__, psycopg.errors.InsufficientPrivilege)
+        assert SECRET not in str(info.value)
+    assert await j.highest_seq("acct") == 1  # nothing changed
+    for store in (j, s, d):
+        await store.close()
+
+
+# -- secrets -------------------------------------------------------------------------------
+def _assert_no_secret(*things: Any, caplog: pytest.LogCaptureFixture | None = None) -> None:
+    for thing in things:
+        text = (
+            "".join(traceback.format_exception(thing)) + repr(thing)
+            if isinstance(thing, BaseException) else f"{thing!r} {thing!s}"
+        )
+        assert SECRET not in text, f"password leaked in {text[:300]!r}"
+        assert "S3cr3t" not in text
+    if caplog is not None:
+        assert "S3cr3t" not in caplog.text
+
+
+def _url_forms(base: str, user: str, host: str, dbname: str = "postgres",
+               port: str | None = None) -> list[tuple[str, dict[str, Any] | None]]:
+    from urllib.parse import quote
+
+    port_part = f"&port={port}" if port else ""
+    url = f"postgresql://{user}:{quote(SECRET)}@/{dbname}?host={host}{port_part}"
+    kv = make_conninfo(base, user=user, password=SECRET, dbname=dbname)
+    no_pw = make_conninfo(base, user=user, dbname=dbname)
+    return [(url, None), (kv, None), (no_pw, {"kwargs": {"password": SECRET}})]
+
+
+async def test_password_never_in_reprs_errors_or_logs(
+    pg_server: Any, roles: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Errors on the session server (trust auth): a database that does not exist."""
+    caplog.set_level(logging.DEBUG)
+    host = conninfo_host(pg_server.dsn)
+    for url, pool_config in _url_forms(pg_server.dsn, roles["rw"], host, dbname="no_such_db"):
+        kwargs = {"url": url, "pool_config": {**(pool_config or {}), "timeout": 0.5}}
+        stores = [PostgresJournal(**kwargs), PostgresSnapshotStore(**kwargs),
+                  PostgresDurableStateStore(**kwargs)]
+        _assert_no_secret(*stores, *(s.database for s in stores))
+        for store, call in zip(stores, ("highest_seq", "load_latest", "load"), strict=True):
+            with pytest.raises(JournalError, match="does not exist") as info:  # says why
+                await getattr(store, call)("p")
+            _assert_no_secret(info.value, caplog=caplog)
+            await store.close()
+    with pytest.raises(ValueError) as bad:  # both pool= and url= given: names the url
+        PostgresJournal(url=_url_forms(pg_server.dsn, "u", host)[0][0],
+                        pool=object())  # type: ignore[arg-type]
+    _assert_no_secret(bad.value)
+
+
+def conninfo_host(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(dsn)["host"])
+
+
+@pytest.fixture(scope="module")
+def password_server(own_server: EmbeddedPostgres) -> Iterator[tuple[str, str]]:
+    """``own_server`` switched to scram-sha-256 password auth for everyone."""
+    role = "app_user"
+    with psycopg.connect(own_server.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE app_user LOGIN PASSWORD {}").format(
+            sql.Literal(SECRET)))
+        conn.execute("GRANT CREATE ON SCHEMA public TO app_user")
+        conn.execute("ALTER ROLE postgres PASSWORD 'admin-pw'")
+    hba = own_server.pgdata / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
+    with psycopg.connect(own_server.dsn, autocommit=True, password="admin-pw") as conn:
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield own_server.dsn, role
+    finally:
+        hba.write_text(original)
+        with psycopg.connect(own_server.dsn, autocommit=True, password="admin-pw") as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
+
+async def test_real_password_auth_works_and_failures_do_not_leak(
+    password_server: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    dsn, role = password_server
+    host = conninfo_host(dsn)
+    for url, pool_config in _url_forms(dsn, role, host):
+        journal = PostgresJournal(url=url, pool_config=pool_config, events_table="pw_events")
+        await journal.append("p", [JournalEntry(1)], await journal.highest_seq("p"))
+        _assert_no_secret(journal, journal.database, caplog=caplog)
+        await journal.close()
+    # the wrong password: a clear JournalError that does not echo either password
+    wrong = make_conninfo(dsn, user=role, password=SECRET + "-wrong")
+    journal = PostgresJournal(url=wrong, pool_config={"timeout": 0.5})
+    with pytest.raises(JournalError, match="password authentication failed") as info:
+        await journal.highest_seq("p")
+    _assert_no_secret(journal, info.value, caplog=caplog)
+    await journal.close()
+    # missing password: also clear
+    journal = PostgresJournal(url=make_conninfo(dsn, user=role), pool_config={"timeout": 0.5})
+    with pytest.raises(JournalError, match="password"):
+        await journal.highest_seq("p")
+    await journal.close()
