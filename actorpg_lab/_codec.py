@@ -10,8 +10,9 @@ before it was registered is registered on the fly under its qualified name.
 Decoding uses :mod:`orjson` (fast); encoding uses the standard library encoder with
 ``allow_nan=False`` so that NaN/Infinity are rejected instead of silently becoming
 ``null``; integers outside ``-2**63 .. 2**64-1`` (which orjson would read back as a
-lossy float) are rejected with ``ValueError`` too.  An object of type ``{"$type": ..., "$value": ...}`` whose name is not
-registered is returned as that plain ``dict`` (so notebooks can still show it).
+lossy float) are rejected with ``ValueError`` too.  An object of type
+``{"$type": ..., "$value": ...}`` whose name is not registered is returned as that
+plain ``dict`` (so notebooks can still show it).
 """
 
 from __future__ import annotations

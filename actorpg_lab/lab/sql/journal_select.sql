@@ -1,8 +1,7 @@
 -- One keyset page of journal_frame, in (persistence_id, sequence_nr) order (the primary key).
 -- {where} is journal_where.sql ($1..$8); $9/$10 the last (persistence_id, sequence_nr) of
 -- the previous page (NULL for the first page); $11 the page size (NULL = no limit).
-SELECT e.persistence_id, e.sequence_nr, e.payload, string_to_array(e.tags, ',') AS tags,
-       e."timestamp"
+SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
 FROM {events} e
 WHERE {where}
   AND ($9::text IS NULL OR (e.persistence_id, e.sequence_nr) > ($9::text, $10::bigint))

@@ -2,8 +2,7 @@
 -- of read_by_tag.  The tag index narrows the candidates ($12: every tag that can match, a
 -- JSON array); {where} (journal_where.sql, $1..$8) applies the exact all/any/not_ rules.
 -- $9/$10/$11 the last (timestamp, persistence_id, sequence_nr) of the previous page.
-SELECT e.persistence_id, e.sequence_nr, e.payload, string_to_array(e.tags, ',') AS tags,
-       e."timestamp"
+SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
 FROM {events} e
 JOIN (
     SELECT DISTINCT t.persistence_id, t.sequence_nr
