@@ -175,13 +175,17 @@ class Database:
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.url or "", kwargs=kwargs, open=False, name=self.owner, **config
         )
+        timeout = float(config.get("timeout", 10.0))
         try:
-            await pool.open(wait=True, timeout=float(config.get("timeout", 10.0)))
+            await pool.open(wait=True, timeout=timeout)
         except BaseException as exc:
             await pool.close()
+            cause: BaseException = exc
+            if isinstance(exc, PoolTimeout):  # says only "incomplete": ask libpq why
+                cause = await _connect_error(self.url or "", kwargs, timeout) or exc
             raise JournalError(
-                f"{self.owner}: cannot connect to {redact_dsn(self.url)!r}: {exc}"
-            ) from exc
+                f"{self.owner}: cannot connect to {redact_dsn(self.url)!r}: {cause}"
+            ) from cause
         _log.debug("%s: opened pool for %s", self.owner, redact_dsn(self.url))
         return pool
 
@@ -252,6 +256,18 @@ class Database:
         if self.owns_pool and self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+
+
+async def _connect_error(
+    conninfo: str, kwargs: Mapping[str, Any], timeout: float
+) -> BaseException | None:
+    """Why a connection cannot be made (the driver error), or ``None`` if it now can."""
+    try:
+        conn = await asyncio.wait_for(AsyncConnection.connect(conninfo, **kwargs), timeout)
+    except Exception as exc:
+        return exc
+    await conn.close()
+    return None
 
 
 def _redact_config(config: Mapping[str, Any] | None) -> Any:
