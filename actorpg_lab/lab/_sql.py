@@ -11,7 +11,7 @@ from importlib import resources
 
 from psycopg import sql
 
-__all__ = ["fragment", "load_sql", "render"]
+__all__ = ["composed", "fragment", "load_sql", "render"]
 
 
 @cache
@@ -31,3 +31,10 @@ def render(name: str, **parts: str | sql.Composable) -> str:
     identifier, a :class:`psycopg.sql.Composable` is inserted as is."""
     bound = {k: sql.Identifier(v) if isinstance(v, str) else v for k, v in parts.items()}
     return sql.SQL(load_sql(name)).format(**bound).as_string(None)
+
+
+def composed(name: str, **identifiers: str) -> sql.Composed:
+    """``sql/<name>.sql`` for psycopg (``%(name)s`` values), identifiers bound."""
+    return sql.SQL(load_sql(name)).format(
+        **{key: sql.Identifier(value) for key, value in identifiers.items()}
+    )

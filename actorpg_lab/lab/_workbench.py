@@ -124,6 +124,12 @@ class Workbench:
         """Run a coroutine (e.g. a store call) on the workbench loop and return its result."""
         return self._loop.run(coro, timeout)
 
+    @property
+    def pool(self) -> Any:
+        """The shared :class:`psycopg_pool.AsyncConnectionPool` of the stores (use it from
+        coroutines passed to :meth:`run`)."""
+        return self._pool
+
     def close(self) -> None:
         """Close the stores, the pool and the reader and stop the loop (idempotent).
         The embedded server keeps running (it is reused by the next :func:`connect`)."""

@@ -1,0 +1,399 @@
+"""The demo data set: bank accounts (event-sourced) and durable-state counters.
+
+Everything is written through the public API: :class:`Account` is a
+:class:`~actorpg_lab.PersistentActor` (deposits, withdrawals and transfers as
+tagged dataclass events, a snapshot every 5 events that the snapshot store prunes
+to ``keep_n``); the counters are incremented by concurrent writers doing
+load → compare-and-set upsert → retry, which produces real revision conflicts.
+
+>>> wb = lab.connect()
+>>> lab.demo.seed_bank(wb)            # or lab.demo.ensure_demo(wb) to seed only once
+>>> lab.demo.seed_counters(wb)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._codec import event_type
+from .._errors import DurableStateConcurrencyError, JournalConcurrencyError
+from .._persistent_actor import PersistentActor, SnapshotPolicy, every_n_events
+from .._types import JournalEntry
+from ._sql import composed
+
+if TYPE_CHECKING:
+    from ._workbench import Workbench
+
+__all__ = [
+    "Account",
+    "AccountOpened",
+    "AccountState",
+    "BuggyAccount",
+    "Deposit",
+    "Deposited",
+    "GetBalance",
+    "Open",
+    "ReceiveTransfer",
+    "SendTransfer",
+    "TransferReceived",
+    "TransferSent",
+    "Withdraw",
+    "Withdrawn",
+    "break_stream",
+    "ensure_demo",
+    "race_appends",
+    "save_snapshot_ahead",
+    "seed_bank",
+    "seed_counters",
+]
+
+_log = logging.getLogger("actorpg_lab.lab.demo")
+
+#: Amounts are integer cents; this many cents or more is tagged ``large``.
+LARGE_AMOUNT = 50_000
+
+
+# -- events (stored) ----------------------------------------------------------------------
+@event_type("bank.AccountOpened")
+@dataclass(frozen=True)
+class AccountOpened:
+    owner: str
+    currency: str = "EUR"
+
+
+@event_type("bank.Deposited")
+@dataclass(frozen=True)
+class Deposited:
+    amount: int
+
+
+@event_type("bank.Withdrawn")
+@dataclass(frozen=True)
+class Withdrawn:
+    amount: int
+
+
+@event_type("bank.TransferSent")
+@dataclass(frozen=True)
+class TransferSent:
+    transfer_id: str
+    to_account: str
+    amount: int
+
+
+@event_type("bank.TransferReceived")
+@dataclass(frozen=True)
+class TransferReceived:
+    transfer_id: str
+    from_account: str
+    amount: int
+
+
+@event_type("bank.AccountState")
+@dataclass(frozen=True)
+class AccountState:
+    """The state of an :class:`Account` (snapshots store it through the codec)."""
+
+    owner: str | None = None
+    currency: str = "EUR"
+    balance: int = 0
+    transactions: int = 0
+    open: bool = False
+
+
+# -- commands (not stored) ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Open:
+    owner: str
+    currency: str = "EUR"
+
+
+@dataclass(frozen=True)
+class Deposit:
+    amount: int
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    amount: int
+
+
+@dataclass(frozen=True)
+class SendTransfer:
+    transfer_id: str
+    to_account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class ReceiveTransfer:
+    transfer_id: str
+    from_account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class GetBalance:
+    pass
+
+
+class Account(PersistentActor):
+    """A bank account: opened once, then deposits, withdrawals and transfers (in cents)."""
+
+    #: Save a snapshot every this many events.
+    snapshot_every = 5
+
+    def initial_state(self) -> AccountState:
+        return AccountState()
+
+    def on_event(self, state: AccountState, event: Any) -> AccountState:
+        if isinstance(event, AccountOpened):
+            return dataclasses.replace(state, owner=event.owner, currency=event.currency,
+                                       open=True)
+        if isinstance(event, Deposited):
+            return dataclasses.replace(state, balance=state.balance + event.amount,
+                                       transactions=state.transactions + 1)
+        if isinstance(event, Withdrawn):
+            return dataclasses.replace(state, balance=state.balance - event.amount,
+                                       transactions=state.transactions + 1)
+        if isinstance(event, TransferSent):
+            return dataclasses.replace(state, balance=state.balance - event.amount,
+                                       transactions=state.transactions + 1)
+        if isinstance(event, TransferReceived):
+            return dataclasses.replace(state, balance=state.balance + event.amount,
+                                       transactions=state.transactions + 1)
+        raise TypeError(f"{self.persistence_id}: unknown event {event!r}")
+
+    async def on_command(self, state: AccountState, command: Any) -> Any:
+        if isinstance(command, GetBalance):
+            return state.balance
+        if isinstance(command, Open):
+            if state.open:
+                raise ValueError(f"{self.persistence_id} is already open")
+            await self.persist(AccountOpened(command.owner, command.currency))
+            return self.state
+        if not state.open:
+            raise ValueError(f"{self.persistence_id} is not open: {command!r}")
+        if isinstance(command, Deposit):
+            _check_amount(command.amount)
+            await self.persist(Deposited(command.amount))
+        elif isinstance(command, Withdraw):
+            _check_amount(command.amount)
+            if command.amount > state.balance:
+                raise ValueError(f"insufficient funds on {self.persistence_id}: "
+                                 f"{state.balance} < {command.amount}")
+            await self.persist(Withdrawn(command.amount))
+        elif isinstance(command, SendTransfer):
+            _check_amount(command.amount)
+            if command.amount > state.balance:
+                raise ValueError(f"insufficient funds on {self.persistence_id}: "
+                                 f"{state.balance} < {command.amount}")
+            await self.persist(TransferSent(command.transfer_id, command.to_account,
+                                            command.amount))
+        elif isinstance(command, ReceiveTransfer):
+            _check_amount(command.amount)
+            await self.persist(TransferReceived(command.transfer_id, command.from_account,
+                                                command.amount))
+        else:
+            raise TypeError(f"unknown command {command!r}")
+        return self.state
+
+    def snapshot_policy(self) -> SnapshotPolicy | None:
+        return every_n_events(self.snapshot_every) if self.snapshot_every else None
+
+    def tags_for(self, event: Any) -> Iterable[str]:
+        kind = {
+            AccountOpened: "opened", Deposited: "deposit", Withdrawn: "withdrawal",
+            TransferSent: "transfer", TransferReceived: "transfer",
+        }.get(type(event), "other")
+        tags = ["account", kind]
+        if getattr(event, "amount", 0) >= LARGE_AMOUNT:
+            tags.append("large")
+        return tags
+
+
+class BuggyAccount(Account):
+    """An :class:`Account` whose new ``on_event`` forgot incoming transfers (for debugging)."""
+
+    def on_event(self, state: AccountState, event: Any) -> AccountState:
+        if isinstance(event, TransferReceived):
+            raise KeyError(f"no handler for {type(event).__name__}")
+        return super().on_event(state, event)
+
+
+def _check_amount(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"amount must be a positive int (cents), got {amount!r}")
+
+
+# -- seeding ------------------------------------------------------------------------------
+_OWNERS = ("Ada", "Brian", "Chen", "Dana", "Emeka", "Fatima", "Grace", "Hiro", "Ines", "Jonas",
+           "Kofi", "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara")
+
+
+def account_ids(accounts: int, prefix: str = "account-") -> list[str]:
+    """The persistence ids :func:`seed_bank` uses."""
+    return [f"{prefix}{i:02d}" for i in range(1, accounts + 1)]
+
+
+def seed_bank(wb: Workbench, *, accounts: int = 12, operations: int = 300, seed: int = 42,
+              prefix: str = "account-", snapshot_every: int = 5) -> dict[str, int]:
+    """Open ``accounts`` accounts and run ``operations`` random deposits, withdrawals and
+    transfers through :class:`Account` actors; returns counts (events, rejected, ...)."""
+    return wb.run(_seed_bank(wb, accounts, operations, seed, prefix, snapshot_every))
+
+
+async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, prefix: str,
+                     snapshot_every: int) -> dict[str, int]:
+    from .._actor_system import ActorSystem
+
+    rng = random.Random(seed)
+    ids = account_ids(accounts, prefix)
+    system = ActorSystem("lab-demo")
+    counts = {"accounts": accounts, "deposits": 0, "withdrawals": 0, "transfers": 0,
+              "rejected": 0}
+    try:
+        refs = {}
+        for i, pid in enumerate(ids):
+            actor = Account(pid)
+            actor.snapshot_every = snapshot_every
+            actor.journal = wb.journal
+            actor.snapshot_store = wb.snapshot_store
+            refs[pid] = system.spawn(actor)
+            await refs[pid].ask(Open(_OWNERS[i % len(_OWNERS)]))
+            await refs[pid].ask(Deposit(rng.randrange(10_000, 100_000, 100)))
+            counts["deposits"] += 1
+        for n in range(operations):
+            pid = rng.choice(ids)
+            roll = rng.random()
+            try:
+                if roll < 0.45:
+                    await refs[pid].ask(Deposit(rng.randrange(500, 80_000, 50)))
+                    counts["deposits"] += 1
+                elif roll < 0.75:
+                    await refs[pid].ask(Withdraw(rng.randrange(500, 40_000, 50)))
+                    counts["withdrawals"] += 1
+                else:
+                    other = rng.choice([p for p in ids if p != pid])
+                    amount = rng.randrange(500, 60_000, 50)
+                    transfer_id = f"t{seed}-{n}"
+                    await refs[pid].ask(SendTransfer(transfer_id, other, amount))
+                    await refs[other].ask(ReceiveTransfer(transfer_id, pid, amount))
+                    counts["transfers"] += 1
+            except ValueError:
+                counts["rejected"] += 1
+    finally:
+        await system.terminate()
+    return counts
+
+
+def seed_counters(wb: Workbench, *, keys: Iterable[str] = ("counter-a", "counter-b"),
+                  writers: int = 4, increments: int = 10, seed: int = 7,
+                  max_delay: float = 0.004) -> dict[str, int]:
+    """Increment durable-state counters from ``writers`` concurrent tasks per key (named
+    ``writer-<n>``): load → pause → upsert(expected revision) → retry on conflict.
+
+    Every increment lands exactly once, so each counter ends at ``writers * increments``;
+    returns ``{"increments": ..., "conflicts": ...}``."""
+    return wb.run(_seed_counters(wb, list(keys), writers, increments, seed, max_delay))
+
+
+async def _seed_counters(wb: Workbench, keys: list[str], writers: int, increments: int,
+                         seed: int, max_delay: float) -> dict[str, int]:
+    store = wb.durable_state_store
+    rng = random.Random(seed)
+    conflicts = 0
+
+    async def writer(name: str, key: str, delays: list[float]) -> None:
+        nonlocal conflicts
+        for i in range(increments):
+            while True:
+                record = await store.load(key)
+                revision = record.revision if record is not None else 0
+                value = record.state["value"] if record is not None else 0
+                await asyncio.sleep(delays[i])
+                try:
+                    await store.upsert(key, revision, {"value": value + 1, "last_writer": name})
+                    break
+                except DurableStateConcurrencyError:
+                    conflicts += 1
+
+    tasks = []
+    for key in keys:
+        for w in range(1, writers + 1):
+            delays = [rng.uniform(0, max_delay) for _ in range(increments)]
+            tasks.append(asyncio.create_task(writer(f"writer-{w}", key, delays),
+                                             name=f"writer-{w}"))
+    await asyncio.gather(*tasks)
+    return {"increments": len(keys) * writers * increments, "conflicts": conflicts}
+
+
+def race_appends(wb: Workbench, persistence_id: str, *, writers: int = 3, appends: int = 5,
+                 seed: int = 11, max_delay: float = 0.004) -> dict[str, int]:
+    """``writers`` tasks each append ``appends`` events to ONE stream, reading the head
+    first and retrying on :class:`~actorpg_lab.JournalConcurrencyError`."""
+    return wb.run(_race_appends(wb, persistence_id, writers, appends, seed, max_delay))
+
+
+async def _race_appends(wb: Workbench, pid: str, writers: int, appends: int, seed: int,
+                        max_delay: float) -> dict[str, int]:
+    journal = wb.journal
+    rng = random.Random(seed)
+    conflicts = 0
+
+    async def writer(name: str, delays: list[float]) -> None:
+        nonlocal conflicts
+        for i in range(appends):
+            while True:
+                head = await journal.highest_seq(pid)
+                await asyncio.sleep(delays[i])
+                try:
+                    await journal.append(pid, [JournalEntry(Deposited(100 * (i + 1)),
+                                                            ("race", name))], head)
+                    break
+                except JournalConcurrencyError:
+                    conflicts += 1
+
+    tasks = [asyncio.create_task(writer(f"appender-{w}",
+                                        [rng.uniform(0, max_delay) for _ in range(appends)]),
+                                 name=f"appender-{w}")
+             for w in range(1, writers + 1)]
+    await asyncio.gather(*tasks)
+    return {"appends": writers * appends, "conflicts": conflicts}
+
+
+def ensure_demo(wb: Workbench, **options: Any) -> dict[str, Any]:
+    """Seed the bank and the counters unless the bank is already there (idempotent)."""
+    first = account_ids(1, options.get("prefix", "account-"))[0]
+    if wb.run(wb.journal.highest_seq(first)) > 0:
+        return {"seeded": False}
+    bank = seed_bank(wb, **options)
+    counters = seed_counters(wb)
+    return {"seeded": True, **bank, "counter_conflicts": counters["conflicts"]}
+
+
+# -- breaking things on purpose (notebook 02) ---------------------------------------------
+def break_stream(wb: Workbench, persistence_id: str, sequence_nr: int) -> None:
+    """Delete ONE event row (and its tag rows) to simulate a lost write: a gap."""
+    wb.run(_delete_row(wb, persistence_id, sequence_nr))
+
+
+async def _delete_row(wb: Workbench, pid: str, seq: int) -> None:
+    statement = composed("demo_delete_event", events=wb.tables.events, tags=wb.tables.tags)
+    async with wb.pool.connection() as conn:
+        await conn.execute(statement, {"pid": pid, "seq": seq})
+
+
+def save_snapshot_ahead(wb: Workbench, persistence_id: str, ahead: int = 10) -> int:
+    """Save a snapshot ``ahead`` events beyond the journal head (a restored-backup
+    mismatch); returns its sequence number."""
+    head: int = wb.run(wb.journal.highest_seq(persistence_id))
+    seq = head + ahead
+    wb.run(wb.snapshot_store.save(persistence_id, seq, AccountState(owner="?", balance=0)))
+    return seq
