@@ -34,7 +34,7 @@ def codec() -> JsonCodec:
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, False, 0, -1, 2**70, 0.1, -2.5e300, "", "ü ✓ 🚀 \u202e rtl", "nul \x00 inside",
+    [None, True, False, 0, -1, 2**63 - 1, -(2**63), 2**64 - 1, 0.1, -2.5e300, "", "ü ✓ 🚀 \u202e rtl", "nul \x00 inside",
      [], {}, {"nested": [1, {"a": None}]}, {"$type": "only one reserved key"}],
 )
 def test_plain_json_round_trips_unchanged(codec: JsonCodec, value: Any) -> None:
@@ -74,6 +74,12 @@ def test_non_json_values(codec: JsonCodec, value: Any) -> None:
         assert codec.decode(codec.encode(value)) == {"1": "non-str key is fine"}
         return
     with pytest.raises(TypeError, match="not JSON serializable"):
+        codec.encode(value)
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, {"deep": [10**30]}])
+def test_integers_json_readers_cannot_keep_exact_are_rejected(codec: JsonCodec, value: Any) -> None:
+    with pytest.raises(ValueError):
         codec.encode(value)
 
 
