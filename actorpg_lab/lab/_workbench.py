@@ -31,7 +31,7 @@ from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simula
 from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
 from ._runner import LoopThread
 
-__all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect"]
+__all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect", "use_schema"]
 
 _log = logging.getLogger("actorpg_lab.lab")
 
@@ -44,6 +44,7 @@ DEFAULT_DATA_DIR = "./.actorpg"
 def connect(url: str | None = None, *, events_table: str = "events",
             tags_table: str | None = None, snapshots_table: str = "snapshots",
             durable_state_table: str = "durable_state", keep_n: int = 3,
+            schema: str | None = None, fresh_schema: bool = False,
             data_dir: str | os.PathLike[str] | None = None, quiet: bool = False) -> Workbench:
     """Open a :class:`Workbench`.
 
@@ -53,6 +54,9 @@ def connect(url: str | None = None, *, events_table: str = "events",
         (``data_dir``), and where it lives plus a ``psql`` command are printed.
     :param events_table: the journal table (tags default to ``<events_table>_tags``).
     :param keep_n: ``keep_n`` of the workbench's snapshot store (used when you save).
+    :param schema: work inside this schema (created if missing; ``search_path`` is set
+        on every connection) — e.g. one schema per notebook so their tables never clash.
+    :param fresh_schema: drop and recreate ``schema`` first (a clean, repeatable run).
     :param quiet: do not print where the embedded server is.
     """
     embedded: EmbeddedPostgres | None = None
@@ -65,9 +69,34 @@ def connect(url: str | None = None, *, events_table: str = "events",
             psql = _bin_dir() / "psql"
             print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
             print(f"  connect with: {psql} '{url}'")
+    if schema is not None:
+        url = use_schema(url, schema, fresh=fresh_schema)
+    elif fresh_schema:
+        raise ValueError("fresh_schema=True needs schema=<name>")
     return Workbench(url, events_table=events_table, tags_table=tags_table,
                      snapshots_table=snapshots_table, durable_state_table=durable_state_table,
                      keep_n=keep_n, embedded=embedded)
+
+
+def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:
+    """Create ``schema`` if it is missing (drop it first when ``fresh``) and return ``url``
+    with ``search_path`` set to it."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from ._sql import composed, load_sql
+
+    check_table_name("schema", schema)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if fresh:
+            conn.execute(composed("schema_drop", schema=schema))
+        row = conn.execute(load_sql("schema_exists"), {"name": schema}).fetchone()
+        if not (row and row[0]):
+            conn.execute(composed("schema_create", schema=schema))
+    params = conninfo_to_dict(url)
+    options = str(params.get("options") or "")
+    params["options"] = f"{options} -c search_path={schema}".strip()
+    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 class Workbench:

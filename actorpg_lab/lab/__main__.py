@@ -1,0 +1,101 @@
+"""``python -m actorpg_lab.lab`` — the main command behind ``make lab`` / ``make demo``.
+
+1. start (or reuse) the embedded PostgreSQL under ``./.actorpg/`` — or use ``--url`` /
+   ``$ACTORPG_DSN``;
+2. seed the demo data set once (bank accounts through the ``Account`` actor, snapshots
+   pruned to ``keep_n``, durable-state counters written by racing writers); re-runs
+   find it and skip seeding;
+3. launch JupyterLab on ``notebooks/`` with ``ACTORPG_DSN`` set, so every notebook
+   talks to this database; ``--summary`` prints a summary table and exits instead
+   (what ``make demo`` and CI run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .._dsn import redact_dsn
+from ._demo import ensure_demo
+from ._workbench import DEFAULT_DATA_DIR, Workbench, connect
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m actorpg_lab.lab",
+        description="Start the embedded PostgreSQL, seed the demo data once and open "
+                    "JupyterLab on the notebooks.",
+    )
+    parser.add_argument("--url", default=None,
+                        help="database URL/conninfo (default: $ACTORPG_DSN, else embedded)")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
+                        help="embedded server data directory (default: %(default)s)")
+    parser.add_argument("--notebooks", default="notebooks",
+                        help="folder JupyterLab opens (default: %(default)s)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="do not open a browser (JupyterLab still starts unless --summary)")
+    parser.add_argument("--summary", action="store_true",
+                        help="print a summary of the demo data and exit (no JupyterLab)")
+    parser.add_argument("--port", type=int, default=None, help="JupyterLab port")
+    return parser
+
+
+def summary_table(wb: Workbench) -> pd.DataFrame:
+    """What is in the database: one row per kind of data."""
+    streams = wb.streams_frame()
+    durable = wb.durable_state_frame()
+    snaps = wb.snapshots_frame()
+    tagged_large = len(wb.tag_frame("large"))
+    rows = [
+        ("event streams", len(streams), f"{int(streams['events'].sum())} events"),
+        ("events tagged 'large'", tagged_large, "tag index"),
+        ("snapshots kept", len(snaps),
+         f"{int((streams['snapshots'] > 0).sum())} streams with snapshots"),
+        ("events to replay on recovery", int(streams["events_to_replay"].sum()),
+         f"max {int(streams['events_to_replay'].max()) if len(streams) else 0} per stream"),
+        ("durable-state keys", len(durable),
+         f"revisions {int(durable['revision'].sum()) if len(durable) else 0}"),
+    ]
+    return pd.DataFrame(rows, columns=["what", "count", "detail"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    url = args.url or os.environ.get("ACTORPG_DSN") or None
+    with connect(url, data_dir=args.data_dir) as wb:
+        result = ensure_demo(wb)
+        if result.get("seeded"):
+            print(f"seeded the demo data: {result}")
+        else:
+            print("demo data already present; not seeding again")
+        if args.summary:
+            print(summary_table(wb).to_string(index=False))
+            return 0
+        dsn = wb.url
+    notebooks = Path(args.notebooks)
+    if not notebooks.is_dir():
+        print(f"no notebooks folder at {notebooks.absolute()}", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}"]
+    if args.no_browser:
+        command.append("--no-browser")
+    if args.port is not None:
+        command.append(f"--port={args.port}")
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**os.environ, "ACTORPG_DSN": dsn}
+    print(f"starting JupyterLab on {notebooks}/ (ACTORPG_DSN={redact_dsn(dsn)})")
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
