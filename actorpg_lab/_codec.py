@@ -38,6 +38,8 @@ _MAX_INT = 2**64 - 1
 #: Only an encoded text with a run of 19+ digits can hold such an integer (floats are
 #: written with at most 17 significant digits), so the exact check rarely runs.
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
+#: Leaf types that can never hide a reserved envelope (exact types, not subclasses).
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 class JsonCodec:
@@ -46,6 +48,8 @@ class JsonCodec:
     def __init__(self) -> None:
         self._by_name: dict[str, type[Any]] = {}
         self._by_class: dict[type[Any], str] = {}
+        #: Field names per dataclass, looked up once (``dataclasses.fields`` is slow).
+        self._field_names: dict[type[Any], tuple[str, ...]] = {}
         self._encoder = json.JSONEncoder(
             allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=self._default
         )
@@ -80,8 +84,10 @@ class JsonCodec:
             if name is None:
                 self.register(cls)
                 name = self._by_class[cls]
-            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-            return {_TYPE: name, _VALUE: fields}
+            names = self._field_names.get(cls)
+            if names is None:
+                names = self._field_names[cls] = tuple(f.name for f in dataclasses.fields(value))
+            return {_TYPE: name, _VALUE: {n: getattr(value, n) for n in names}}
         if isinstance(value, (tuple, set, frozenset)):
             return list(value)
         raise TypeError(f"payload of type {cls.__name__} is not JSON serializable: {value!r}")
@@ -106,22 +112,50 @@ class JsonCodec:
                     f"payload contains an integer that would not read back exactly (JSON "
                     f"integers must lie in {_MIN_INT}..{_MAX_INT}): {bad}"
                 )
-        if _TYPE in text and _reserved_key_misused(value):
+        if _TYPE in text and self._reserved_key_misused(value):
             raise ValueError(
                 f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
                 f"typed payloads: {value!r:.200}"
             )
         return text
 
+    def _reserved_key_misused(self, value: Any) -> bool:
+        """Whether a plain dict shaped like a typed envelope hides anywhere in ``value``."""
+        kind = type(value)
+        if kind in _SCALAR_TYPES:
+            return False
+        if isinstance(value, dict):
+            if len(value) == 2 and _TYPE in value and _VALUE in value:
+                return True
+            return any(self._reserved_key_misused(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(self._reserved_key_misused(v) for v in value)
+        names = self._field_names.get(kind)
+        if names is None:
+            if not dataclasses.is_dataclass(value) or isinstance(value, type):
+                return False
+            names = tuple(f.name for f in dataclasses.fields(value))
+        return any(self._reserved_key_misused(getattr(value, n)) for n in names)
+
     # -- decoding -------------------------------------------------------------------
     def decode(self, text: str | bytes) -> Any:
         """Return the value encoded in ``text`` (raises ``ValueError`` on invalid JSON)."""
         value = orjson.loads(text)
         if isinstance(text, str):
-            tagged = _TYPE in text
+            tags = text.count(_TYPE)
         else:
-            tagged = b"$type" in text
-        return self._revive(value) if tagged else value
+            tags = text.count(b"$type")
+        if not tags:
+            return value
+        if tags == 1 and type(value) is dict and len(value) == 2:
+            # Fast path for the common typed event: one envelope at the top, so nothing
+            # inside it can be another envelope (the only "$type" in the text is its key).
+            name = value.get(_TYPE)
+            cls = self._by_name.get(name) if type(name) is str else None
+            inner = value.get(_VALUE)
+            if cls is not None and type(inner) is dict:
+                return cls(**inner)
+        return self._revive(value)
 
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -153,18 +187,6 @@ def _out_of_range_int(value: Any) -> int | None:
         if bad is not None:
             return bad
     return None
-
-
-def _reserved_key_misused(value: Any) -> bool:
-    if isinstance(value, dict):
-        if len(value) == 2 and _TYPE in value and _VALUE in value:
-            return True
-        return any(_reserved_key_misused(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_reserved_key_misused(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return any(_reserved_key_misused(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return False
 
 
 #: The codec used by stores unless one is passed explicitly.
