@@ -1,9 +1,11 @@
 """The PostgreSQL event journal.
 
 Follow an event: :meth:`PostgresJournal.append` validates and JSON-encodes each
-:class:`~actorpg_lab.JournalEntry`, then runs ``sql/journal_append.sql`` — the head
-check, the event rows, the tag rows and a NOTIFY in one statement — and returns the
-:class:`~actorpg_lab.PersistentEvent` s it wrote.  :meth:`read` runs
+:class:`~actorpg_lab.JournalEntry`, then runs ``sql/journal_append.sql``
+(``journal_append_one.sql`` for a single event) — the head check, the event rows, the tag rows and a NOTIFY in one statement —
+and returns the :class:`~actorpg_lab.PersistentEvent` s it wrote.  Appends that arrive
+while others are in flight are coalesced into one ``sql/journal_append_many.sql``
+statement (group commit across streams; see :meth:`PostgresJournal.append`).  :meth:`read` runs
 ``sql/journal_read.sql`` and decodes the payloads back.
 """
 
@@ -13,8 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
@@ -35,6 +38,38 @@ __all__ = ["PostgresJournal"]
 _log = logging.getLogger("actorpg_lab.postgres.journal")
 
 
+#: Appends of one journal in flight at once before further appends are coalesced.
+_APPEND_SLOTS = 2
+#: Upper bounds of one coalesced statement.
+_BATCH_MAX_APPENDS = 256
+_BATCH_MAX_EVENTS = 10_000
+
+T = TypeVar("T")
+
+
+class _AppendRequest:
+    """One validated, encoded append waiting for (or in) a statement."""
+
+    __slots__ = ("checked", "expected", "future", "payloads", "pid", "started")
+
+    def __init__(self, pid: str, expected: int, payloads: list[str],
+                 checked: list[tuple[Any, tuple[str, ...]]], started: float) -> None:
+        self.pid = pid
+        self.expected = expected
+        self.payloads = payloads
+        self.checked = checked
+        self.started = started
+        self.future: asyncio.Future[list[PersistentEvent]] | None = None
+
+
+async def _outcome(aw: Awaitable[T]) -> tuple[T | None, BaseException | None]:
+    """``(result, None)`` or ``(None, exception)`` of an awaitable."""
+    try:
+        return await aw, None
+    except Exception as exc:
+        return None, exc
+
+
 def split_tags(csv: str) -> tuple[str, ...]:
     """The events table's CSV tag mirror as a tuple."""
     return tuple(csv.split(",")) if csv else ()
@@ -53,6 +88,9 @@ class PostgresJournal:
     :param notify: send ``NOTIFY <events_table>_appended`` with every append so live
         queries wake at once (they poll too, so this only lowers latency).
     :param codec: payload codec (default :data:`actorpg_lab.default_codec`).
+    :param coalesce_appends: group commit: appends that arrive while two are already in
+        flight are written together, one statement and one commit for many streams
+        (each append still all-or-nothing with its own head check and outcome).
     """
 
     def __init__(
@@ -66,6 +104,7 @@ class PostgresJournal:
         auto_create_tables: bool = True,
         notify: bool = True,
         codec: JsonCodec | None = None,
+        coalesce_appends: bool = True,
     ) -> None:
         self.events_table = check_table_name("events_table", events_table)
         self.tags_table = check_table_name(
@@ -84,7 +123,14 @@ class PostgresJournal:
         self._db = Database(
             url=url, pool_config=pool_config, pool=pool, schema=schema, owner="PostgresJournal"
         )
-        self._append_sql = statement("journal_append", **names)
+        # The append statements are rendered to bytes once: the hot path skips composing.
+        self._append_sql = statement("journal_append", **names).as_bytes(None)
+        self._append_one_sql = statement("journal_append_one", **names).as_bytes(None)
+        self._append_many_sql = statement("journal_append_many", **names).as_bytes(None)
+        self.coalesce_appends = bool(coalesce_appends)
+        self._in_flight = 0
+        self._queue: deque[_AppendRequest] = deque()
+        self._batch_tasks: set[asyncio.Task[None]] = set()
         self._head_sql = statement("journal_head", **names)
         self._read_sql = statement("journal_read", **names)
         self._delete_sql = statement("journal_delete", **names)
@@ -112,37 +158,116 @@ class PostgresJournal:
 
         Raises :class:`~actorpg_lab.JournalConcurrencyError` (with the re-read head)
         when the head is elsewhere or a racing writer committed first.
+
+        While :data:`_APPEND_SLOTS` appends of this journal are already in flight, further
+        appends (to other streams) wait and are then written together in ONE statement
+        and one commit (group commit); each keeps its own atomicity, head check and
+        outcome.  A lone writer never waits.
         """
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
         checked = validate_entries(entries)
         if expected_seq + len(checked) > MAX_BIGINT:
             raise ValueError(f"expected_seq is too large for {len(checked)} more events: {expected_seq}")
-        payloads = [self.codec.encode(event) for event, _ in checked]
+        encode = self.codec.encode
+        payloads = [encode(event) for event, _ in checked]
         if not checked:
             return []
-        tag_ords: list[int] = []
-        tag_names: list[str] = []
-        for i, (_, tags) in enumerate(checked, start=1):
-            tag_ords.extend([i] * len(tags))
-            tag_names.extend(tags)
-        params = {
-            "pid": pid,
-            "expected": expected_seq,
-            "payloads": payloads,
-            "tags_csv": [",".join(tags) for _, tags in checked],
-            "tag_ords": tag_ords,
-            "tag_names": tag_names,
-            "notify": self.notify,
-            "channel": self.channel,
-        }
-        started = time.time()
+        request = _AppendRequest(pid, expected_seq, payloads, checked, time.time())
+        if not self.coalesce_appends or (self._in_flight < _APPEND_SLOTS and not self._queue):
+            self._in_flight += 1
+            try:
+                return await self._append_solo(request)
+            finally:
+                self._in_flight -= 1
+                self._start_batch()
+        request.future = asyncio.get_running_loop().create_future()
+        self._queue.append(request)
+        self._start_batch()
+        return await request.future
+
+    def _start_batch(self) -> None:
+        """Start writing the queued appends as one batch if an append slot is free."""
+        while self._queue and self._in_flight < _APPEND_SLOTS:
+            batch: list[_AppendRequest] = []
+            deferred: list[_AppendRequest] = []
+            pids: set[str] = set()
+            events = 0
+            while self._queue and len(batch) < _BATCH_MAX_APPENDS and events < _BATCH_MAX_EVENTS:
+                request = self._queue.popleft()
+                assert request.future is not None
+                if request.future.done():  # the caller was cancelled before we started
+                    continue
+                if request.pid in pids:  # one append per stream per statement
+                    deferred.append(request)
+                    continue
+                pids.add(request.pid)
+                batch.append(request)
+                events += len(request.payloads)
+            self._queue.extendleft(reversed(deferred))
+            if not batch:
+                return
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._write_batch(batch))
+            self._batch_tasks.add(task)
+            task.add_done_callback(self._batch_tasks.discard)
+
+    async def _write_batch(self, batch: list[_AppendRequest]) -> None:
+        try:
+            if len(batch) == 1:
+                outcomes = [await _outcome(self._append_solo(batch[0]))]
+            else:
+                outcomes = await self._append_many(batch)
+            for request, (result, error) in zip(batch, outcomes, strict=True):
+                assert request.future is not None
+                if request.future.done():
+                    continue
+                if error is not None or result is None:
+                    request.future.set_exception(error or JournalError("append lost its result"))
+                else:
+                    request.future.set_result(result)
+        except BaseException as exc:  # never leave a caller hanging
+            for request in batch:
+                assert request.future is not None
+                if not request.future.done():
+                    request.future.set_exception(
+                        exc if isinstance(exc, Exception) else JournalError(f"append aborted: {exc!r}")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._in_flight -= 1
+            self._start_batch()
+
+    async def _append_solo(
+        self, request: _AppendRequest, *, maybe_written: bool = False
+    ) -> list[PersistentEvent]:
+        """One append, one statement.  ``maybe_written``: an earlier attempt (a failed
+        batch) may have committed it, so a moved head is checked against the rows."""
+        pid, expected_seq, payloads, checked = (
+            request.pid, request.expected, request.payloads, request.checked
+        )
+        if len(payloads) == 1:
+            query = self._append_one_sql
+            params: dict[str, Any] = {
+                "pid": pid, "expected": expected_seq, "payload": payloads[0],
+                "tags_csv": ",".join(checked[0][1]), "notify": self.notify,
+                "channel": self.channel,
+            }
+        else:
+            query = self._append_sql
+            params = {
+                "pid": pid, "expected": expected_seq, "payloads": payloads,
+                "tags_csv": [",".join(tags) for _, tags in checked],
+                "notify": self.notify, "channel": self.channel,
+            }
+        started = request.started
         attempts = 0
 
         async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
             nonlocal attempts
             attempts += 1
-            cur = await conn.execute(self._append_sql, params)
+            cur = await conn.execute(query, params)
             return await cur.fetchone()
 
         try:
@@ -157,17 +282,83 @@ class PostgresJournal:
         assert row is not None
         head, timestamp = int(row[0]), int(row[1])
         if head != expected_seq:
-            if attempts > 1 and await self._written_by_us(pid, expected_seq, payloads, checked):
-                # The first attempt committed before its connection died; this is ours.
-                return await self.read(pid, expected_seq + 1, expected_seq + len(checked))
-            self._report(pid, expected_seq, head, None, "conflict", started, len(checked))
-            raise JournalConcurrencyError(pid, expected_seq, head)
-        self._report(pid, expected_seq, head, expected_seq + len(checked), "ok", started,
-                     len(checked))
+            return await self._after_moved_head(request, head, attempts > 1 or maybe_written)
+        return self._stored(request, timestamp)
+
+    async def _after_moved_head(
+        self, request: _AppendRequest, head: int, maybe_ours: bool
+    ) -> list[PersistentEvent]:
+        pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
+        if maybe_ours and await self._written_by_us(pid, expected_seq, request.payloads,
+                                                    request.checked):
+            # An earlier attempt committed before its connection died; this is ours.
+            self._report(pid, expected_seq, head, expected_seq + n, "ok", request.started, n)
+            return await self.read(pid, expected_seq + 1, expected_seq + n)
+        self._report(pid, expected_seq, head, None, "conflict", request.started, n)
+        raise JournalConcurrencyError(pid, expected_seq, head)
+
+    def _stored(self, request: _AppendRequest, timestamp: int) -> list[PersistentEvent]:
+        pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
+        self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
+        decode = self.codec.decode
         return [
-            PersistentEvent(pid, expected_seq + i, self.codec.decode(payload), timestamp, tags)
-            for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True), start=1)
+            PersistentEvent(pid, expected_seq + i, decode(payload), timestamp, tags)
+            for i, (payload, (_, tags)) in enumerate(
+                zip(request.payloads, request.checked, strict=True), start=1
+            )
         ]
+
+    async def _append_many(
+        self, batch: list[_AppendRequest]
+    ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
+        """Write appends to distinct streams in one statement; per-request outcomes."""
+        idxs: list[int] = []
+        ords: list[int] = []
+        payloads: list[str] = []
+        tags_csv: list[str] = []
+        for r, request in enumerate(batch, start=1):
+            for k, (payload, (_, tags)) in enumerate(
+                zip(request.payloads, request.checked, strict=True), start=1
+            ):
+                idxs.append(r)
+                ords.append(k)
+                payloads.append(payload)
+                tags_csv.append(",".join(tags))
+        params = {
+            "pids": [request.pid for request in batch],
+            "expecteds": [request.expected for request in batch],
+            "idxs": idxs, "ords": ords, "payloads": payloads, "tags_csv": tags_csv,
+            "notify": self.notify, "channel": self.channel,
+        }
+        attempts = 0
+
+        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            nonlocal attempts
+            attempts += 1
+            cur = await conn.execute(self._append_many_sql, params)
+            return await cur.fetchall()
+
+        try:
+            rows = await self._db.run(f"append to {len(batch)} streams", work)
+        except JournalError as exc:
+            # A racing writer on one stream (23505) or a failure: nothing of the batch was
+            # written by this attempt, but an earlier attempt may have been; give every
+            # append its own statement and its own outcome.
+            _log.debug("batch of %d appends failed (%s); retrying them one by one",
+                       len(batch), exc)
+            return [
+                await _outcome(self._append_solo(request, maybe_written=attempts > 1))
+                for request in batch
+            ]
+        outcomes: list[tuple[list[PersistentEvent] | None, BaseException | None]] = []
+        for request, row in zip(batch, rows, strict=True):
+            head, timestamp = int(row[1]), int(row[2])
+            if head == request.expected:
+                outcomes.append((self._stored(request, timestamp), None))
+            else:
+                outcomes.append(await _outcome(
+                    self._after_moved_head(request, head, attempts > 1)))
+        return outcomes
 
     @staticmethod
     def _report(pid: str, expected: int, actual: int, written: int | None, outcome: Any,

@@ -1,6 +1,8 @@
 -- Head check and inserts in ONE statement: one round trip, one transaction.
 -- Nothing is inserted unless the head equals %(expected)s.  A racing writer that
 -- passes the same check blocks on the primary key and then fails with 23505.
+-- The tag rows are derived from the CSV mirror of the rows actually inserted (tags
+-- never contain commas), so no separate tag arrays travel.  Arrays go in binary.
 WITH head AS (
     SELECT GREATEST(
         COALESCE((SELECT max(sequence_nr) FROM {events} WHERE persistence_id = %(pid)s), 0),
@@ -13,16 +15,18 @@ clock AS (
 inserted_events AS (
     INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
     SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms
-    FROM unnest(%(payloads)s::text[], %(tags_csv)s::text[]) WITH ORDINALITY AS e (payload, tags, ord),
+    FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[]) WITH ORDINALITY AS e (payload, tags, ord),
          head, clock
     WHERE head.seq = %(expected)s
-    RETURNING sequence_nr
+    RETURNING sequence_nr, tags
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
-    SELECT %(pid)s, %(expected)s + t.ord, t.tag, clock.ms
-    FROM unnest(%(tag_ords)s::bigint[], %(tag_names)s::text[]) AS t (ord, tag), head, clock
-    WHERE head.seq = %(expected)s
+    SELECT %(pid)s, i.sequence_nr, t.tag, clock.ms
+    FROM inserted_events i
+         CROSS JOIN LATERAL unnest(string_to_array(i.tags, ',')) AS t (tag),
+         clock
+    WHERE i.tags <> ''
 )
 SELECT head.seq AS head,
        clock.ms AS timestamp,

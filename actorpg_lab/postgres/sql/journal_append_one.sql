@@ -1,0 +1,31 @@
+-- journal_append.sql for exactly one event, with scalar parameters (no arrays to
+-- encode): the head check, the event row, its tag rows and the NOTIFY in one statement.
+WITH head AS (
+    SELECT GREATEST(
+        COALESCE((SELECT max(sequence_nr) FROM {events} WHERE persistence_id = %(pid)s), 0),
+        COALESCE((SELECT deleted_to FROM {meta} WHERE persistence_id = %(pid)s), 0)
+    ) AS seq
+),
+clock AS (
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
+),
+inserted_events AS (
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
+    SELECT %(pid)s, %(expected)s + 1, %(payload)s, %(tags_csv)s, clock.ms
+    FROM head, clock
+    WHERE head.seq = %(expected)s
+    RETURNING sequence_nr, tags
+),
+inserted_tags AS (
+    INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
+    SELECT %(pid)s, i.sequence_nr, t.tag, clock.ms
+    FROM inserted_events i
+         CROSS JOIN LATERAL unnest(string_to_array(i.tags, ',')) AS t (tag),
+         clock
+    WHERE i.tags <> ''
+)
+SELECT head.seq AS head,
+       clock.ms AS timestamp,
+       CASE WHEN head.seq = %(expected)s AND %(notify)s
+            THEN pg_notify(%(channel)s, '') END AS notified
+FROM head, clock
