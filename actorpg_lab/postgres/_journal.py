@@ -2,10 +2,11 @@
 
 Follow an event: :meth:`PostgresJournal.append` validates and JSON-encodes each
 :class:`~actorpg_lab.JournalEntry`, then runs ``sql/journal_append.sql``
-(``journal_append_one.sql`` for a single event) — the head check, the event rows, the tag rows and a NOTIFY in one statement —
-and returns the :class:`~actorpg_lab.PersistentEvent` s it wrote.  Appends that arrive
-while others are in flight are coalesced into one ``sql/journal_append_many.sql``
-statement (group commit across streams; see :meth:`PostgresJournal.append`).  :meth:`read` runs
+(``journal_append_one.sql`` for a single event) — the head check, the event rows,
+the tag rows and a NOTIFY in one statement — and returns the
+:class:`~actorpg_lab.PersistentEvent` s it wrote.  Appends that arrive while others
+are in flight are coalesced into one ``sql/journal_append_many.sql`` statement (group
+commit across streams; see :meth:`PostgresJournal.append`).  :meth:`read` runs
 ``sql/journal_read.sql`` and decodes the payloads back.
 """
 
