@@ -66,6 +66,11 @@ async def _run(ctx: Context, names: list[str], scenarios: dict[str, Scenario]) -
             rows.append(Comparison(name, "–", "–", "–", None, ">=", 0.0,
                                    note=f"error: {type(exc).__name__}: {exc}"[:160]))
         log(f"{name} done in {time.perf_counter() - started:.1f}s")
+    for cleanup in reversed(ctx.cleanups):
+        try:
+            await cleanup()
+        except Exception as exc:
+            log(f"cleanup failed: {exc!r}")
     return rows
 
 
@@ -82,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(scenarios)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     if args.repeats is not None:
-        sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
+        sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats,
+                         "frame_repeats": args.repeats})
     started = time.perf_counter()
     with provide_server() as dsn:
         ctx = Context(dsn=dsn, sizes=sizes, quick=args.quick)

@@ -43,6 +43,7 @@ class Sizes:
     frame_streams: int
     frame_tags: int
     repeats: int
+    frame_repeats: int
 
     @classmethod
     def full(cls) -> Sizes:
@@ -50,7 +51,7 @@ class Sizes:
             append_calls=2000, es_single_saves=600, concurrent_actors=16, concurrent_calls=250,
             batch_size=100, batches=100, es_batches=20, recovery_events=100_000,
             snapshot_every=1000, es_recovery_events=100_000, frame_events=1_000_000,
-            frame_streams=1000, frame_tags=10, repeats=3,
+            frame_streams=1000, frame_tags=10, repeats=3, frame_repeats=2,
         )
 
     @classmethod
@@ -59,7 +60,7 @@ class Sizes:
             append_calls=30, es_single_saves=10, concurrent_actors=4, concurrent_calls=5,
             batch_size=100, batches=3, es_batches=2, recovery_events=2000,
             snapshot_every=100, es_recovery_events=500, frame_events=5000,
-            frame_streams=50, frame_tags=10, repeats=1,
+            frame_streams=50, frame_tags=10, repeats=1, frame_repeats=1,
         )
 
 
@@ -72,6 +73,7 @@ class Context:
     quick: bool
     schemas: list[str] = field(default_factory=list)  # created by the run; dropped at the end
     extra: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

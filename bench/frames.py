@@ -1,23 +1,261 @@
-"""DataFrame scenarios (placeholder until the workbench lands)."""
+"""DataFrame scenarios: ``journal_frame`` / ``tag_frame`` of the workbench vs pandas and ADBC.
+
+Data set: ``frame_events`` events (1M in the full run) over ``frame_streams`` streams,
+each event carrying one of ``frame_tags`` tags (so one tag selects a tenth), seeded
+with ``COPY`` straight into the documented ``events`` / ``events_tags`` tables
+(payloads are the codec's text of ``bench.Deposited``, byte for byte).
+
+Ours is :func:`actorpg_lab.lab.connect` → ``Workbench.journal_frame(...)`` /
+``tag_frame(...)`` (``progress=False``).  References run the same SELECT (same
+columns, same order) through ``pandas.read_sql`` on a psycopg connection (its
+SQLAlchemy ``UserWarning`` is suppressed locally) and through ADBC →
+``fetch_arrow_table().to_pandas()``; "by hand" expansion is ``json.loads`` per
+payload + ``pandas.json_normalize``, what an analyst would write.
+
+Peak memory is measured in a fresh subprocess (see :mod:`bench._frame_memory`).
+"""
 
 from __future__ import annotations
 
-from ._harness import Comparison, Context
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any
+
+from ._db import adbc_uri, new_schema, schema_url
+from ._harness import Comparison, Context, fmt_rate, interleave, log, rate
 
 __all__ = ["run_frame_memory", "run_journal_frame", "run_journal_frame_expanded", "run_tag_frame"]
 
+PAYLOAD = (
+    '{{"$type":"bench.Deposited","$value":{{"account":"{pid}","amount":{amount},'
+    '"note":"monthly salary"}}}}'
+)
+
+JOURNAL_SQL = (
+    "SELECT persistence_id, sequence_nr, payload, tags, timestamp FROM events "
+    "ORDER BY persistence_id, sequence_nr"
+)
+TAG_SQL = (
+    "SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp "
+    "FROM events_tags t JOIN events e "
+    "ON e.persistence_id = t.persistence_id AND e.sequence_nr = t.sequence_nr "
+    "WHERE t.tag = %s ORDER BY t.timestamp, t.persistence_id, t.sequence_nr"
+)
+
+
+class FrameData:
+    """The seeded data set plus open connections for ours and the references."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.n = ctx.sizes.frame_events
+        self.schema = new_schema(ctx, "frames")
+        self.url = schema_url(ctx.dsn, self.schema)
+        self.adbc_uri = adbc_uri(ctx.dsn, self.schema)
+        self.wb: Any = None
+        self.pg: Any = None
+        self.adbc: Any = None
+
+    def seed(self) -> None:
+        import psycopg
+
+        s = self.ctx.sizes
+        per_stream = self.n // s.frame_streams
+        log(f"seeding {self.n} events ({s.frame_streams} streams, {s.frame_tags} tags) with COPY")
+        started = time.perf_counter()
+        base = int(time.time() * 1000) - self.n
+        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+            with cur.copy("COPY events (persistence_id, sequence_nr, payload, tags, timestamp) "
+                          "FROM STDIN") as copy:
+                for k in range(s.frame_streams):
+                    pid = f"account-{k:05d}"
+                    lines = []
+                    for seq in range(1, per_stream + 1):
+                        i = seq * s.frame_streams + k  # interleaved global order
+                        payload = PAYLOAD.format(pid=pid, amount=i % 1000 + 1)
+                        lines.append(f"{pid}\t{seq}\t{payload}\ttag-{i % s.frame_tags}\t"
+                                     f"{base + i}\n")
+                    copy.write("".join(lines))
+            with cur.copy("COPY events_tags (persistence_id, sequence_nr, tag, timestamp) "
+                          "FROM STDIN") as copy:
+                for k in range(s.frame_streams):
+                    pid = f"account-{k:05d}"
+                    copy.write("".join(
+                        f"{pid}\t{seq}\ttag-{(seq * s.frame_streams + k) % s.frame_tags}\t"
+                        f"{base + seq * s.frame_streams + k}\n"
+                        for seq in range(1, per_stream + 1)
+                    ))
+            conn.commit()
+            conn.autocommit = True
+            cur.execute("VACUUM ANALYZE events")
+            cur.execute("VACUUM ANALYZE events_tags")
+        log(f"seeded in {time.perf_counter() - started:.1f}s")
+
+    def open(self) -> None:
+        import adbc_driver_postgresql.dbapi as adbc
+        import psycopg
+
+        from actorpg_lab import lab
+
+        self.wb = lab.connect(self.url, quiet=True)
+        self.pg = psycopg.connect(self.url, autocommit=True)
+        self.adbc = adbc.connect(self.adbc_uri, autocommit=True)
+
+    def close(self) -> None:
+        for thing in (self.wb, self.pg, self.adbc):
+            if thing is not None:
+                thing.close()
+
+    # -- references -------------------------------------------------------------------
+    def read_sql(self, query: str, params: tuple[Any, ...] | None = None) -> Any:
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            # pandas wants SQLAlchemy for non-sqlite DBAPI connections; a raw psycopg
+            # connection works and is what the comparison is about.
+            warnings.filterwarnings("ignore", category=UserWarning, message=".*SQLAlchemy.*")
+            return pd.read_sql(query, self.pg, params=params)
+
+    def adbc_frame(self, query: str) -> Any:
+        with self.adbc.cursor() as cur:
+            cur.execute(query)
+            return cur.fetch_arrow_table().to_pandas()
+
+
+async def _prepare(ctx: Context) -> FrameData:
+    data: FrameData | None = ctx.extra.get("frames")
+    if data is None:
+        data = FrameData(ctx)
+        from actorpg_lab.postgres import PostgresJournal
+
+        journal = PostgresJournal(url=data.url)
+        await journal.highest_seq("x")  # creates the documented tables
+        await journal.close()
+        data.seed()
+        data.open()
+        ctx.extra["frames"] = data
+        ctx.cleanups.append(_closer(data))
+    return data
+
+
+def _closer(data: FrameData) -> Any:
+    async def close() -> None:
+        data.close()
+
+    return close
+
+
+def _timed_rows(fn: Any, expected_rows: int) -> Any:
+    async def step() -> float:
+        started = time.perf_counter()
+        frame = fn()
+        elapsed = time.perf_counter() - started
+        if len(frame) != expected_rows:
+            raise AssertionError(f"expected {expected_rows} rows, got {len(frame)}")
+        return rate(expected_rows, elapsed)
+
+    return step
+
 
 async def run_journal_frame(ctx: Context) -> list[Comparison]:
-    raise RuntimeError("not yet")
+    data = await _prepare(ctx)
+    n = data.n
+    log(f"journal_frame of {n} events: ours vs pandas.read_sql vs ADBC")
+    rates = await interleave(
+        {
+            "ours": _timed_rows(lambda: data.wb.journal_frame(progress=False), n),
+            "read_sql": _timed_rows(lambda: data.read_sql(JOURNAL_SQL), n),
+            "adbc": _timed_rows(lambda: data.adbc_frame(JOURNAL_SQL), n),
+        },
+        ctx.sizes.frame_repeats,
+    )
+    name = f"journal_frame of {_count(n)} events (raw payload)"
+    return [
+        Comparison(name, fmt_rate(rates["ours"], "rows/s"), "pandas.read_sql (psycopg)",
+                   fmt_rate(rates["read_sql"], "rows/s"), rates["ours"] / rates["read_sql"],
+                   ">=", 3.0),
+        Comparison(name, fmt_rate(rates["ours"], "rows/s"), "ADBC → pandas",
+                   fmt_rate(rates["adbc"], "rows/s"), rates["ours"] / rates["adbc"], ">=", 0.7),
+    ]
+
+
+def by_hand_expanded(data: FrameData) -> Any:
+    """What an analyst writes: read_sql, then json.loads + json_normalize the payload."""
+    import pandas as pd
+
+    frame = data.read_sql(JOURNAL_SQL)
+    fields = pd.json_normalize([json.loads(p) for p in frame["payload"]])
+    return pd.concat([frame.drop(columns="payload"), fields], axis=1)
 
 
 async def run_journal_frame_expanded(ctx: Context) -> list[Comparison]:
-    raise RuntimeError("not yet")
+    data = await _prepare(ctx)
+    n = data.n
+    log(f"journal_frame(expand=True) of {n} events vs read_sql + json_normalize by hand")
+    rates = await interleave(
+        {
+            "ours": _timed_rows(lambda: data.wb.journal_frame(expand=True, progress=False), n),
+            "hand": _timed_rows(lambda: by_hand_expanded(data), n),
+        },
+        ctx.sizes.frame_repeats,
+        warmup=False,  # the raw scenario already warmed the server; these runs are long
+    )
+    floor = 300_000 if not ctx.quick else 0
+    return [
+        Comparison(f"journal_frame of {_count(n)} events, payload expanded",
+                   fmt_rate(rates["ours"], "rows/s"),
+                   "read_sql + json.loads + json_normalize by hand",
+                   fmt_rate(rates["hand"], "rows/s"), rates["ours"] / rates["hand"], ">=", 1.2,
+                   extra_check=(f"≥ {floor // 1000}k rows/s", rates["ours"] >= floor)),
+    ]
 
 
 async def run_tag_frame(ctx: Context) -> list[Comparison]:
-    raise RuntimeError("not yet")
+    data = await _prepare(ctx)
+    s = ctx.sizes
+    expected = data.n // s.frame_tags
+    log(f"tag_frame of one tag ({expected} of {data.n} events) vs read_sql of the same join")
+    rates = await interleave(
+        {
+            "ours": _timed_rows(lambda: data.wb.tag_frame("tag-3", progress=False), expected),
+            "read_sql": _timed_rows(lambda: data.read_sql(TAG_SQL, ("tag-3",)), expected),
+        },
+        s.frame_repeats,
+    )
+    return [
+        Comparison(f"tag_frame, one tag over {_count(data.n)} events / {s.frame_tags} tags",
+                   fmt_rate(rates["ours"], "rows/s"), "pandas.read_sql of the same join",
+                   fmt_rate(rates["read_sql"], "rows/s"), rates["ours"] / rates["read_sql"],
+                   ">=", 3.0),
+    ]
 
 
 async def run_frame_memory(ctx: Context) -> list[Comparison]:
-    raise RuntimeError("not yet")
+    data = await _prepare(ctx)
+    log(f"peak memory of journal_frame({data.n}) in a subprocess")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench._frame_memory", data.url, str(data.n)],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {result.stderr.strip()[-500:]}")
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    peak, frame_bytes = probe["peak_delta"], probe["frame_bytes"]
+    if frame_bytes <= 0 or (peak <= 0 and not ctx.quick):
+        raise RuntimeError(f"memory probe measured nothing: {probe}")
+    return [
+        Comparison(f"peak memory of journal_frame({_count(data.n)})",
+                   f"{peak / 2**20:.0f} MiB peak (maxrss Δ)", "the DataFrame's own memory",
+                   f"{frame_bytes / 2**20:.0f} MiB", peak / frame_bytes, "<=", 2.5),
+    ]
+
+
+def _count(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else (
+        f"{n // 1000}k" if n >= 1000 else str(n))

@@ -6,9 +6,9 @@ are seeded: one without snapshots and one with snapshots every 1,000 events, the
 newest at 99,000, so recovery loads it and replays the last 1,000 events (the worst
 case of an ``every_n_events(1000)`` policy).
 
-Ours is the highest layer that exists: a :class:`PersistentActor` spawned in an
-:class:`ActorSystem` on the Postgres plugins (time from ``spawn`` to the answer of
-its first command, which waits for recovery), else ``replay_state``.  The reference is
+Ours is a :class:`PersistentActor` spawned in an :class:`ActorSystem` on the Postgres
+plugins: the time from ``spawn`` to the answer of its first command, which waits for
+recovery (``replay_state`` inside: latest snapshot, head, then pages of events).  The reference is
 eventsourcing reconstructing an ``Account`` aggregate from its 100k stored events
 (``repository.get``; no snapshots, no cache), seeded through eventsourcing itself.
 """
@@ -86,28 +86,26 @@ class _Streams:
 async def _recoverer(
     url: str, closers: list[Callable[[], Awaitable[None]]]
 ) -> tuple[Callable[[str], Awaitable[tuple[int, int]]], str]:
-    """The highest recovery layer available: (recover(pid) -> (state, events applied), label).
+    """Recovery of a PersistentActor: spawn it, ask for its state (answered after recovery).
 
-    Stores and pools are opened once and stay warm across repeats, as in a running service.
+    The system and its pool are opened once and stay warm across repeats, as in a running
+    service; each recovery spawns a fresh actor and stops it afterwards.
     """
-    from actorpg_lab.postgres import PostgresJournal, PostgresSnapshotStore
+    from ._actors import BenchAccount, close_system, postgres_system
 
-    try:
-        from actorpg_lab import replay_state  # type: ignore[attr-defined]
-    except ImportError:
-        replay_state = None
-    if replay_state is None:
-        raise RuntimeError("replay_state / PersistentActor not available yet (runtime not landed)")
-
-    journal = PostgresJournal(url=url, auto_create_tables=False)
-    snapshots = PostgresSnapshotStore(url=url, auto_create_tables=False)
-    closers.extend([journal.close, snapshots.close])
+    system = await postgres_system(f"recovery-{uuid.uuid4().hex[:6]}", url, 2)
+    closers.append(lambda: close_system(system))
 
     async def recover(pid: str) -> tuple[int, int]:
-        result = await replay_state(journal, snapshots, pid, 0, fold)
-        return result.state, result.events_applied
+        ref = system.spawn(BenchAccount(pid))
+        try:
+            state = await ref.ask(("get",))
+        finally:
+            await ref.stop()
+        actor: Any = ref.actor
+        return state, actor.last_recovery.events_applied
 
-    return recover, "replay_state (PostgresJournal + PostgresSnapshotStore)"
+    return recover, "PersistentActor (spawn + first ask; replay_state inside)"
 
 
 async def _timed(recover: Callable[[str], Awaitable[tuple[int, int]]], pid: str,
@@ -154,6 +152,7 @@ async def _prepare(ctx: Context) -> _Streams:
     streams: _Streams | None = ctx.extra.get("recovery_streams")
     if streams is None:
         streams = _Streams(ctx)
+        ctx.cleanups.append(streams.close)
         await streams.seed()
         ctx.extra["recovery_streams"] = streams
     return streams

@@ -10,9 +10,12 @@ is its own transaction = one commit = one WAL flush, like every append of ours):
 * eventsourcing 9.5 (``eventsourcing.postgres``): an ``Account`` aggregate that
   records 1 event per ``save`` or 100 events per ``save``.
 
-Ours is :meth:`PostgresJournal.append` on its own pool (1 event per call, or 100
-events per call for the batch scenario) with the default codec: typed events,
-untagged (the references store no tag rows either).
+Ours: for "one writer", :meth:`PostgresJournal.append` called directly (1 event per
+call, the journal's default pool settings); for "16 actors" and "persist_all", real
+:class:`PersistentActor` s in an :class:`ActorSystem` whose Postgres plugins share one
+pool (16 connections), driven by ``ask`` (one client task per actor, each waiting for
+its answer before sending the next command).  Events are typed (``bench.Deposited``
+through the default codec) and untagged (the references store no tag rows either).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from actorpg_lab import JournalEntry, default_codec
 
+from ._actors import BenchAccount, close_system, postgres_system
 from ._db import eventsourcing_env, new_schema, schema_url
 from ._events import deposited, es_application
 from ._harness import Comparison, Context, fmt_rate, interleave, log, rate
@@ -45,7 +49,7 @@ class _Writers:
         self.ctx = ctx
         self.schema = new_schema(ctx, "writes")
         self.url = schema_url(ctx.dsn, self.schema)
-        self.journal: Any = None
+        self.solo_journal: Any = None
         self.conn: Any = None
         self.app: Any = None
         self.payload = default_codec.encode(deposited(1))
@@ -56,51 +60,59 @@ class _Writers:
         from actorpg_lab.postgres import PostgresJournal
 
         size = max(16, self.ctx.sizes.concurrent_actors)
-        self.journal = PostgresJournal(
-            url=self.url, pool_config={"min_size": size, "max_size": size}
-        )
-        await self.journal.highest_seq("warm-up")  # opens the pool, creates the tables
+        # The lone writer gets a journal with the default pool settings, as a user would.
+        self.solo_journal = PostgresJournal(url=self.url)
+        await self.solo_journal.highest_seq("warm-up")  # opens the pool, creates the tables
         self.conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         await self.conn.execute(
             f"CREATE TABLE {_BARE_TABLE} (LIKE events INCLUDING ALL)"
         )
         self.app = es_application(eventsourcing_env(self.ctx.dsn, self.schema))
+        self.system = await postgres_system(f"bench-{uuid.uuid4().hex[:6]}", self.url, size)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.journal.close()
+        await close_system(self.system)
+        await self.solo_journal.close()
         await self.conn.close()
         self.app.close()
 
     # -- ours -------------------------------------------------------------------------
     async def ours_single(self, n: int) -> float:
         pid = f"single-{uuid.uuid4().hex[:12]}"
-        append = self.journal.append
+        append = self.solo_journal.append
         entries = [[JournalEntry(deposited(i))] for i in range(n)]
         started = time.perf_counter()
         for seq, entry in enumerate(entries):
             await append(pid, entry, seq)
         return rate(n, time.perf_counter() - started)
 
-    async def ours_concurrent(self, actors: int, calls: int) -> float:
-        run = uuid.uuid4().hex[:12]
+    async def ours_actors(self, actors: int, calls: int) -> float:
+        """``actors`` PersistentActors, each sent ``calls`` one-event commands via ``ask``."""
+        run = uuid.uuid4().hex[:10]
+        refs = [self.system.spawn(BenchAccount(f"actor-{run}-{k}")) for k in range(actors)]
+        await asyncio.gather(*(ref.ask(("get",)) for ref in refs))  # recovered (empty)
 
-        async def actor(k: int) -> None:
-            pid = f"conc-{run}-{k}"
-            for seq in range(calls):
-                await self.journal.append(pid, [JournalEntry(deposited(seq))], seq)
+        async def client(ref: Any) -> None:
+            for i in range(calls):
+                await ref.ask(("deposit", i % 1000 + 1))
 
         started = time.perf_counter()
-        await asyncio.gather(*(actor(k) for k in range(actors)))
-        return rate(actors * calls, time.perf_counter() - started)
+        await asyncio.gather(*(client(ref) for ref in refs))
+        elapsed = time.perf_counter() - started
+        await asyncio.gather(*(ref.stop() for ref in refs))
+        return rate(actors * calls, elapsed)
 
-    async def ours_batches(self, batches: int, size: int) -> float:
-        pid = f"batch-{uuid.uuid4().hex[:12]}"
+    async def ours_persist_all(self, batches: int, size: int) -> float:
+        """One PersistentActor handling ``batches`` commands that each ``persist_all`` ``size``."""
+        ref = self.system.spawn(BenchAccount(f"batch-{uuid.uuid4().hex[:12]}"))
+        await ref.ask(("get",))
         started = time.perf_counter()
-        for b in range(batches):
-            entries = [JournalEntry(deposited(b * size + i)) for i in range(size)]
-            await self.journal.append(pid, entries, b * size)
-        return rate(batches * size, time.perf_counter() - started)
+        for _ in range(batches):
+            await ref.ask(("deposit_many", size))
+        elapsed = time.perf_counter() - started
+        await ref.stop()
+        return rate(batches * size, elapsed)
 
     # -- the physical limit ------------------------------------------------------------
     async def bare_inserts(self, n: int) -> float:
@@ -149,7 +161,7 @@ async def run_append_single(ctx: Context) -> list[Comparison]:
             s.repeats,
         )
     ctx.extra["single_writer_rate"] = rates["ours"]
-    name = "append 1 event/call, one writer"
+    name = "append 1 event/call, one writer (journal.append)"
     return [
         Comparison(name, fmt_rate(rates["ours"]), "bare INSERT per commit (psycopg)",
                    fmt_rate(rates["bare"]), rates["ours"] / rates["bare"], ">=", 0.8),
@@ -161,18 +173,17 @@ async def run_append_single(ctx: Context) -> list[Comparison]:
 async def run_append_concurrent(ctx: Context) -> list[Comparison]:
     s = ctx.sizes
     async with _Writers(ctx) as w:
-        log(f"append 1/call, {s.concurrent_actors} actors on one pool vs one writer")
-        single_calls = s.concurrent_actors * s.concurrent_calls
+        log(f"append 1/call, {s.concurrent_actors} actors on one pool vs 1 actor")
         rates = await interleave(
             {
-                "concurrent": lambda: w.ours_concurrent(s.concurrent_actors, s.concurrent_calls),
-                "single": lambda: w.ours_single(single_calls),
+                "concurrent": lambda: w.ours_actors(s.concurrent_actors, s.concurrent_calls),
+                "single": lambda: w.ours_actors(1, s.concurrent_calls * 4),
             },
             s.repeats,
         )
     return [
-        Comparison(f"append 1 event/call, {s.concurrent_actors} actors, one pool",
-                   fmt_rate(rates["concurrent"]), "ours, one writer (same run)",
+        Comparison(f"append 1 event/command, {s.concurrent_actors} actors on one pool",
+                   fmt_rate(rates["concurrent"]), "ours, 1 actor (same run)",
                    fmt_rate(rates["single"]), rates["concurrent"] / rates["single"], ">=", 3.0),
     ]
 
@@ -183,13 +194,13 @@ async def run_batches(ctx: Context) -> list[Comparison]:
         log(f"persist_all {s.batch_size}-event batches: ours vs COPY vs eventsourcing")
         rates = await interleave(
             {
-                "ours": lambda: w.ours_batches(s.batches, s.batch_size),
+                "ours": lambda: w.ours_persist_all(s.batches, s.batch_size),
                 "copy": lambda: w.copy_batches(s.batches, s.batch_size),
                 "es": lambda: w.es_saves(s.es_batches, s.batch_size),
             },
             s.repeats,
         )
-    name = f"persist_all, {s.batch_size}-event batches"
+    name = f"persist_all of {s.batch_size}-event batches (1 actor)"
     return [
         Comparison(name, fmt_rate(rates["ours"]),
                    f"COPY, {s.batch_size} rows per transaction (psycopg)",
