@@ -7,11 +7,15 @@ the CSV tag mirror and the tag table agreeing both ways.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+#: The password of the test roles; no repr, message or log may ever contain it.
+SECRET = f"S3cr3t-{uuid.uuid4().hex}-pässwörd"
 
 
 @dataclass
