@@ -7,7 +7,7 @@
 >>> r.step(); r.state; r.history       # or just display ``r`` for the widget
 """
 
-from . import _demo as demo
+from . import demo
 from ._conflicts import ConflictRecorder
 from ._diff import ABSENT, Change, StateDiff, diff_states
 from ._frames import expand_payloads

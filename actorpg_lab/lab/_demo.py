@@ -45,6 +45,7 @@ __all__ = [
     "TransferSent",
     "Withdraw",
     "Withdrawn",
+    "account_ids",
     "break_stream",
     "ensure_demo",
     "race_appends",

@@ -310,7 +310,7 @@ class Replayer:
         frame = pd.DataFrame(rows, columns=columns)
         frame["seq"] = frame["seq"].astype("int64")
         frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms",
-                                            utc=True)
+                                            utc=True).astype("datetime64[ms, UTC]")
         return frame.set_index("seq")
 
     # -- display ----------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Step-by-step replay: navigation, snapshots, integrity problems, diffs and the widget."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from actorpg_lab import JournalEntry, lab
+from actorpg_lab.lab import ABSENT, diff_states
+from actorpg_lab.lab._replayer import resolve_behaviour
+from actorpg_lab.lab.demo import Account, AccountState, Deposited, Withdrawn
+
+
+def seed_account(wb: lab.Workbench, pid: str = "acc-1", n: int = 12) -> list[Any]:
+    events = [Deposited(100 * i) if i % 3 else Withdrawn(10 * i) for i in range(1, n + 1)]
+    wb.run(wb.journal.append(pid, [JournalEntry(e) for e in events], 0))
+    return events
+
+
+def fold(events: list[Any]) -> list[AccountState]:
+    account = Account("x")
+    states = [account.initial_state()]
+    for e in events:
+        states.append(account.on_event(states[-1], e))
+    return states
+
+
+def test_step_back_seek_state_and_history(wb: lab.Workbench) -> None:
+    events = seed_account(wb)
+    states = fold(events)
+    r = wb.replay(Account, "acc-1", snapshot="none")
+    assert r.ok and (r.start_seq, r.end_seq, r.position) == (0, 12, 0)
+    assert r.state == states[0] and r.event is None
+    step = r.step()
+    assert step is not None and step.event.sequence_nr == 1 and r.state == states[1]
+    r.step(3)
+    assert r.position == 4 and r.state == states[4] and r.event.event == events[3]
+    assert r.back() == 3 and r.state == states[3]
+    assert r.seek(12) == states[12]
+    assert r.step() is not None and r.position == 12  # at the end: stays
+    r.back(100)
+    assert r.position == 0
+    with pytest.raises(ValueError, match="outside"):
+        r.seek(13)
+    with pytest.raises(TypeError):
+        r.seek("3")  # type: ignore[arg-type]
+    history = r.history
+    assert history.index.name == "seq" and history.index.tolist() == list(range(1, 13))
+    assert history["event"].tolist() == events
+    assert history["state_after"].tolist() == states[1:]
+    assert history.loc[2, "diff"].to_dict() == {
+        "balance": {"old": 100, "new": 300}, "transactions": {"old": 1, "new": 2}}
+    assert history.loc[1, "event_type"] == "Deposited"
+    assert str(history["timestamp"].dtype) == "datetime64[ms, UTC]"
+
+
+def test_snapshot_choices_and_where_recovery_starts(wb: lab.Workbench) -> None:
+    events = seed_account(wb)
+    states = fold(events)
+    for seq in (4, 8):
+        wb.run(wb.snapshot_store.save("acc-1", seq, states[seq]))
+    latest = wb.replay(Account, "acc-1")
+    assert (latest.start_seq, latest.recovery_snapshot_seq) == (8, 8)
+    assert latest.start_state == states[8] and len(latest.history) == 4
+    latest.seek(12)
+    assert latest.state == states[12]
+    older = wb.replay(Account, "acc-1", snapshot=6)
+    assert older.start_seq == 4 and older.history.index.tolist() == list(range(5, 13))
+    scratch = wb.replay(Account, "acc-1", snapshot="none")
+    assert scratch.start_seq == 0 and scratch.recovery_snapshot_seq == 8
+    assert "recovery would start from latest snapshot @8" in scratch.summary()
+    partial = wb.replay(Account, "acc-1", snapshot="none", to_seq=5)
+    assert partial.end_seq == 5
+
+
+def test_gap_is_flagged_and_history_stops_before_it(wb: lab.Workbench) -> None:
+    events = seed_account(wb)
+    lab.demo.break_stream(wb, "acc-1", 7)
+    r = wb.replay(Account, "acc-1", snapshot="none")
+    assert not r.ok
+    [problem] = r.problems
+    assert problem.kind == "gap" and problem.sequence_nr == 7
+    assert r.end_seq == 6 and r.history.index.tolist() == list(range(1, 7))
+    assert r.seek(6) == fold(events)[6]
+    assert "gap" in r._repr_html_() and "actorpg-problem" in r._repr_html_()
+
+
+def test_snapshot_ahead_falls_back_to_the_journal(wb: lab.Workbench) -> None:
+    events = seed_account(wb, n=5)
+    seq = lab.demo.save_snapshot_ahead(wb, "acc-1", ahead=3)
+    r = wb.replay(Account, "acc-1")
+    assert [p.kind for p in r.problems] == ["snapshot_ahead"] and r.problems[0].sequence_nr == seq
+    assert r.fallback and r.start_seq == 0 and r.end_seq == 5
+    r.seek(5)
+    assert r.state == fold(events)[5]
+    assert "PROBLEMS" in r.summary()
+
+
+def test_failing_on_event_is_flagged(wb: lab.Workbench) -> None:
+    seed_account(wb, n=6)
+
+    def on_event(state: int, event: Any) -> int:
+        if isinstance(event, Withdrawn):
+            raise KeyError("no handler for Withdrawn")
+        return state + event.amount
+
+    r = wb.replay((on_event, 0), "acc-1")
+    [problem] = r.problems
+    assert problem.kind == "on_event_failed" and problem.sequence_nr == 3
+    assert isinstance(problem.error, KeyError)
+    assert r.end_seq == 2 and r.seek(2) == 300
+
+
+def test_widget_buttons_slider_and_panes(wb: lab.Workbench) -> None:
+    seed_account(wb, n=4)
+    r = wb.replay(Account, "acc-1", snapshot="none")
+    view = r.widget()
+    assert r.widget() is view
+
+    def find(widget: Any, cls: str) -> Any:
+        if cls in getattr(widget, "_dom_classes", ()):
+            return widget
+        for child in getattr(widget, "children", ()):
+            found = find(child, cls)
+            if found is not None:
+                return found
+        return None
+
+    step, back, state = find(view, "actorpg-step"), find(view, "actorpg-back"), find(view, "actorpg-state")
+    assert step.description == "Step ▶" and back.disabled and not step.disabled
+    before = state.value
+    step.click()
+    assert r.position == 1 and state.value != before and "balance=100" in state.value
+    slider = view.children[1].children[2]
+    assert slider.value == 1
+    slider.value = 4
+    assert r.position == 4 and step.disabled
+    r.back()
+    assert slider.value == 3 and "Withdrawn" in find(view, "actorpg-event").value
+    assert "transactions" in find(view, "actorpg-diff").value
+
+
+def test_resolve_behaviour_variants() -> None:
+    on_event, state, _ = resolve_behaviour((lambda s, e: s, list), "p")
+    assert state == [] and on_event([1], None) == [1]
+    _, state, label = resolve_behaviour(Account, "p")
+    assert state == AccountState() and label == "Account"
+    _, state, _ = resolve_behaviour(Account("p"), "p")
+    assert state == AccountState()
+    with pytest.raises(TypeError):
+        resolve_behaviour(object, "p")
+    with pytest.raises(TypeError):
+        resolve_behaviour((1, 2), "p")
+
+
+@dataclass(frozen=True)
+class Point:
+    x: int
+    y: int
+    tags: tuple[str, ...] = ()
+
+
+def test_diff_states() -> None:
+    assert len(diff_states({"a": 1}, {"a": 1})) == 0
+    d = diff_states({"a": 1, "b": {"c": [1, 2]}, "gone": 0}, {"a": 2, "b": {"c": [1, 3, 4]}, "new": 5})
+    assert d.to_dict() == {
+        "a": {"old": 1, "new": 2}, "b.c[1]": {"old": 2, "new": 3}, "b.c[2]": {"new": 4},
+        "gone": {"old": 0}, "new": {"new": 5},
+    }
+    assert d["gone"].new is ABSENT and d["gone"].kind == "removed"
+    p = diff_states(Point(1, 2), dataclasses.replace(Point(1, 2), y=3, tags=("a",)))
+    assert p.to_dict() == {"y": {"old": 2, "new": 3}, "tags[0]": {"new": "a"}}
+    assert diff_states(1, "1").to_dict() == {"<root>": {"old": 1, "new": "1"}}
+    assert "→" in str(p) and "<li" in p._repr_html_()
