@@ -52,7 +52,8 @@ _log = logging.getLogger("actorpg_lab.actor")
 
 E = TypeVar("E", bound="Extension")
 
-_NAME = re.compile(r"[^\s/\x00]+")
+_SYSTEM_NAME = re.compile(r"[^\s/\x00]+")
+_ACTOR_NAME = re.compile(r"[^\x00]+")
 
 
 class ActorStoppedError(RuntimeError):
@@ -369,7 +370,7 @@ class ActorSystem:
     def __init__(self, name: str, config: str | Mapping[str, Any] | Config | None = None) -> None:
         if not isinstance(name, str):
             raise TypeError(f"ActorSystem name must be a str, got {type(name).__name__}: {name!r}")
-        if not _NAME.fullmatch(name):
+        if not _SYSTEM_NAME.fullmatch(name):
             raise ValueError(
                 f"ActorSystem name must be non-empty without whitespace, '/' or NUL: {name!r}"
             )
@@ -415,8 +416,8 @@ class ActorSystem:
             raise ValueError(f"{actor!r} was already spawned in system {actor.system.name!r}")
         if name is None:
             name = actor.actor_name() or f"{type(actor).__name__}-{next(self._counter)}"
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise ValueError(f"actor name must be non-empty without whitespace, '/' or NUL: {name!r}")
+        if not isinstance(name, str) or not _ACTOR_NAME.fullmatch(name):
+            raise ValueError(f"actor name must be a non-empty str without NUL: {name!r}")
         if name in self._cells:
             raise ValueError(f"an actor named {name!r} already runs in system {self.name!r}")
         pid = getattr(actor, "persistence_id", None)

@@ -129,6 +129,8 @@ async def test_spawn_validation() -> None:
             system.spawn(PersistentActor())
         with pytest.raises(ValueError, match="persistence_id must not be empty"):
             Account("")
+        odd = system.spawn(Account("orders/42 (EU)"))  # any persistence id is a valid name
+        assert await odd.ask(("deposit", 2)) == 2
         actor = Account("once")
         system.spawn(actor)
         with pytest.raises(ValueError, match="already spawned"):
