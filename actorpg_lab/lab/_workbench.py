@@ -12,9 +12,11 @@ A :class:`Workbench` holds
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import os
+import weakref
 from collections.abc import Coroutine, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -147,6 +149,7 @@ class Workbench:
                                                     keep_n=keep_n, auto_create_tables=create)
         self.durable_state_store = PostgresDurableStateStore(
             pool=self._pool, table=self.tables.durable_state, auto_create_tables=create)
+        _OPEN.add(self)
 
     # -- lifecycle ----------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
@@ -165,6 +168,7 @@ class Workbench:
         if self._closed:
             return
         self._closed = True
+        _OPEN.discard(self)
         try:
             self._loop.run(self._aclose(), timeout=30)
         finally:
@@ -309,6 +313,20 @@ class Workbench:
             )
         )
         return f"<div class='actorpg-workbench'><b>actorpg_lab Workbench</b><table>{rows}</table></div>"
+
+
+#: Workbenches not closed yet; a kernel that exits without close() closes them at exit,
+#: while their loops still run (no "Task was destroyed but it is pending" noise).
+_OPEN: weakref.WeakSet[Workbench] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_workbenches() -> None:
+    for wb in list(_OPEN):
+        try:
+            wb.close()
+        except Exception:  # pragma: no cover - best effort at interpreter exit
+            _log.debug("closing %r at exit failed", wb, exc_info=True)
 
 
 async def _open_pool(url: str, max_size: int) -> Any:
