@@ -405,11 +405,25 @@ class PostgresJournal:
         rows = await self._db.fetch_all(
             f"read {pid!r}", self._read_sql,
             {"pid": pid, "from_seq": from_seq, "to_seq": MAX_BIGINT if to_seq is None else to_seq},
+            binary=True,
         )
-        return [
-            PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
-            for seq, payload, tags, ts in rows
-        ]
+        return self._stream_events(pid, rows)
+
+    def _stream_events(self, pid: str, rows: list[tuple[Any, ...]]) -> list[PersistentEvent]:
+        """Rows ``(seq, payload, tags, ts)`` of one stream as events (the recovery hot loop)."""
+        decode = self.codec.decode
+        try:
+            return [
+                PersistentEvent(pid, seq, decode(payload), ts,
+                                tuple(tags.split(",")) if tags else ())
+                for seq, payload, tags, ts in rows
+            ]
+        except (ValueError, TypeError, RecursionError):
+            # Slow path only to name the first undecodable row (JournalIntegrityError).
+            return [
+                PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
+                for seq, payload, tags, ts in rows
+            ]
 
     async def highest_seq(self, persistence_id: str) -> int:
         """The stream head; 0 for an unknown stream; never rewinds after ``delete``."""
