@@ -130,7 +130,7 @@ class _EsStream:
         self.app = es_application(eventsourcing_env(self.ctx.dsn, self.schema))
         log(f"seeding eventsourcing with one aggregate of {n} events")
         account = self.app.Account(f"acc-{uuid.uuid4().hex[:6]}")
-        per_save = 5000
+        per_save = 500  # larger saves stall in psycopg pipeline mode here
         for start in range(0, n, per_save):
             for i in range(start, min(n, start + per_save)):
                 account.deposit(deposited(i + 1).amount, "monthly salary")
