@@ -76,10 +76,15 @@ class _Registry(Generic[S]):
         self.kind = kind
         self.protocol = protocol
         self.plugins: dict[str, _Plugin[S]] = {}
+        #: owned instances replaced by a later registration: still closed on terminate
+        self.retired: list[tuple[str, S]] = []
 
     def register(self, plugin_id: str, plugin: S | Callable[[], S], owned: bool | None) -> None:
         if not isinstance(plugin_id, str) or not plugin_id:
             raise ValueError(f"{self.kind} plugin id must be a non-empty str: {plugin_id!r}")
+        old = self.plugins.get(plugin_id)
+        if old is not None and old.instance is not None and old.owned and old.instance is not plugin:
+            self.retired.append((plugin_id, old.instance))
         # a class is a factory even though it "has" the protocol's methods
         if not isinstance(plugin, type) and isinstance(plugin, self.protocol):
             self.plugins[plugin_id] = _Plugin(None, plugin, bool(owned))  # type: ignore[arg-type]
@@ -217,7 +222,12 @@ class PersistenceExtension(Extension):
         stores: list[tuple[str, Any]] = []
         for registry in (self._journals, self._snapshots, self._durables):
             stores.extend((pid, inst) for pid, inst, owned in registry.created() if owned)
+            stores.extend(registry.retired)
+        closed: set[int] = set()
         for plugin_id, store in stores:
+            if id(store) in closed:
+                continue
+            closed.add(id(store))
             try:
                 await store.close()
             except Exception:

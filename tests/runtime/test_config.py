@@ -210,3 +210,23 @@ def test_import_does_not_import_psycopg() -> None:
             "assert 'psycopg' not in sys.modules, 'psycopg imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+async def test_re_registering_keeps_replaced_owned_stores_for_terminate(pg_url: str) -> None:
+    """Re-running a notebook cell that registers the plugins must not leak the old pools."""
+    from actorpg_lab.postgres import register_postgres_plugins
+
+    system = ActorSystem("nb", config={"actorpg.persistence.journal.plugin": PG_JOURNAL})
+    ext = system.extension(PersistenceExtension)
+    urls: dict[str, Any] = {"journal": {"url": pg_url}, "snapshot_store": {"url": pg_url},
+            "durable_state_store": {"url": pg_url}}
+    register_postgres_plugins(ext, **urls)
+    first = ext.journal
+    assert await first.highest_seq("x") == 0  # opens its pool
+    register_postgres_plugins(ext, **urls)
+    second = ext.journal
+    assert second is not first and await second.highest_seq("x") == 0
+    await system.terminate()
+    for journal in (first, second):
+        with pytest.raises(JournalError, match="is closed"):
+            await journal.highest_seq("x")
