@@ -82,7 +82,11 @@ class RecoveryFailedError(ActorStoppedError):
 
 
 class Extension:
-    """Base class of system extensions: one instance per system, made by ``cls(system)``."""
+    """Base class of system extensions: one instance per system.
+
+    ``system.extension(MyExtension)`` creates it on first use with
+    ``MyExtension.create_extension(system)`` if defined, else ``MyExtension(system)``.
+    """
 
     def __init__(self, system: ActorSystem) -> None:
         self.system = system
@@ -385,14 +389,23 @@ class ActorSystem:
 
     # -- extensions -----------------------------------------------------------------
     def extension(self, extension_class: type[E]) -> E:
-        """The single instance of ``extension_class`` for this system (created on first use)."""
+        """The single instance of ``extension_class`` for this system (created on first use).
+
+        Created by the class's ``create_extension(system)`` classmethod when it has one,
+        else by ``extension_class(system)``.
+        """
         if not (isinstance(extension_class, type) and issubclass(extension_class, Extension)):
             raise TypeError(f"extension_class must be an Extension subclass, got {extension_class!r}")
         ext = self._extensions.get(extension_class)
         if ext is None:
             if self._terminated:
                 raise RuntimeError(f"actor system {self.name!r} is terminated")
-            ext = extension_class(self)
+            factory = getattr(extension_class, "create_extension", None)
+            ext = factory(self) if callable(factory) else extension_class(self)
+            if not isinstance(ext, extension_class):
+                raise TypeError(
+                    f"{extension_class.__name__}.create_extension returned {type(ext).__name__}"
+                )
             self._extensions[extension_class] = ext
         assert isinstance(ext, extension_class)
         return ext

@@ -186,3 +186,31 @@ async def test_reprs_and_introspection() -> None:
         assert "journal='actorpg.persistence.journal.inmem'" in repr(ext)
         assert isinstance(ext.snapshot_store, InMemorySnapshotStore)
     assert "terminated" in repr(system)
+
+
+async def test_custom_extensions_are_per_system_singletons() -> None:
+    from actorpg_lab import Extension
+
+    class Metrics(Extension):
+        closed = 0
+
+        @classmethod
+        def create_extension(cls, system: ActorSystem) -> Metrics:
+            ext = cls(system)
+            ext.label = f"metrics of {system.name}"
+            return ext
+
+        label = ""
+
+        async def close(self) -> None:
+            Metrics.closed += 1
+
+    a, b = ActorSystem("a"), ActorSystem("b")
+    assert a.extension(Metrics) is a.extension(Metrics)
+    assert a.extension(Metrics) is not b.extension(Metrics)
+    assert b.extension(Metrics).label == "metrics of b"
+    with pytest.raises(TypeError, match="Extension subclass"):
+        a.extension(int)  # type: ignore[type-var]
+    await a.terminate()
+    await b.terminate()
+    assert Metrics.closed == 2
