@@ -214,3 +214,37 @@ async def test_custom_extensions_are_per_system_singletons() -> None:
     await a.terminate()
     await b.terminate()
     assert Metrics.closed == 2
+
+
+class AmbiguousJournal(InMemoryJournal):
+    """Commits the next append but then reports a storage failure (a lost COMMIT reply)."""
+
+    fail_next = False
+
+    async def append(self, persistence_id: str, entries: Any, expected_seq: int) -> Any:
+        written = await super().append(persistence_id, entries, expected_seq)
+        if self.fail_next:
+            self.fail_next = False
+            from actorpg_lab import JournalError
+
+            raise JournalError("connection lost while committing")
+        return written
+
+
+async def test_ambiguous_append_failure_resyncs_before_the_next_command() -> None:
+    from actorpg_lab import JournalError
+
+    journal = AmbiguousJournal()
+    async with ActorSystem("flaky") as system:
+        actor = Account("acc")
+        actor.journal = journal
+        ref = system.spawn(actor)
+        await ref.ask(("deposit", 1))
+        journal.fail_next = True
+        with pytest.raises(JournalError, match="connection lost"):
+            await ref.ask(("deposit", 2))
+        assert actor.last_sequence_nr == 1  # the actor does not know whether it committed
+        # the next command first re-syncs: the committed deposit is there, no conflict
+        assert await ref.ask(("deposit", 3)) == 6
+        assert actor.state.history == (1, 2, 3)
+    await journal.close()
