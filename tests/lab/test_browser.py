@@ -1,0 +1,162 @@
+"""A real browser: JupyterLab runs the replay notebook and we click the replayer's step button.
+
+Headless Chromium from Debian (``/usr/bin/chromium``) driven by Playwright (never
+``playwright install``).  Skipped, with the reason, when Chromium is not installed;
+``make test`` installs it in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_replay_debugging.ipynb"
+SCHEMA = "nb02_replay"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_status(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"jupyter lab did not answer within {timeout}s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
+    """JupyterLab on a free port, serving a copy of the replay notebook; always terminated."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); "
+                    f"`make test` installs it in CI")
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    dsn = pg_server.dsn  # type: ignore[attr-defined]
+    env = {
+        **os.environ,
+        "ACTORPG_DSN": dsn,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "MPLBACKEND": "Agg",
+    }
+    port = _free_port()
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+               "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = tmp_path / "jupyter.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=root)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_status(f"{base}/api/status", proc, log, timeout=90)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)  # JupyterLab shuts its kernels down
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+
+
+def test_step_button_changes_the_state_pane(jupyter_lab: str, tmp_path: Path) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+            viewport={"width": 1400, "height": 1000},
+        )
+        page = context.new_page()
+        try:
+            page.set_default_timeout(int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000")))
+            page.goto(f"{jupyter_lab}/lab/tree/{NOTEBOOK.name}")
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            # JupyterLab may ask which kernel to use (fresh settings): accept the default.
+            accept = page.locator(".jp-Dialog .jp-mod-accept")
+            try:
+                accept.wait_for(state="visible", timeout=5_000)
+            except PlaywrightTimeout:
+                pass
+            else:
+                accept.click()
+                accept.wait_for(state="hidden")
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            # Three replayers are displayed (healthy, gap, buggy on_event); wait for all,
+            # then for the kernel to go idle once the last cell has run.
+            page.wait_for_function(
+                "document.querySelectorAll('.actorpg-replayer').length >= 3")
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            step = page.locator(".actorpg-step").first
+            state = page.locator(".actorpg-state").first
+            step.scroll_into_view_if_needed()
+            step.wait_for(state="visible")
+            assert (step.text_content() or "").strip() == "Step ▶"
+            assert step.is_enabled()
+            before = state.text_content() or ""
+            assert "AccountState" in before
+            step.click()
+            page.wait_for_function(
+                "([el, text]) => el.textContent !== text",
+                arg=[state.element_handle(), before],
+            )
+            after = state.text_content() or ""
+            assert after != before and "AccountState" in after
+            assert page.locator(".actorpg-problem").count() >= 2  # gap and buggy handler
+            shot = tmp_path / "replayer.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        except BaseException:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
