@@ -221,3 +221,52 @@ def test_query_argument_validation() -> None:
 
     with pytest.raises(TypeError, match="offset must be a TagOffset"):
         asyncio.run(bad_offset())
+
+
+async def _slow_committers_scenario(backend: Backend, writers: int, per_writer: int,
+                                    seed: int) -> None:
+    """Writers whose transactions commit 0-30 ms after their events were stamped, while a
+    live consumer keeps stopping and resuming from its last offset."""
+    rng = random.Random(seed)
+    total = writers * per_writer
+    await backend.journal.highest_seq("warm-up")  # tables exist before raw inserts
+    q = PersistenceQuery(backend.journal, page_size=10, poll_interval=0.05)
+
+    async def slow_writer(w: int) -> None:
+        wrng = random.Random(seed * 100 + w)
+        for seq in range(1, per_writer + 1):
+            stamped = int(time.time() * 1000)
+            async with backend.late_event(f"s{w}", seq, {"w": w, "seq": seq}, ("load",), stamped):
+                await asyncio.sleep(wrng.random() * 0.03)
+
+    delivered: list[TaggedEvent] = []
+
+    async def consume() -> None:
+        offset: TagOffset | None = None
+        while len(delivered) < total:
+            budget = rng.randint(1, 25)
+            it = q.events_by_tag("load", offset)
+            async for tagged in it:
+                delivered.append(tagged)
+                offset = TagOffset.from_json(tagged.offset.to_json())  # as a user would store it
+                budget -= 1
+                if budget == 0 or len(delivered) >= total:
+                    break
+            await it.aclose()
+
+    await asyncio.wait_for(asyncio.gather(consume(), *(slow_writer(w) for w in range(writers))),
+                           T * 3)
+    keys = [key(t) for t in delivered]
+    assert len(keys) == len(set(keys)) == total
+    assert set(keys) == {(f"s{w}", s) for w in range(writers) for s in range(1, per_writer + 1)}
+    assert await q.current_events_by_tag("load", delivered[-1].offset) == []
+
+
+async def test_exactly_once_with_slow_committers_and_restarts(backend: Backend) -> None:
+    await _slow_committers_scenario(backend, writers=8, per_writer=12, seed=7)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("seed", range(5))
+async def test_exactly_once_with_slow_committers_soak(backend: Backend, seed: int) -> None:
+    await _slow_committers_scenario(backend, writers=8, per_writer=100, seed=seed)
