@@ -145,6 +145,8 @@ class Replayer:
         self._views: list[Callable[[], None]] = []
         self.steps: list[ReplayStep] = []
         self.problems: list[ReplayProblem] = []
+        self._history: pd.DataFrame | None = None
+        self._history_steps: list[ReplayStep] | None = None
         self.reload()
 
     # -- loading ----------------------------------------------------------------------
@@ -291,7 +293,14 @@ class Replayer:
     @property
     def history(self) -> pd.DataFrame:
         """One row per replayed event, indexed by ``seq``: event type, event, timestamp,
-        tags, state before and after, and the :class:`StateDiff` (``diff``)."""
+        tags, state before and after, and the :class:`StateDiff` (``diff``).
+        Built once per replay (a copy is returned, so changing it changes nothing here)."""
+        if self._history is None or self._history_steps is not self.steps:
+            self._history = self._build_history()
+            self._history_steps = self.steps
+        return self._history.copy()
+
+    def _build_history(self) -> pd.DataFrame:
         rows = [
             {
                 "seq": s.event.sequence_nr,
