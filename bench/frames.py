@@ -251,7 +251,7 @@ async def run_frame_memory(ctx: Context) -> list[Comparison]:
         raise RuntimeError(f"memory probe measured nothing: {probe}")
     return [
         Comparison(f"peak memory of journal_frame({_count(data.n)})",
-                   f"{peak / 2**20:.0f} MiB peak (maxrss Δ)", "the DataFrame's own memory",
+                   f"{peak / 2**20:.0f} MiB peak RSS Δ", "the DataFrame's own memory",
                    f"{frame_bytes / 2**20:.0f} MiB", peak / frame_bytes, "<=", 2.5),
     ]
 
