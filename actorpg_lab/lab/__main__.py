@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -91,10 +92,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.append("--allow-root")
     env = {**os.environ, "ACTORPG_DSN": dsn}
     print(f"starting JupyterLab on {notebooks}/ (ACTORPG_DSN={redact_dsn(dsn)})")
+    return _run_jupyter(command, env)
+
+
+def _run_jupyter(command: list[str], env: dict[str, str]) -> int:
+    """Run JupyterLab until it exits: Ctrl-C is JupyterLab's to handle (it asks to
+    confirm), SIGTERM/SIGHUP sent to this process are passed on to it."""
+    proc = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
