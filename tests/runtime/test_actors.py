@@ -218,3 +218,23 @@ async def test_durable_state_actor_uses_explicit_store(backend: Backend) -> None
     record = await backend.durable.load("counter-2")
     assert record is not None and (record.revision, record.state) == (1, {"value": 2})
     assert "revision=1" in repr(counter)
+
+
+async def test_many_actors_concurrently(backend: Backend) -> None:
+    """50 actors x 6 commands at once on one (Postgres: 12-connection) pool."""
+    system = backend.system("bank")
+    refs = [system.spawn(Account(f"acc-{i}", every_n_events(4))) for i in range(50)]
+
+    async def drive(i: int, ref: Any) -> AccountState:
+        for k in range(1, 6):
+            await ref.ask(("deposit", i + k))
+        state: AccountState = await ref.ask(("get",))
+        return state
+
+    states = await asyncio.wait_for(asyncio.gather(*(drive(i, r) for i, r in enumerate(refs))), T)
+    assert [s.balance for s in states] == [5 * i + 15 for i in range(50)]
+    await system.terminate()
+    system2 = backend.system("bank")
+    again = [system2.spawn(Account(f"acc-{i}")) for i in range(50)]
+    recovered = await asyncio.wait_for(asyncio.gather(*(r.ask(("get",)) for r in again)), T)
+    assert recovered == states
