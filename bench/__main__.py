@@ -1,9 +1,10 @@
 """``python -m bench``: run every scenario and print one markdown table.
 
-    python -m bench                 # full sizes (~10 min on 2 cores), embedded PostgreSQL
-    python -m bench --quick         # tiny sizes: a smoke run (seconds)
+    python -m bench                 # full sizes (5-8 min on 2 cores), embedded PostgreSQL;
+                                    # writes bench/RESULTS.md (unless --no-write)
+    python -m bench --quick         # tiny sizes: a smoke run (seconds), writes nothing
     python -m bench --only append_single --only batches
-    python -m bench --write-results # also write bench/RESULTS.md
+    python -m bench --list          # scenario names
     ACTORPG_DSN=postgresql://... python -m bench   # use an existing server
 
 Progress goes to stderr; stdout carries only the table.
@@ -24,6 +25,8 @@ from ._db import drop_schemas, provide_server
 from ._harness import Comparison, Context, Sizes, log, render_table
 
 Scenario = Callable[[Context], Awaitable[list[Comparison]]]
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
@@ -50,8 +53,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="run only this scenario (repeatable); see --list")
     parser.add_argument("--list", action="store_true", help="list the scenario names")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per case (median)")
-    parser.add_argument("--write-results", nargs="?", const="bench/RESULTS.md", default=None,
-                        metavar="PATH", help="also write the table to PATH (bench/RESULTS.md)")
+    parser.add_argument("--write-results", nargs="?", const=str(RESULTS), default=None,
+                        metavar="PATH", help="write the table to PATH (default bench/RESULTS.md; "
+                        "a full run of every scenario does this unless --no-write)")
+    parser.add_argument("--no-write", action="store_true",
+                        help="do not write bench/RESULTS.md after a full run")
     return parser.parse_args(argv)
 
 
@@ -103,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
               f"warm-up, median; {elapsed:.0f} s total; Python {platform.python_version()}, "
               f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(footer)
-    if args.write_results:
-        Path(args.write_results).write_text(
+    write_to = args.write_results
+    if write_to is None and not (args.quick or args.only or args.repeats or args.no_write):
+        write_to = str(RESULTS)
+    if write_to:
+        Path(write_to).write_text(
             "# Benchmark results\n\nProduced by `make bench` (`python -m bench --write-results`);"
             " see README.md for the method.\n\n" + table + "\n" + footer + "\n", encoding="utf-8"
         )
-        log(f"wrote {args.write_results}")
+        log(f"wrote {write_to}")
     failed = [r for r in rows if r.note.startswith("error:")]
     return 1 if failed else 0
 
