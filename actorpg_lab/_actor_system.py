@@ -507,3 +507,18 @@ class ActorSystem:
     def __repr__(self) -> str:
         state = "terminated" if self._terminated else f"actors={len(self._cells)}"
         return f"<ActorSystem {self.name!r} {state} {self.config!r}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(type(c.actor).__name__)}</td>"
+            f"<td>{c.status}</td><td>{c.queue.qsize()}</td><td>{c.processed}</td></tr>"
+            for c in self._cells.values()
+        )
+        state = "terminated" if self._terminated else f"{len(self._cells)} actors"
+        return (
+            f"<b>ActorSystem {html.escape(self.name)}</b> ({state})"
+            f"<table><tr><th>name</th><th>class</th><th>status</th><th>mailbox</th>"
+            f"<th>handled</th></tr>{rows}</table>"
+        )

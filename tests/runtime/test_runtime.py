@@ -180,6 +180,7 @@ async def test_reprs_and_introspection() -> None:
         assert "last_sequence_nr=1" in repr(actor) and "balance=3" in repr(actor)
         assert "<b>Account</b>" in actor._repr_html_()
         assert repr(system).startswith("<ActorSystem 'bank' actors=1")
+        assert "<td>acc-1</td><td>Account</td><td>running</td>" in system._repr_html_()
         assert system.actor_for("acc-1") == ref and system.actors == [ref]
         ext = system.extension(PersistenceExtension)
         assert ext is system.extension(PersistenceExtension)
