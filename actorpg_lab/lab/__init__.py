@@ -13,7 +13,7 @@ from ._diff import ABSENT, Change, StateDiff, diff_states
 from ._frames import expand_payloads
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
 from ._replayer import Replayer, ReplayProblem
-from ._workbench import DEFAULT_DATA_DIR, Workbench, connect
+from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
 
 __all__ = [
     "ABSENT",
@@ -29,6 +29,7 @@ __all__ = [
     "demo",
     "diff_states",
     "expand_payloads",
+    "find_data_dir",
     "plot_recovery_cost",
     "recovery_cost",
     "simulate_policies",

@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--url", default=None,
                         help="database URL/conninfo (default: $ACTORPG_DSN, else embedded)")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
-                        help="embedded server data directory (default: %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help=f"embedded server data directory (default: ./{DEFAULT_DATA_DIR}, "
+                             f"or the nearest parent folder's)")
     parser.add_argument("--notebooks", default="notebooks",
                         help="folder JupyterLab opens (default: %(default)s)")
     parser.add_argument("--no-browser", action="store_true",

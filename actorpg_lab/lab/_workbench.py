@@ -18,6 +18,7 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -33,14 +34,14 @@ from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simula
 from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
 from ._runner import LoopThread
 
-__all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect", "use_schema"]
+__all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect", "find_data_dir", "use_schema"]
 
 _log = logging.getLogger("actorpg_lab.lab")
 
 T = TypeVar("T")
 
 #: Where :func:`connect` keeps the embedded server when no URL is given.
-DEFAULT_DATA_DIR = "./.actorpg"
+DEFAULT_DATA_DIR = ".actorpg"
 
 
 def connect(url: str | None = None, *, events_table: str = "events",
@@ -53,7 +54,9 @@ def connect(url: str | None = None, *, events_table: str = "events",
     :param url: a libpq URL (``postgresql://user@host/db``) or ``key=value`` conninfo.
         Without it, ``$ACTORPG_DSN`` is used; without that, an embedded PostgreSQL is
         started (or reused across kernel restarts) with its data under ``./.actorpg/``
-        (``data_dir``), and where it lives plus a ``psql`` command are printed.
+        — or the ``.actorpg/`` of the nearest parent folder that has one
+        (:func:`find_data_dir`), or ``data_dir`` — and where it lives plus a ``psql``
+        command are printed.
     :param events_table: the journal table (tags default to ``<events_table>_tags``).
     :param keep_n: ``keep_n`` of the workbench's snapshot store (used when you save).
     :param schema: work inside this schema (created if missing; ``search_path`` is set
@@ -65,7 +68,7 @@ def connect(url: str | None = None, *, events_table: str = "events",
     if url is None:
         url = os.environ.get("ACTORPG_DSN") or None
     if url is None:
-        embedded = EmbeddedPostgres(data_dir if data_dir is not None else DEFAULT_DATA_DIR)
+        embedded = EmbeddedPostgres(data_dir if data_dir is not None else find_data_dir())
         url = embedded.start()
         if not quiet:
             psql = _bin_dir() / "psql"
@@ -78,6 +81,19 @@ def connect(url: str | None = None, *, events_table: str = "events",
     return Workbench(url, events_table=events_table, tags_table=tags_table,
                      snapshots_table=snapshots_table, durable_state_table=durable_state_table,
                      keep_n=keep_n, embedded=embedded)
+
+
+def find_data_dir(start: str | os.PathLike[str] | None = None) -> Path:
+    """The ``.actorpg`` folder of ``start`` (default: the working directory) or of its
+    nearest parent that has one with a database in it — so a notebook running in
+    ``notebooks/`` reuses the server ``make demo`` started at the repository root —
+    else ``<start>/.actorpg``."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_DATA_DIR
+        if (candidate / "pgdata").is_dir() or (candidate / "pgdata.location").is_file():
+            return candidate
+    return here / DEFAULT_DATA_DIR
 
 
 def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:

@@ -249,3 +249,13 @@ def test_time_bounds_accept_datetime_types(wb: lab.Workbench) -> None:
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     assert wb.journal_frame(since=future).empty
     assert len(wb.journal_frame(until=pd.Timestamp(future))) == 2
+
+
+def test_expand_payloads_on_a_loaded_frame(wb: lab.Workbench) -> None:
+    seed(wb, streams=2, per_stream=3)
+    raw = wb.journal_frame()
+    expanded = lab.expand_payloads(raw["payload"])
+    direct = wb.journal_frame(expand=True)
+    assert list(expanded.columns) == ["event_type", "x", "y", "note"]
+    assert expanded["x"].tolist() == direct["x"].tolist() == [1, 2, 3, 1, 2, 3]
+    assert lab.expand_payloads(raw["payload"].iloc[:0]).shape == (0, 0)

@@ -81,6 +81,16 @@ def test_no_url_starts_or_reuses_an_embedded_server(
         with lab.connect(data_dir=data_dir, quiet=True) as wb:  # a "kernel restart"
             assert len(wb.journal_frame()) == 1
         assert capsys.readouterr().out == ""
+        # a kernel running in a sub-folder (notebooks/) finds the parent's server
+        sub = tmp_path / "notebooks"
+        sub.mkdir()
+        monkeypatch.chdir(sub)
+        assert lab.find_data_dir() == data_dir
+        with lab.connect(quiet=True) as wb:
+            assert len(wb.journal_frame()) == 1 and wb.embedded is not None
+        assert not (sub / ".actorpg").exists()
+        assert lab.find_data_dir(tmp_path / "elsewhere") == data_dir
+        assert lab.find_data_dir("/") == Path("/") / ".actorpg"
     finally:
         server.destroy()
 
