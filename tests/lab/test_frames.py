@@ -186,6 +186,8 @@ def test_quotes_and_backslashes_in_values_are_bound_safely(wb: lab.Workbench) ->
     wb.run(wb.journal.append(pid, [JournalEntry({"a": 1}, ("it's",))], 0))
     assert wb.journal_frame(persistence_ids=pid)["persistence_id"].tolist() == [pid]
     assert wb.tag_frame("it's")["persistence_id"].tolist() == [pid]
+    wb.run(wb.journal.append("Zoë ☃ $1", [JournalEntry({"a": 2}, ("café",))], 0))
+    assert wb.tag_frame("café")["persistence_id"].tolist() == ["Zoë ☃ $1"]
     assert bind_literals("SELECT $1::bigint", [-(2**63)]) == "SELECT ( -9223372036854775808)::bigint"
     with pytest.raises(TypeError):
         bind_literals("SELECT $1", [1.5])

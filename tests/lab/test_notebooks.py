@@ -21,6 +21,7 @@ def test_there_are_notebooks_committed_without_outputs() -> None:
     assert len(NOTEBOOKS) >= 4
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
+        assert "widgets" not in book.metadata, path.name  # no saved widget state
         for cell in book.cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, path.name
