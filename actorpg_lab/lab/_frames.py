@@ -413,13 +413,23 @@ class FrameLoader:
             self._finalizer = None
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Run one ``SELECT`` with ``$n`` values and return the Arrow table."""
-        batches = list(self.query_batches(statement, params))
-        if batches:
-            return pa.Table.from_batches(batches)
-        with self._lock, self._connection().cursor() as cur:  # the schema of an empty result
-            cur.execute(bind_literals(statement, params))
-            return cur.fetch_arrow_table()
+        """Run one ``SELECT`` with ``$n`` values (see :func:`bind_literals`) and return the
+        Arrow table; reconnects once if the connection turns out dead."""
+        statement = bind_literals(statement, params)
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    with self._connection().cursor() as cur:
+                        cur.adbc_statement.set_options(**{_BATCH_HINT: str(_BATCH_BYTES)})
+                        cur.execute(statement)
+                        return cur.fetch_arrow_table()
+                except Exception as exc:
+                    if attempt == 1 and _looks_disconnected(exc):
+                        _log.info("ADBC connection lost (%s); reconnecting", exc)
+                        self.close()
+                        continue
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def query_batches(self, statement: str, params: Sequence[Any] = ()
                       ) -> Iterator[pa.RecordBatch]:

@@ -261,3 +261,14 @@ def test_expand_payloads_on_a_loaded_frame(wb: lab.Workbench) -> None:
     assert list(expanded.columns) == ["event_type", "x", "y", "note"]
     assert expanded["x"].tolist() == direct["x"].tolist() == [1, 2, 3, 1, 2, 3]
     assert lab.expand_payloads(raw["payload"].iloc[:0]).shape == (0, 0)
+
+
+def test_loader_reconnects_after_its_connection_is_killed(wb: lab.Workbench, pg_url: str) -> None:
+    import psycopg
+
+    seed(wb, streams=1, per_stream=2)
+    pid = wb.frames.query("SELECT pg_backend_pid() AS pid").column(0)[0].as_py()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert len(wb.journal_frame()) == 2
+    assert wb.frames.query("SELECT pg_backend_pid() AS pid").column(0)[0].as_py() != pid
