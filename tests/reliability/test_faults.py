@@ -57,7 +57,18 @@ async def test_server_restarts_mid_write_load(own_server: EmbeddedPostgres,
     JournalError either happened completely (all events, identical) or not at all;
     no event lacks its tag rows (or vice versa); the same store objects keep working.
     """
-    url = own_schema_url
+    await _restarts_under_load(own_server, own_schema_url, ["fast", "immediate", "fast"])
+
+
+@pytest.mark.soak
+async def test_server_restarts_soak(own_server: EmbeddedPostgres, own_schema_url: str) -> None:
+    """The same with 20 restarts (fast and immediate alternating) and random downtimes."""
+    await _restarts_under_load(own_server, own_schema_url, ["fast", "immediate"] * 10)
+
+
+async def _restarts_under_load(own_server: EmbeddedPostgres, url: str, modes: list[str]) -> None:
+    app = f"restarts-{os.getpid()}"
+    url = make_conninfo(url, application_name=app)
     journals = [PostgresJournal(url=url, pool_config={"min_size": 2, "max_size": 4,
                                                       "timeout": 0.5}) for _ in range(2)]
     for j in journals:
@@ -70,7 +81,7 @@ async def test_server_restarts_mid_write_load(own_server: EmbeddedPostgres,
     class ListLog:
         def write(self, **record: Any) -> None:
             log.append(record)
-            if record["op"] == "ack" and restarts_done == 3:
+            if record["op"] == "ack" and restarts_done == len(modes):
                 ack_after_last_restart.add(record["events"][0]["t"])
 
     async def task(t: int) -> None:
@@ -84,10 +95,12 @@ async def test_server_restarts_mid_write_load(own_server: EmbeddedPostgres,
 
     tasks = [asyncio.create_task(task(t)) for t in range(8)]
     try:
-        for mode in ("fast", "immediate", "fast"):
-            await asyncio.sleep(0.8)
+        rng = random.Random(len(modes))
+        for i, mode in enumerate(modes):
+            await asyncio.sleep(0.8 if i < 3 else rng.uniform(0.1, 2.0))
             await asyncio.to_thread(own_server.stop, mode)
-            await asyncio.sleep(1.0)  # longer than the pool timeout: calls must fail meanwhile
+            # first longer than the pool timeout (calls must fail meanwhile), then random
+            await asyncio.sleep(1.0 if i < 3 else rng.uniform(0.05, 1.5))
             await asyncio.to_thread(own_server.start)
             restarts_done += 1
         deadline = time.monotonic() + 20
@@ -134,7 +147,9 @@ async def test_server_restarts_mid_write_load(own_server: EmbeddedPostgres,
     assert errors > 0, "the restarts were not noticed at all"
     for j in journals:
         await j.close()
-    print(f"\nFIGURES restarts: restarts=3 (fast, immediate, fast) tasks=8 acked={acked} "
+    assert count_connections(own_server.dsn, app) == 0  # no connection leaked
+    print(f"\nFIGURES restarts: restarts={len(modes)} ({', '.join(sorted(set(modes)))}) "
+          f"tasks=8 acked={acked} "
           f"rejected={rejected} errors={errors} in-doubt appends={in_doubt} "
           f"(of which committed={happened}) lost=0")
 
@@ -308,7 +323,6 @@ async def test_statement_timeout_is_a_journal_error_with_cause(pg_url: str) -> N
             with pytest.raises(JournalError, match="statement cancelled or timed out") as info:
                 await call
             assert isinstance(info.value.__cause__, psycopg.errors.QueryCanceled)
-        blocker.cancel_safe if hasattr(blocker, "cancel_safe") else None
         await blocker.cancel_safe()
         with pytest.raises(psycopg.errors.QueryCanceled):
             await sleeper
