@@ -35,7 +35,8 @@ PROCESSES = 8
 TASKS_PER_PROCESS = 4  # 8 x 4 = 32 asyncio tasks in all
 
 
-def run_workers(target: Any, arg_lists: list[tuple[Any, ...]], timeout: float) -> list[int]:
+def run_workers(target: Any, arg_lists: list[tuple[Any, ...]],
+                timeout: float) -> list[int | None]:
     """Start one spawned process per argument tuple (plus a shared start barrier)."""
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(arg_lists))
@@ -91,7 +92,7 @@ def verify_against_logs(snap: JournalSnapshot, records: list[dict[str, Any]]) ->
     return counts
 
 
-def _journal_race(pg_url: str, tmp_path: Path, seconds: float) -> dict[str, int]:
+def _journal_race(pg_url: str, tmp_path: Path, seconds: float) -> dict[str, float]:
     logs = [str(tmp_path / f"journal-{i}.jsonl") for i in range(PROCESSES)]
     started = time.monotonic()
     codes = run_workers(
@@ -103,7 +104,7 @@ def _journal_race(pg_url: str, tmp_path: Path, seconds: float) -> dict[str, int]
     records = [r for log in logs for r in _workers.read_log(log)]
     snap = read_journal_tables(pg_url)
     assert_journal_consistent(snap)
-    counts = verify_against_logs(snap, records)
+    counts: dict[str, float] = dict(verify_against_logs(snap, records))
     # Every shared stream really was contended, and every process got work done.
     assert counts["rej"] > 0, "no append was ever rejected: the streams were not contended"
     assert {r["w"] for r in (orjson.loads(p) for p, _, _ in snap.events.values())} == set(
@@ -282,6 +283,6 @@ async def test_snapshot_saves_race_pruning_and_delete(pg_url: str) -> None:
               f"deleted_to={deleted_to}")
     finally:
         unsubscribe()
-        for s in stores:
-            await s.close()
+        for store in stores:
+            await store.close()
         await journal.close()

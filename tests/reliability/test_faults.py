@@ -229,6 +229,7 @@ def test_sigkill_mid_batch_is_all_or_nothing(pg_server: Any, pg_url: str,
         else:
             proc.kill()
             pytest.fail("the writer never got going")
+        assert proc.pid is not None
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(10)
         assert proc.exitcode == -signal.SIGKILL
@@ -307,12 +308,9 @@ async def test_pool_exhaustion_is_a_clear_journal_error(pg_server: Any, pg_url: 
 
 
 async def test_statement_timeout_is_a_journal_error_with_cause(pg_url: str) -> None:
-    j = PostgresJournal(url=pg_url, pool_config={
-        "kwargs": {"options": conninfo_to_dict(pg_url)["options"] + " -c statement_timeout=300"}
-    })
-    d = PostgresDurableStateStore(url=pg_url, pool_config={
-        "kwargs": {"options": conninfo_to_dict(pg_url)["options"] + " -c statement_timeout=300"}
-    })
+    options = f"{conninfo_to_dict(pg_url)['options']} -c statement_timeout=300"
+    j = PostgresJournal(url=pg_url, pool_config={"kwargs": {"options": options}})
+    d = PostgresDurableStateStore(url=pg_url, pool_config={"kwargs": {"options": options}})
     await j.append("p", [JournalEntry(1)], 0)
     await d.upsert("p", 0, 1)
     async with await psycopg.AsyncConnection.connect(pg_url) as blocker:
@@ -337,7 +335,7 @@ async def test_statement_timeout_is_a_journal_error_with_cause(pg_url: str) -> N
 # -- corrupted data inserted by hand -------------------------------------------------------
 def _sql(url: str, query: str, params: list[Any] | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(query, params)  # type: ignore[arg-type]
+        conn.execute(query.encode(), params)
 
 
 def _fold(state: list[Any], event: Any) -> list[Any]:

@@ -111,10 +111,12 @@ async def test_select_only_role_reads_and_gets_clear_errors_on_writes(
 ) -> None:
     owner = PostgresJournal(url=pg_url)
     await owner.append("acct", [JournalEntry({"n": 1}, ("t",))], 0)
-    await PostgresSnapshotStore(url=pg_url).save("acct", 1, {"s": 1})
-    await PostgresDurableStateStore(url=pg_url).upsert("acct", 0, {"d": 1})
-    await owner.close()
-    ro = {"url": limited_urls["ro"], "auto_create_tables": False}
+    snapshots, durable = PostgresSnapshotStore(url=pg_url), PostgresDurableStateStore(url=pg_url)
+    await snapshots.save("acct", 1, {"s": 1})
+    await durable.upsert("acct", 0, {"d": 1})
+    for owned in (owner, snapshots, durable):
+        await owned.close()
+    ro: dict[str, Any] = {"url": limited_urls["ro"], "auto_create_tables": False}
     j, s, d = PostgresJournal(**ro), PostgresSnapshotStore(**ro), PostgresDurableStateStore(**ro)
     assert [e.event for e in await j.read("acct")] == [{"n": 1}]
     assert [e.event for e in await j.read_by_tag(TagFilter(all=("t",)))] == [{"n": 1}]
@@ -167,9 +169,10 @@ async def test_password_never_in_reprs_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     host = conninfo_host(pg_server.dsn)
     for url, pool_config in _url_forms(pg_server.dsn, roles["rw"], host, dbname="no_such_db"):
-        kwargs = {"url": url, "pool_config": {**(pool_config or {}), "timeout": 0.5}}
-        stores = [PostgresJournal(**kwargs), PostgresSnapshotStore(**kwargs),
-                  PostgresDurableStateStore(**kwargs)]
+        kwargs: dict[str, Any] = {"url": url,
+                                  "pool_config": {**(pool_config or {}), "timeout": 0.5}}
+        stores: list[Any] = [PostgresJournal(**kwargs), PostgresSnapshotStore(**kwargs),
+                             PostgresDurableStateStore(**kwargs)]
         _assert_no_secret(*stores, *(s.database for s in stores))
         for store, call in zip(stores, ("highest_seq", "load_latest", "load"), strict=True):
             with pytest.raises(JournalError, match="does not exist") as info:  # says why

@@ -61,8 +61,9 @@ async def _recover(pg_pool: Any) -> tuple[Account, BaseException]:
     try:
         with pytest.raises(RecoveryFailedError) as info:
             await asyncio.wait_for(ref.ask(("get",)), 10)
-        assert info.value.__cause__ is actor.recovery_failure
-        return actor, info.value.__cause__
+        cause = info.value.__cause__
+        assert cause is not None and cause is actor.recovery_failure
+        return actor, cause
     finally:
         await system.terminate()
 
