@@ -46,6 +46,8 @@ DEFAULT_POOL_CONFIG: Mapping[str, Any] = {"min_size": 1, "max_size": 10, "timeou
 #: SQLSTATEs meaning "another writer got there first": retrying with fresh data may win.
 _CONFLICT_STATES = frozenset({"23505", "40001", "40P01"})
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
 #: How many times an operation is retried on a fresh connection after a dead one.
 _RECONNECT_ATTEMPTS = 3
 
@@ -214,8 +216,25 @@ class Database:
             pool = await self._ready_pool()
             conn: AsyncConnection[Any] | None = None
             try:
-                async with pool.connection() as conn:
-                    return await work(conn)
+                # pool.getconn/putconn around the work with the connection-context
+                # semantics (commit on success, rollback on error) spelled out: the same
+                # behaviour as ``async with pool.connection()`` without the generator-based
+                # context manager and, on autocommit connections, without a commit round.
+                conn = await pool.getconn()
+                try:
+                    result = await work(conn)
+                    if not conn.closed and conn.pgconn.transaction_status != _IDLE:
+                        await conn.commit()  # a shared pool without autocommit
+                except BaseException:
+                    if not conn.closed:
+                        try:
+                            await conn.rollback()
+                        except Exception as exc2:
+                            _log.warning("%s: error ignored in rollback: %s", operation, exc2)
+                    raise
+                finally:
+                    await pool.putconn(conn)
+                return result
             except PersistenceError:
                 raise
             except Exception as exc:
