@@ -509,16 +509,19 @@ class FrameLoader:
                progress: bool | None = None) -> pd.DataFrame:
         """Events matching ``tag_filter`` in (timestamp, persistence_id, sequence_nr) order."""
         flt = as_tag_filter(tag_filter)
-        where = self._where_params(persistence_ids, from_seq, to_seq, since, until, flt)
-        candidates = orjson.dumps(list(flt.candidate_tags)).decode()
+        single = len(flt.all) == 1 and not flt.any and not flt.not_
+        # One tag: the tag index alone decides membership (its own order, no sort).
+        where = self._where_params(persistence_ids, from_seq, to_seq, since, until,
+                                   None if single else flt)
+        candidates = flt.all[0] if single else orjson.dumps(list(flt.candidate_tags)).decode()
         lim = _limit_param(limit)
         builder = _FrameBuilder("sequence_nr", tags=True, expand=expand)
         if not (self.table_exists(self.tables.events) and self.table_exists(self.tables.tags)):
             return builder.frame()
         names: dict[str, str | Any] = {"events": self.tables.events, "tags": self.tables.tags,
                                        "where": fragment("journal_where")}
-        select = render("tagged_select", **names)
-        count = render("tagged_count", **names)
+        select = render("tagged_one_select" if single else "tagged_select", **names)
+        count = render("tagged_one_count" if single else "tagged_count", **names)
 
         def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
             keys = ([after["timestamp"], after["persistence_id"], after["sequence_nr"]]
@@ -536,16 +539,19 @@ class FrameLoader:
               page: Callable[[dict[str, Any] | None, int | None], Iterator[pa.RecordBatch]],
               count: Callable[[], int], limit: int | None, progress: bool | None,
               desc: str) -> None:
-        """One query for small loads; keyset pages with a progress bar for large ones."""
-        if limit is not None and limit <= self.progress_threshold:
-            builder.add_all(page(None, limit))
+        """One query when the result fits in ``progress_threshold`` rows; otherwise that
+        first page, then a count (for the progress bar) and keyset pages."""
+        # One row more than the threshold tells "small" (done) from "large" (keep paging)
+        # without a count or an extra, empty query.
+        first = self.progress_threshold + 1
+        if limit is not None:
+            first = min(limit, first)
+        got = builder.add_all(page(None, first))
+        if got < first or (limit is not None and builder.rows >= limit):
             return
         total = count()
         if limit is not None:
             total = min(total, limit)
-        if total <= self.progress_threshold:
-            builder.add_all(page(None, limit))
-            return
         self._load_paged(builder, page, total, limit, progress is not False, desc)
 
     def _load_paged(self, builder: _FrameBuilder,
@@ -557,8 +563,8 @@ class FrameLoader:
         pages = 0
         newest = _MIN_BIGINT
         started = time.perf_counter()
-        with tqdm(total=total, desc=desc, unit="rows", unit_scale=True, disable=not show,
-                  leave=False) as bar:
+        with tqdm(total=total, initial=builder.rows, desc=desc, unit="rows", unit_scale=True,
+                  disable=not show, leave=False) as bar:
             while limit is None or builder.rows < limit:
                 size = (self.page_size if limit is None
                         else min(self.page_size, limit - builder.rows))
