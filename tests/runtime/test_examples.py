@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -54,81 +53,18 @@ async def test_api_md_actor_example(pg_pool: Any) -> None:
         assert await cur.fetchall() == [(1, "25"), (2, "25")]  # the told command ran too
 
 
-README_EXAMPLE = textwrap.dedent('''
-    import asyncio
-    import os
-    from dataclasses import dataclass
+def readme_example() -> str:
+    """The actor example in README.md (the first python block of its "## Actors" section)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("\n## Actors\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
-    from actorpg_lab import (ActorSystem, DurableStateActor, EmbeddedPostgres, PersistenceExtension,
-                             PersistentActor, event_type, every_n_events)
-    from actorpg_lab.postgres import register_postgres_plugins
 
-    @event_type("bank.Deposited")
-    @dataclass(frozen=True)
-    class Deposited:
-        amount: int
-
-    @event_type("bank.Withdrawn")
-    @dataclass(frozen=True)
-    class Withdrawn:
-        amount: int
-
-    class Account(PersistentActor):                      # event sourced: state = fold(events)
-        def initial_state(self):
-            return 0
-
-        def on_event(self, balance, event):              # pure
-            return balance + (event.amount if isinstance(event, Deposited) else -event.amount)
-
-        def snapshot_policy(self):
-            return every_n_events(100)
-
-        def tags_for(self, event):
-            return ["bank"]
-
-        async def on_command(self, balance, command):
-            op, amount = command
-            if op == "withdraw" and amount > balance:
-                raise ValueError(f"insufficient funds: {balance} < {amount}")
-            await self.persist(Deposited(amount) if op == "deposit" else Withdrawn(amount))
-            return self.state
-
-    class Preferences(DurableStateActor):                # durable state: one row, a revision
-        def initial_state(self):
-            return {}
-
-        async def on_command(self, prefs, update):
-            await self.persist({**prefs, **update})
-            return self.revision
-
-    async def main(url):
-        system = ActorSystem("bank", config="""
-          actorpg.persistence.journal.plugin = "actorpg.persistence.journal.postgres"
-          actorpg.persistence.snapshot-store.plugin = "actorpg.persistence.snapshot-store.postgres"
-          actorpg.persistence.durable-state-store.plugin = "actorpg.persistence.durable-state-store.postgres"
-        """)
-        register_postgres_plugins(system.extension(PersistenceExtension), journal={"url": url},
-                                  snapshot_store={"url": url}, durable_state_store={"url": url})
-        account = system.spawn(Account("account-1"))
-        prefs = system.spawn(Preferences("prefs-1"))
-        await account.ask(("deposit", 100))
-        print("balance", await account.ask(("withdraw", 30)))
-        try:
-            await account.ask(("withdraw", 1_000))
-        except ValueError as exc:
-            print("refused:", exc)
-        print("prefs revision", await prefs.ask({"currency": "EUR"}))
-        await system.terminate()                         # closes the pools it created
-
-    if __name__ == "__main__":
-        url = os.environ.get("ACTORPG_DSN") or EmbeddedPostgres(".actorpg/pg").start()
-        asyncio.run(main(url))
-''')
 
 
 def test_readme_example_runs(pg_url: str, tmp_path: Path) -> None:
     script = tmp_path / "bank.py"
-    script.write_text(README_EXAMPLE)
+    script.write_text(readme_example())
     env = {**os.environ, "ACTORPG_DSN": pg_url}
     first = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
                            timeout=120, cwd=tmp_path)
