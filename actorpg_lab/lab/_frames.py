@@ -509,19 +509,23 @@ class FrameLoader:
                progress: bool | None = None) -> pd.DataFrame:
         """Events matching ``tag_filter`` in (timestamp, persistence_id, sequence_nr) order."""
         flt = as_tag_filter(tag_filter)
+        # With an ``all`` tag, every match carries flt.all[0]: walk that tag's index in
+        # order (no DISTINCT, no sort); the other rules are checked on the events' tag
+        # list — not needed at all for a single tag.  Only any-only filters take the
+        # general path (candidates from several tags, de-duplicated, then sorted).
+        driven = bool(flt.all)
         single = len(flt.all) == 1 and not flt.any and not flt.not_
-        # One tag: the tag index alone decides membership (its own order, no sort).
         where = self._where_params(persistence_ids, from_seq, to_seq, since, until,
                                    None if single else flt)
-        candidates = flt.all[0] if single else orjson.dumps(list(flt.candidate_tags)).decode()
+        candidates = flt.all[0] if driven else orjson.dumps(list(flt.candidate_tags)).decode()
         lim = _limit_param(limit)
         builder = _FrameBuilder("sequence_nr", tags=True, expand=expand)
         if not (self.table_exists(self.tables.events) and self.table_exists(self.tables.tags)):
             return builder.frame()
         names: dict[str, str | Any] = {"events": self.tables.events, "tags": self.tables.tags,
                                        "where": fragment("journal_where")}
-        select = render("tagged_one_select" if single else "tagged_select", **names)
-        count = render("tagged_one_count" if single else "tagged_count", **names)
+        select = render("tagged_one_select" if driven else "tagged_select", **names)
+        count = render("tagged_one_count" if driven else "tagged_count", **names)
 
         def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
             keys = ([after["timestamp"], after["persistence_id"], after["sequence_nr"]]

@@ -108,6 +108,8 @@ def test_keyset_paging_returns_every_row_once_with_progress(
     seed(wb, streams=5, per_stream=11)
     single = wb.journal_frame()
     tagged_single = wb.tag_frame("walk")
+    filters = [TagFilter(all=["walk"], not_=["even"]), TagFilter(any=["stream1", "even"])]
+    filtered_single = [wb.tag_frame(f) for f in filters]
     wb.frames.page_size = 7
     wb.frames.progress_threshold = 10
     paged = wb.journal_frame()
@@ -115,6 +117,10 @@ def test_keyset_paging_returns_every_row_once_with_progress(
     pd.testing.assert_frame_equal(paged.astype({"tags": object}), single.astype({"tags": object}))
     pd.testing.assert_frame_equal(wb.tag_frame("walk").astype({"tags": object}),
                                   tagged_single.astype({"tags": object}))
+    for flt, expected in zip(filters, filtered_single, strict=True):
+        assert len(expected) > 10  # large enough to be paged
+        pd.testing.assert_frame_equal(wb.tag_frame(flt).astype({"tags": object}),
+                                      expected.astype({"tags": object}))
     assert len(wb.journal_frame(limit=23)) == 23
     assert wb.journal_frame(limit=23)["sequence_nr"].tolist() == single["sequence_nr"].tolist()[:23]
     capsys.readouterr()

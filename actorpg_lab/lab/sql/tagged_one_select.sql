@@ -1,4 +1,4 @@
--- tag_frame for ONE tag (the common case): walk the tag index in its own order
+-- tag_frame driven by ONE tag (a single tag, or the first of TagFilter.all): walk its index in order
 -- (tag, timestamp, persistence_id, sequence_nr) — no DISTINCT, no sort — and fetch each
 -- event by primary key.  The LATERAL ... OFFSET 0 keeps that a nested loop of index
 -- lookups (measured ~30% faster than the hash join the planner picks for a plain join on
