@@ -132,8 +132,15 @@ class InMemoryJournal:
         self._events[pid] = [e for e in self._events.get(pid, ()) if e.sequence_nr > mark]
         self._deleted_to[pid] = mark
 
-    async def persistence_ids(self) -> list[str]:
-        return sorted(set(self._events) | set(self._deleted_to))
+    async def persistence_ids(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        if after is not None:
+            check_persistence_id(after)
+        if limit is not None:
+            check_non_negative_int("limit", limit)
+        ids = sorted(i for i in set(self._events) | set(self._deleted_to) if after is None or i > after)
+        return ids if limit is None else ids[:limit]
 
     async def read_by_tag(
         self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None

@@ -40,8 +40,10 @@ class Journal(Protocol):
         """Delete the events up to ``to_seq`` (and their tag rows)."""
         ...
 
-    async def persistence_ids(self) -> list[str]:
-        """Every known persistence id, sorted."""
+    async def persistence_ids(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """Every known persistence id, sorted; page with ``after`` (exclusive) and ``limit``."""
         ...
 
     async def read_by_tag(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import deque
@@ -41,6 +42,8 @@ _log = logging.getLogger("actorpg_lab.postgres.journal")
 
 #: Appends of one journal in flight at once before further appends are coalesced.
 _APPEND_SLOTS = 2
+#: Pages at least this long are decoded with the cyclic GC paused (see _stream_events).
+_GC_PAUSE_ROWS = 1000
 #: Upper bounds of one coalesced statement.
 _BATCH_MAX_APPENDS = 256
 _BATCH_MAX_EVENTS = 10_000
@@ -412,6 +415,13 @@ class PostgresJournal:
     def _stream_events(self, pid: str, rows: list[tuple[Any, ...]]) -> list[PersistentEvent]:
         """Rows ``(seq, payload, tags, ts)`` of one stream as events (the recovery hot loop)."""
         decode = self.codec.decode
+        # Building a large page allocates ~3 container objects per event that all survive
+        # (the page holds them), so the cyclic GC would run dozens of collections per page
+        # just to promote them (15-25% of a 100k-event recovery, measured).  Pause it for
+        # the page; it is re-enabled right after unless it was already off.
+        paused = len(rows) >= _GC_PAUSE_ROWS and gc.isenabled()
+        if paused:
+            gc.disable()
         try:
             return [
                 PersistentEvent(pid, seq, decode(payload), ts,
@@ -424,6 +434,9 @@ class PostgresJournal:
                 PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
                 for seq, payload, tags, ts in rows
             ]
+        finally:
+            if paused:
+                gc.enable()
 
     async def highest_seq(self, persistence_id: str) -> int:
         """The stream head; 0 for an unknown stream; never rewinds after ``delete``."""
@@ -431,9 +444,21 @@ class PostgresJournal:
         row = await self._db.fetch_one(f"highest_seq of {pid!r}", self._head_sql, {"pid": pid})
         return int(row[0]) if row else 0
 
-    async def persistence_ids(self) -> list[str]:
-        """Every stream with events or a deletion mark, sorted."""
-        rows = await self._db.fetch_all("persistence_ids", self._ids_sql, {})
+    async def persistence_ids(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """Every stream with events or a deletion mark, sorted (database collation).
+
+        Page with ``after`` (the last id of the previous page) and ``limit``.
+        """
+        if after is not None:
+            check_persistence_id(after)
+        if limit is not None:
+            check_non_negative_int("limit", limit)
+        rows = await self._db.fetch_all(
+            "persistence_ids", self._ids_sql,
+            {"after": after or "", "limit": MAX_BIGINT if limit is None else limit},
+        )
         return [r[0] for r in rows]
 
     async def read_by_tag(

@@ -15,7 +15,6 @@ own; stop it by cancelling the consuming task or by ``aclose()``.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -176,17 +175,12 @@ class PersistenceQuery:
     async def current_persistence_ids(self) -> list[str]:
         """Every persistence id in the journal, sorted.
 
-        Uses the journal's paged listing (``persistence_ids(after=, limit=)``) when it
-        offers one, else its one-shot ``persistence_ids()``.
+        Pages through the journal's ``persistence_ids(after=, limit=)`` listing.
         """
-        listing = self.journal.persistence_ids
-        params = inspect.signature(listing).parameters
-        if "after" not in params or "limit" not in params:
-            return await listing()
         ids: list[str] = []
         after: str | None = None
         while True:
-            page: list[str] = await listing(after=after, limit=self.page_size)  # type: ignore[call-arg]
+            page = await self.journal.persistence_ids(after=after, limit=self.page_size)
             ids.extend(page)
             if len(page) < self.page_size:
                 return ids

@@ -81,6 +81,16 @@ class JournalContract:
         assert [e.event for e in await journal.read("a-2")] == [2]
         assert await journal.persistence_ids() == ["a-1", "a-2"]
 
+    async def test_persistence_ids_page(self, journal: Journal) -> None:
+        for pid in ["s-3", "s-1", "s-4", "s-2", "s-5"]:
+            await journal.append(pid, entries(1), 0)
+        await journal.delete("s-4", 1)  # known only through its deletion mark now
+        assert await journal.persistence_ids(limit=2) == ["s-1", "s-2"]
+        assert await journal.persistence_ids(after="s-2", limit=2) == ["s-3", "s-4"]
+        assert await journal.persistence_ids(after="s-4") == ["s-5"]
+        assert await journal.persistence_ids(after="s-5") == []
+        assert await journal.persistence_ids(limit=0) == []
+
     async def test_empty_append_writes_nothing(self, journal: Journal) -> None:
         assert await journal.append("a-1", [], 0) == []
         assert await journal.highest_seq("a-1") == 0
