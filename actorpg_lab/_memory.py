@@ -15,9 +15,15 @@ from typing import Any
 
 from ._codec import JsonCodec, default_codec
 from ._errors import DurableStateConcurrencyError, JournalConcurrencyError
-from ._tag_filter import TagFilter
+from ._tag_filter import TagFilter, check_tag_query
 from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
-from ._validation import check_non_negative_int, check_persistence_id, check_tags
+from ._validation import (
+    check_non_negative_int,
+    check_page,
+    check_persistence_id,
+    check_seq_range,
+    check_tags,
+)
 from ._write_attempts import report_snapshot_activity, report_write_attempt
 
 __all__ = ["InMemoryDurableStateStore", "InMemoryJournal", "InMemorySnapshotStore"]
@@ -109,9 +115,7 @@ class InMemoryJournal:
         self, persistence_id: str, from_seq: int = 1, to_seq: int | None = None
     ) -> list[PersistentEvent]:
         pid = check_persistence_id(persistence_id)
-        check_non_negative_int("from_seq", from_seq)
-        if to_seq is not None:
-            check_non_negative_int("to_seq", to_seq)
+        check_seq_range(from_seq, to_seq)
         upper = to_seq if to_seq is not None else float("inf")
         return [
             self._to_event(pid, e)
@@ -135,21 +139,14 @@ class InMemoryJournal:
     async def persistence_ids(
         self, *, after: str | None = None, limit: int | None = None
     ) -> list[str]:
-        if after is not None:
-            check_persistence_id(after)
-        if limit is not None:
-            check_non_negative_int("limit", limit)
+        check_page(after, limit)
         ids = sorted(i for i in set(self._events) | set(self._deleted_to) if after is None or i > after)
         return ids if limit is None else ids[:limit]
 
     async def read_by_tag(
         self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
     ) -> list[PersistentEvent]:
-        if not isinstance(tag_filter, TagFilter):
-            raise TypeError(f"tag_filter must be a TagFilter, got {tag_filter!r}")
-        check_non_negative_int("from_timestamp", from_timestamp)
-        if limit is not None:
-            check_non_negative_int("limit", limit)
+        check_tag_query(tag_filter, from_timestamp, limit)
         hits = [
             (e.timestamp, pid, e.sequence_nr, e)
             for pid, events in self._events.items()

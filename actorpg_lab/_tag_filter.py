@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._validation import check_tags
+from ._validation import check_non_negative_int, check_optional_limit, check_tags
 
-__all__ = ["TagFilter", "as_tag_filter"]
+__all__ = ["TagFilter", "as_tag_filter", "check_tag_query"]
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -68,3 +68,12 @@ def as_tag_filter(tag_filter: str | TagFilter) -> TagFilter:
         f"tag_filter must be a tag (str) or a TagFilter, got {type(tag_filter).__name__}: "
         f"{tag_filter!r}"
     )
+
+
+def check_tag_query(tag_filter: object, from_timestamp: object, limit: object) -> TagFilter:
+    """Validate the arguments of ``Journal.read_by_tag``; returns the filter."""
+    if not isinstance(tag_filter, TagFilter):
+        raise TypeError(f"tag_filter must be a TagFilter, got {tag_filter!r}")
+    check_non_negative_int("from_timestamp", from_timestamp)
+    check_optional_limit(limit)
+    return tag_filter

@@ -10,7 +10,10 @@ from collections.abc import Iterable
 
 __all__ = [
     "check_non_negative_int",
+    "check_optional_limit",
+    "check_page",
     "check_persistence_id",
+    "check_seq_range",
     "check_table_name",
     "check_tags",
 ]
@@ -115,3 +118,20 @@ def check_table_name(name: str, value: object) -> str:
             f"{name} must be at most {MAX_TABLE_NAME_LENGTH} characters long: {value!r}"
         )
     return value
+
+
+def check_seq_range(from_seq: object, to_seq: object) -> tuple[int, int | None]:
+    """Validate an inclusive read range: ``from_seq >= 0`` and ``to_seq`` ``None`` or ``>= 0``."""
+    lower = check_non_negative_int("from_seq", from_seq)
+    upper = None if to_seq is None else check_non_negative_int("to_seq", to_seq)
+    return lower, upper
+
+
+def check_optional_limit(limit: object) -> int | None:
+    """``None`` (no limit) or a non-negative ``int``."""
+    return None if limit is None else check_non_negative_int("limit", limit)
+
+
+def check_page(after: object, limit: object) -> tuple[str | None, int | None]:
+    """Validate a keyset page: ``after`` (exclusive) a persistence id or ``None``."""
+    return (None if after is None else check_persistence_id(after)), check_optional_limit(limit)

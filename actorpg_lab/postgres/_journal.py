@@ -28,9 +28,16 @@ from .._codec import JsonCodec, default_codec
 from .._dsn import redact_dsn
 from .._errors import JournalConcurrencyError, JournalError
 from .._memory import validate_entries
-from .._tag_filter import TagFilter
+from .._tag_filter import TagFilter, check_tag_query
 from .._types import JournalEntry, PersistentEvent
-from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
+from .._validation import (
+    MAX_BIGINT,
+    check_non_negative_int,
+    check_page,
+    check_persistence_id,
+    check_seq_range,
+    check_table_name,
+)
 from .._write_attempts import has_listeners, report_write_attempt
 from ._database import Database, WriteConflict, decode_stored
 from ._sql import statement
@@ -402,9 +409,7 @@ class PostgresJournal:
     ) -> list[PersistentEvent]:
         """Events with ``from_seq <= sequence_nr <= to_seq`` (inclusive), ascending."""
         pid = check_persistence_id(persistence_id)
-        check_non_negative_int("from_seq", from_seq)
-        if to_seq is not None:
-            check_non_negative_int("to_seq", to_seq)
+        check_seq_range(from_seq, to_seq)
         rows = await self._db.fetch_all(
             f"read {pid!r}", self._read_sql,
             {"pid": pid, "from_seq": from_seq, "to_seq": MAX_BIGINT if to_seq is None else to_seq},
@@ -451,10 +456,7 @@ class PostgresJournal:
 
         Page with ``after`` (the last id of the previous page) and ``limit``.
         """
-        if after is not None:
-            check_persistence_id(after)
-        if limit is not None:
-            check_non_negative_int("limit", limit)
+        check_page(after, limit)
         rows = await self._db.fetch_all(
             "persistence_ids", self._ids_sql,
             {"after": after or "", "limit": MAX_BIGINT if limit is None else limit},
@@ -465,11 +467,7 @@ class PostgresJournal:
         self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
     ) -> list[PersistentEvent]:
         """Events matching ``tag_filter`` from ``from_timestamp``, in offset order."""
-        if not isinstance(tag_filter, TagFilter):
-            raise TypeError(f"tag_filter must be a TagFilter, got {tag_filter!r}")
-        check_non_negative_int("from_timestamp", from_timestamp)
-        if limit is not None:
-            check_non_negative_int("limit", limit)
+        check_tag_query(tag_filter, from_timestamp, limit)
         if len(tag_filter.all) == 1 and not tag_filter.any and not tag_filter.not_:
             query = self._by_tag_sql
             params: dict[str, Any] = {"tag": tag_filter.all[0]}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from .._protocols import Journal
 from .._tag_filter import TagFilter, as_tag_filter
 from .._types import PersistentEvent
-from .._validation import check_non_negative_int, check_persistence_id
+from .._validation import check_non_negative_int, check_persistence_id, check_seq_range
 from ._offset import DEFAULT_WINDOW_MS, TagOffset
 
 __all__ = ["PersistenceQuery", "TaggedEvent"]
@@ -158,9 +158,7 @@ class PersistenceQuery:
     ) -> list[PersistentEvent]:
         """The events of one stream with ``from_seq <= sequence_nr <= to_seq``, ascending."""
         pid = check_persistence_id(persistence_id)
-        check_non_negative_int("from_seq", from_seq)
-        if to_seq is not None:
-            check_non_negative_int("to_seq", to_seq)
+        check_seq_range(from_seq, to_seq)
         head = await self.journal.highest_seq(pid)
         upper = head if to_seq is None else min(to_seq, head)
         result: list[PersistentEvent] = []
