@@ -32,7 +32,7 @@ def deposited(i: int, account: str = "acc-1") -> Deposited:
 
 def fold(balance: int, event: Any) -> int:
     """The actor's pure ``on_event``: the balance of an account."""
-    return balance + event.amount
+    return balance + int(event.amount)
 
 
 @functools.cache

@@ -34,8 +34,9 @@ def codec() -> JsonCodec:
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, False, 0, -1, 2**63 - 1, -(2**63), 2**64 - 1, 0.1, -2.5e300, "", "ü ✓ 🚀 \u202e rtl", "nul \x00 inside",
-     [], {}, {"nested": [1, {"a": None}]}, {"$type": "only one reserved key"}],
+    [None, True, False, 0, -1, 2**63 - 1, -(2**63), 2**64 - 1, 0.1, -2.5e300, "",
+     "ü ✓ 🚀 \u202e rtl", "nul \x00 inside", [], {},
+     {"nested": [1, {"a": None}]}, {"$type": "only one reserved key"}],
 )
 def test_plain_json_round_trips_unchanged(codec: JsonCodec, value: Any) -> None:
     assert codec.decode(codec.encode(value)) == value

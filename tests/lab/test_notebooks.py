@@ -20,7 +20,7 @@ def test_there_are_notebooks_committed_without_outputs() -> None:
 
     assert len(NOTEBOOKS) >= 4
     for path in NOTEBOOKS:
-        book = nbformat.read(path, as_version=4)
+        book = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
         assert "widgets" not in book.metadata, path.name  # no saved widget state
         for cell in book.cells:
             if cell.cell_type == "code":
@@ -42,7 +42,7 @@ def test_notebook_runs_top_to_bottom(path: Path, pg_server: object, tmp_path: Pa
 
     copy = tmp_path / path.name
     shutil.copy(path, copy)
-    book = nbformat.read(copy, as_version=4)
+    book = nbformat.read(copy, as_version=4)  # type: ignore[no-untyped-call]
     source = "\n".join(c.source for c in book.cells if c.cell_type == "code")
     schemas = set(re.findall(r'schema="(\w+)"', source))
     assert schemas, f"{path.name} must work in its own schema"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
 import pytest
 
@@ -79,7 +81,7 @@ def test_pruning_recorder_lifetimes(wb: lab.Workbench) -> None:
     assert life[life["alive"]]["sequence_nr"].tolist() == [4, 5, 6]
     assert (life["pruned_at"].notna() == ~life["alive"]).all()
     summary = rec.summary().set_index("persistence_id")
-    assert summary.loc["acc"].tolist() == [6, 3, 3, 6]
+    assert cast(Any, summary.loc["acc"]).tolist() == [6, 3, 3, 6]
     assert wb.snapshots_frame()["sequence_nr"].tolist() == [4, 5, 6]
     assert "6 saves, 3 pruned" in repr(rec)
     assert rec.plot().get_ylabel() == "snapshot sequence_nr"
@@ -96,11 +98,11 @@ def test_recovery_cost_and_what_if(wb: lab.Workbench) -> None:
     what = wb.what_if(every_n=[None, 10], keep_n=[1, 0]).set_index(["every_n", "keep_n"])
     never = what.iloc[0]  # every_n=None (never snapshot), keep_n=1
     assert never["snapshots_written"] == 0 and never["events_to_replay_total"] == 35
-    ten_one = what.loc[(10, 1)]
+    ten_one: Any = what.loc[(10, 1)]
     # a: snapshots at 10 (1 kept); b: at 10, 20 (1 kept) -> replay 0 and 5
     assert ten_one[["snapshots_written", "snapshots_kept", "pruned"]].tolist() == [3, 2, 1]
     assert ten_one["events_to_replay_max"] == 5 and ten_one["fallback_depth_max"] == 5
-    ten_all = what.loc[(10, 0)]
+    ten_all: Any = what.loc[(10, 0)]
     assert ten_all["snapshots_kept"] == 3 and ten_all["fallback_depth_max"] == 15
     with pytest.raises(ValueError):
         simulate_policies([1], every_n=[-1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -37,7 +37,8 @@ def test_step_back_seek_state_and_history(wb: lab.Workbench) -> None:
     step = r.step()
     assert step is not None and step.event.sequence_nr == 1 and r.state == states[1]
     r.step(3)
-    assert r.position == 4 and r.state == states[4] and r.event.event == events[3]
+    assert r.position == 4 and r.state == states[4]
+    assert r.event is not None and r.event.event == events[3]
     assert r.back() == 3 and r.state == states[3]
     assert r.seek(12) == states[12]
     assert r.step() is not None and r.position == 12  # at the end: stays
@@ -46,12 +47,12 @@ def test_step_back_seek_state_and_history(wb: lab.Workbench) -> None:
     with pytest.raises(ValueError, match="outside"):
         r.seek(13)
     with pytest.raises(TypeError):
-        r.seek("3")  # type: ignore[arg-type]
+        r.seek("3")
     history = r.history
     assert history.index.name == "seq" and history.index.tolist() == list(range(1, 13))
     assert history["event"].tolist() == events
     assert history["state_after"].tolist() == states[1:]
-    assert history.loc[2, "diff"].to_dict() == {
+    assert cast(Any, history.loc[2, "diff"]).to_dict() == {
         "balance": {"old": 100, "new": 300}, "transactions": {"old": 1, "new": 2}}
     assert history.loc[1, "event_type"] == "Deposited"
     assert str(history["timestamp"].dtype) == "datetime64[ms, UTC]"
@@ -105,7 +106,7 @@ def test_failing_on_event_is_flagged(wb: lab.Workbench) -> None:
     def on_event(state: int, event: Any) -> int:
         if isinstance(event, Withdrawn):
             raise KeyError("no handler for Withdrawn")
-        return state + event.amount
+        return state + int(event.amount)
 
     r = wb.replay((on_event, 0), "acc-1")
     [problem] = r.problems
