@@ -5,6 +5,12 @@ The embedded PostgreSQL binaries are built without OpenSSL, and libpq ignores
 PostgreSQL's SSL negotiation ourselves: answer the 8-byte ``SSLRequest`` with ``S`` and
 wrap the socket in TLS (or with ``N`` when ``tls=False``), then relay bytes to the real
 server.  ``handshakes`` counts completed TLS handshakes.
+
+Fault injection: when a client message contains ``cut_marker`` (one shot), the proxy
+forwards it,
+swallows the server's answer, waits ``cut_delay`` seconds (the statement runs and
+commits) and then drops both connections — the client never learns the outcome.
+``cuts`` counts how often that happened.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ class TlsProxy:
         self.plaintext_sessions = 0
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(certfile, keyfile)
+        self.cut_marker: bytes | None = None
+        self.cut_delay = 0.3
+        self.cuts = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -70,17 +79,45 @@ class TlsProxy:
                 self.plaintext_sessions += 1
             up_reader, up_writer = await asyncio.open_unix_connection(str(self.unix_socket))
             up_writer.write(head)
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            cut = asyncio.Event()
+            await asyncio.gather(self._client_to_server(reader, up_writer, writer, cut),
+                                 _pipe(up_reader, writer, cut))
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError,
+                asyncio.CancelledError):  # cancelled: the proxy is shutting down
             pass
         finally:
             self._tasks.discard(task)
             writer.close()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _client_to_server(self, reader: asyncio.StreamReader,
+                                up_writer: asyncio.StreamWriter,
+                                client_writer: asyncio.StreamWriter, cut: asyncio.Event) -> None:
+        try:
+            while data := await reader.read(65536):
+                marker = self.cut_marker
+                if marker is not None and marker in data:
+                    self.cut_marker = None  # one shot: a retry of the same message passes
+                    cut.set()  # from now on the server's answers are swallowed
+                    up_writer.write(data)
+                    await up_writer.drain()
+                    await asyncio.sleep(self.cut_delay)
+                    self.cuts += 1
+                    client_writer.transport.abort()
+                    return
+                up_writer.write(data)
+                await up_writer.drain()
+        finally:
+            with contextlib.suppress(Exception):
+                up_writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                cut: asyncio.Event | None = None) -> None:
     try:
         while data := await reader.read(65536):
+            if cut is not None and cut.is_set():
+                continue
             writer.write(data)
             await writer.drain()
     finally:

@@ -11,7 +11,9 @@ import asyncio
 import multiprocessing
 import os
 import random
+import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import PoolTimeout
 
 from actorpg_lab import (
+    DurableStateConcurrencyError,
     EmbeddedPostgres,
     JournalConcurrencyError,
     JournalEntry,
@@ -430,3 +433,86 @@ async def test_integrity_errors_do_not_break_other_streams(corrupt_stores: Any,
     assert result.state == [10]
     with pytest.raises(JournalConcurrencyError):  # writes still check the head normally
         await j.append("acct-1", [JournalEntry(6)], 4)
+
+
+# -- the connection dies after the COMMIT but before the answer ------------------------
+@pytest.fixture
+async def cutting_proxy(pg_server: Any, tmp_path: Path) -> Any:
+    if pg_server.kind != "embedded":
+        pytest.skip("the proxy relays to the embedded server's Unix socket")
+    from ._tls_proxy import TlsProxy
+
+    params = conninfo_to_dict(pg_server.dsn)
+    sock = Path(str(params["host"])) / f".s.PGSQL.{params.get('port') or 5432}"
+    # the proxy wants a certificate even when it never speaks TLS: make a throw-away one
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "k.pem", "-out",
+                    "c.pem", "-days", "1", "-subj", "/CN=localhost"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    async with TlsProxy(sock, tmp_path / "c.pem", tmp_path / "k.pem", tls=False) as proxy:
+        yield proxy
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+async def test_append_whose_answer_is_lost_after_commit_is_not_duplicated(
+    cutting_proxy: Any, pg_url: str
+) -> None:
+    """The in-doubt case: the append commits, then the connection drops before the client
+    hears about it.  The store retries on a fresh connection, finds its own events and
+    reports success — exactly once in the journal."""
+    journal = PostgresJournal(url=_proxied_url(cutting_proxy, pg_url),
+                              pool_config={"min_size": 1, "max_size": 2})
+    await journal.append("doubt", [JournalEntry({"n": 1}, ("t",))], 0)
+    marker = "CUT-" + os.urandom(4).hex()
+    cutting_proxy.cut_marker = marker.encode()
+    written = await journal.append(
+        "doubt", [JournalEntry({"n": 2, "m": marker}, ("t",)), JournalEntry({"n": 3})], 1)
+    cutting_proxy.cut_marker = None
+    assert cutting_proxy.cuts == 1, "the fault was not injected"
+    assert [(e.sequence_nr, e.event.get("n")) for e in written] == [(2, 2), (3, 3)]
+    snap = read_journal_tables(pg_url)
+    assert_journal_consistent(snap)
+    assert snap.stream("doubt") == [1, 2, 3]  # committed once, not twice, not zero times
+    await journal.close()
+
+
+def _proxied_url(proxy: Any, pg_url: str) -> str:
+    params = conninfo_to_dict(pg_url)
+    return (f"host=127.0.0.1 port={proxy.port} user={params.get('user', 'postgres')} "
+            f"dbname={params.get('dbname', 'postgres')} options='{params['options']}' "
+            f"sslmode=disable")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+async def test_upsert_whose_answer_is_lost_after_commit_is_not_a_false_conflict(
+    cutting_proxy: Any, pg_url: str
+) -> None:
+    """A durable-state write that committed but whose answer was lost must not be
+    reported as a DurableStateConcurrencyError: a caller's retry-on-conflict loop would
+    then apply its change twice (a counter would count one increment double)."""
+    store = PostgresDurableStateStore(url=_proxied_url(cutting_proxy, pg_url),
+                                      pool_config={"min_size": 1, "max_size": 2})
+    acked = 0
+    for n in range(1, 4):  # create (INSERT path) and two updates (UPDATE path), all cut
+        marker = f"CUT-{n}-{os.urandom(4).hex()}"
+        cutting_proxy.cut_marker = marker.encode()
+        while True:  # the usual retry-on-conflict increment loop
+            record = await store.load("counter")
+            revision = record.revision if record else 0
+            count = record.state["count"] if record else 0
+            try:
+                written = await store.upsert("counter", revision,
+                                             {"count": count + 1, "m": marker})
+            except DurableStateConcurrencyError:
+                continue
+            except JournalError:  # outcome unknown: acceptable, but then do not count it
+                break
+            acked += 1
+            assert written.revision == revision + 1
+            break
+        assert cutting_proxy.cuts == n
+    final = await store.load("counter")
+    assert final is not None
+    assert final.state["count"] == final.revision == acked, (
+        f"count {final.state['count']} at revision {final.revision}, acknowledged {acked}")
+    await store.close()
