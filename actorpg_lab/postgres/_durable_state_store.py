@@ -29,6 +29,12 @@ class PostgresDurableStateStore:
     Either way the new revision is ``expected_revision + 1``; when no row was
     written, :class:`~actorpg_lab.DurableStateConcurrencyError` reports the revision
     read back afterwards (0 when the record does not exist).
+
+    When the connection dies after the write was sent, the store retries on a fresh
+    connection; if that retry finds the record already moved, it checks whether the
+    move was its own write (revision ``expected_revision + 1`` with exactly its payload:
+    success) and otherwise raises :class:`~actorpg_lab.JournalError` (outcome unknown)
+    — never a concurrency error that would invite a double update.
     """
 
     def __init__(
@@ -73,13 +79,26 @@ class PostgresDurableStateStore:
         query = self._insert_sql if expected_revision == 0 else self._update_sql
         params = {"pid": pid, "payload": payload, "expected": expected_revision}
         cause: WriteConflict | None = None
+        attempts = 0
+
+        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            nonlocal attempts
+            attempts += 1
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
         try:
-            row = await self._db.fetch_one(f"upsert {pid!r}", query, params)
+            row = await self._db.run(f"upsert {pid!r}", work)
         except WriteConflict as exc:
             row, cause = None, exc
         except JournalError:
             self._report(pid, expected_revision, -1, None, "error", started)
             raise
+        if row is None and attempts > 1:
+            # The connection died during an earlier attempt, which may have committed: a
+            # "conflict" now could be our own write, and reporting it as one would make a
+            # retry-on-conflict caller apply its change twice.
+            return await self._resolve_in_doubt(pid, expected_revision, payload, started)
         if row is None:
             actual = await self._current_revision(pid)
             self._report(pid, expected_revision, actual, None, "conflict", started)
@@ -87,6 +106,24 @@ class PostgresDurableStateStore:
         revision, ts = int(row[0]), int(row[1])
         self._report(pid, expected_revision, expected_revision, revision, "ok", started)
         return DurableStateRecord(pid, revision, self.codec.decode(payload), ts)
+
+    async def _resolve_in_doubt(
+        self, pid: str, expected: int, payload: str, started: float
+    ) -> DurableStateRecord:
+        """Our write is found (revision ``expected + 1`` holding exactly our payload):
+        success.  Otherwise its outcome cannot be known: a JournalError, never a
+        DurableStateConcurrencyError."""
+        row = await self._db.fetch_one(f"load {pid!r}", self._load_sql, {"pid": pid})
+        if row is not None and int(row[0]) == expected + 1 and row[1] == payload:
+            self._report(pid, expected, expected, expected + 1, "ok", started)
+            return DurableStateRecord(pid, expected + 1, self.codec.decode(payload), int(row[2]))
+        current = int(row[0]) if row is not None else 0
+        self._report(pid, expected, current, None, "error", started)
+        raise JournalError(
+            f"upsert {pid!r} at revision {expected}: the connection was lost after the write "
+            f"was sent and the record is now at revision {current}; whether this write was "
+            f"applied cannot be told — reload before retrying"
+        )
 
     @staticmethod
     def _report(pid: str, expected: int, actual: int, written: int | None, outcome: Any,
