@@ -96,7 +96,33 @@ async def _restarts_under_load(own_server: EmbeddedPostgres, url: str, modes: li
             await _workers._journal_task(journals[t % 2], w, t, time.monotonic() + 0.2,
                                          ListLog(), rng, allow_errors=True)  # type: ignore[arg-type]
 
+    durable = PostgresDurableStateStore(url=url, pool_config={"min_size": 1, "max_size": 3,
+                                                              "timeout": 0.5})
+    cas = {"acked": 0, "unknown": 0, "errors": 0}
+
+    async def incrementer() -> None:
+        """Retry-on-conflict increments of one counter; a JournalError is an outage (if
+        raised by load) or an in-doubt write (if raised by upsert)."""
+        while not stop.is_set():
+            try:
+                record = await durable.load("counter")
+            except JournalError:
+                cas["errors"] += 1
+                await asyncio.sleep(0.05)
+                continue
+            revision = record.revision if record else 0
+            count = record.state["count"] if record else 0
+            try:
+                await durable.upsert("counter", revision, {"count": count + 1})
+                cas["acked"] += 1
+            except DurableStateConcurrencyError:
+                pass
+            except JournalError:
+                cas["unknown"] += 1
+                await asyncio.sleep(0.05)
+
     tasks = [asyncio.create_task(task(t)) for t in range(8)]
+    tasks += [asyncio.create_task(incrementer()) for _ in range(3)]
     try:
         rng = random.Random(len(modes))
         for i, mode in enumerate(modes):
@@ -148,13 +174,19 @@ async def _restarts_under_load(own_server: EmbeddedPostgres, url: str, modes: li
                         ",".join(tags))
     errors = sum(1 for r in log if r["op"] == "err")
     assert errors > 0, "the restarts were not noticed at all"
+    final = await durable.load("counter")
+    assert final is not None and final.revision == final.state["count"]
+    # every acknowledged increment counted once; in-doubt ones at most once
+    assert cas["acked"] <= final.state["count"] <= cas["acked"] + cas["unknown"], (final, cas)
+    await durable.close()
     for j in journals:
         await j.close()
     assert count_connections(own_server.dsn, app) == 0  # no connection leaked
     print(f"\nFIGURES restarts: restarts={len(modes)} ({', '.join(sorted(set(modes)))}) "
           f"tasks=8 acked={acked} "
           f"rejected={rejected} errors={errors} in-doubt appends={in_doubt} "
-          f"(of which committed={happened}) lost=0")
+          f"(of which committed={happened}) lost=0; durable counter: {cas}, "
+          f"final={final.state['count']}")
 
 
 async def test_all_stores_recover_after_restart_without_app_restart(
