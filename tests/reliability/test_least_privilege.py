@@ -236,3 +236,34 @@ async def test_real_password_auth_works_and_failures_do_not_leak(
     with pytest.raises(JournalError, match="password"):
         await journal.highest_seq("p")
     await journal.close()
+
+
+@pytest.mark.parametrize("password", ["p@ss:w/rd?x=1&y#z", "with space and 'quote'",
+                                      "back\\slash=eq", "ünï🔥"])
+async def test_tricky_passwords_are_redacted_in_every_form(
+    pg_server: Any, password: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from urllib.parse import quote
+
+    caplog.set_level(logging.DEBUG)
+    host = conninfo_host(pg_server.dsn)
+    forms: list[tuple[str, dict[str, Any] | None]] = [
+        (f"postgresql://someone:{quote(password, safe='')}@/no_such_db?host={host}", None),
+        (make_conninfo(pg_server.dsn, user="someone", password=password, dbname="no_such_db"),
+         None),
+        (make_conninfo(pg_server.dsn, user="someone", dbname="no_such_db"),
+         {"kwargs": {"password": password}}),
+    ]
+    needles = {password, quote(password, safe=""), quote(password)}
+    for url, pool_config in forms:
+        journal = PostgresJournal(url=url, pool_config={**(pool_config or {}), "timeout": 0.3})
+        with pytest.raises(JournalError) as info:
+            await journal.highest_seq("p")
+        with pytest.raises(ValueError) as both:
+            PostgresJournal(url=url, pool_config=pool_config, pool=object())  # type: ignore[arg-type]
+        texts = [repr(journal), repr(journal.database), str(info.value),
+                 "".join(traceback.format_exception(info.value)), str(both.value), caplog.text]
+        await journal.close()
+        for text in texts:
+            for needle in needles:
+                assert needle not in text, f"password leaked: {text[:300]!r}"
