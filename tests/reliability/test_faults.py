@@ -548,3 +548,49 @@ async def test_upsert_whose_answer_is_lost_after_commit_is_not_a_false_conflict(
     assert final.state["count"] == final.revision == acked, (
         f"count {final.state['count']} at revision {final.revision}, acknowledged {acked}")
     await store.close()
+
+
+async def test_cancelled_calls_leak_nothing_and_leave_no_half_writes(
+    pg_server: Any, pg_url: str
+) -> None:
+    """Appends cancelled (asyncio timeouts) while waiting for a pool connection or while
+    blocked on a lock inside PostgreSQL: afterwards no connection leaked, the pool hands
+    out only healthy connections, and each cancelled append happened completely or not
+    at all."""
+    app = f"cancel-{os.getpid()}"
+    j = PostgresJournal(url=make_conninfo(pg_url, application_name=app),
+                        pool_config={"min_size": 2, "max_size": 2, "timeout": 5.0})
+    await j.append("c", [JournalEntry({"n": 0}, ("t",))], 0)
+    pool = j.database.pool
+    assert pool is not None
+    # 1) cancelled while waiting for a connection
+    async with pool.connection(), pool.connection():
+        for _ in range(5):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(j.append("c", [JournalEntry({"n": 1})], 1), 0.05)
+    # 2) cancelled while the INSERT waits on a lock held by another session
+    async with await psycopg.AsyncConnection.connect(pg_url) as blocker:
+        await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        for n in range(3):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(
+                    j.append("c", [JournalEntry({"n": 10 + n, "k": i}, ("t",))
+                                   for i in range(3)], 1), 0.2)
+        await blocker.rollback()
+    await asyncio.sleep(0.3)  # let any statement that outlived its cancelled caller finish
+    head = await j.highest_seq("c")
+    assert head in (1, 4), f"head {head}: a cancelled 3-event batch was half-written"
+    await j.append("c", [JournalEntry({"n": 99})], head)  # healthy connections only
+    snap = read_journal_tables(pg_url)
+    assert_journal_consistent(snap)
+    events = [orjson.loads(snap.events[("c", s)][0]) for s in snap.stream("c")]
+    assert events[0]["n"] == 0 and events[-1]["n"] == 99
+    if head == 4:  # one cancelled batch committed after the lock went: all of it, in order
+        assert len({e["n"] for e in events[1:4]}) == 1 and [e["k"] for e in events[1:4]] == [0, 1, 2]
+    print(f"\nFIGURES cancellation: 5 cancelled waiting for a connection, 3 cancelled on a "
+          f"lock; batches that committed anyway: {(head - 1) // 3}")
+    stats = pool.get_stats()
+    assert stats["pool_size"] <= 2
+    assert count_connections(pg_server.dsn, app) <= 2
+    await j.close()
+    assert count_connections(pg_server.dsn, app) == 0
