@@ -50,6 +50,8 @@ class JsonCodec:
         self._by_class: dict[type[Any], str] = {}
         #: Field names per dataclass, looked up once (``dataclasses.fields`` is slow).
         self._field_names: dict[type[Any], tuple[str, ...]] = {}
+        #: Per dataclass: do its plain-scalar instances read back as equal new instances?
+        self._simple: dict[type[Any], bool] = {}
         self._encoder = json.JSONEncoder(
             allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=self._default
         )
@@ -94,8 +96,21 @@ class JsonCodec:
 
     def encode(self, value: Any) -> str:
         """Return ``value`` as JSON text; ``TypeError``/``ValueError`` name what failed."""
+        envelopes = 0
+
+        def default(item: Any) -> Any:
+            nonlocal envelopes
+            result = self._default(item)
+            if type(result) is dict:  # only dataclasses become dicts: a typed envelope
+                envelopes += 1
+            return result
+
         try:
-            text = self._encoder.encode(value)
+            # A fresh encoder per call (json builds its C encoder per call anyway) so the
+            # hook can count the envelopes it writes, thread-safely.
+            text = json.JSONEncoder(
+                allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=default
+            ).encode(value)
         except ValueError as exc:  # NaN / Infinity, circular references
             raise ValueError(f"payload cannot be serialized as JSON ({exc}): {value!r:.200}") from None
         except RecursionError:
@@ -112,7 +127,10 @@ class JsonCodec:
                     f"payload contains an integer that would not read back exactly (JSON "
                     f"integers must lie in {_MIN_INT}..{_MAX_INT}): {bad}"
                 )
-        if _TYPE in text and self._reserved_key_misused(value):
+        # Every "$type" key appears in the text as '"$type":'.  When all of them are our
+        # own envelopes no plain dict can misuse the reserved shape: skip the walk.
+        if (_TYPE in text and text.count('"$type":') != envelopes
+                and self._reserved_key_misused(value)):
             raise ValueError(
                 f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
                 f"typed payloads: {value!r:.200}"
@@ -136,6 +154,24 @@ class JsonCodec:
                 return False
             names = tuple(f.name for f in dataclasses.fields(value))
         return any(self._reserved_key_misused(getattr(value, n)) for n in names)
+
+    def stored_value(self, value: Any, text: str) -> Any:
+        """What ``decode(text)`` returns, ``text`` being ``encode(value)``.
+
+        For a frozen, registered dataclass without ``__post_init__`` whose fields are all
+        plain ``str``/``int``/``float``/``bool``/``None`` values, that is an equal new
+        instance of the same class, so ``value`` itself is returned (immutable, equal)
+        without parsing; anything else is decoded.
+        """
+        cls = type(value)
+        simple = self._simple.get(cls)
+        if simple is None:
+            simple = self._simple[cls] = _is_simple_dataclass(cls, self)
+        if simple and all(
+            type(getattr(value, name)) in _SCALAR_TYPES for name in self._field_names[cls]
+        ):
+            return value
+        return self.decode(text)
 
     # -- decoding -------------------------------------------------------------------
     def decode(self, text: str | bytes) -> Any:
@@ -187,6 +223,22 @@ def _out_of_range_int(value: Any) -> int | None:
         if bad is not None:
             return bad
     return None
+
+
+def _is_simple_dataclass(cls: type[Any], codec: JsonCodec) -> bool:
+    """A frozen dataclass registered under a name, with only init fields and no
+    ``__post_init__``: decoding its encoding rebuilds an equal instance field by field."""
+    if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):
+        return False
+    params = getattr(cls, "__dataclass_params__", None)
+    name = codec.type_name(cls)
+    return (
+        params is not None and bool(params.frozen)
+        and name is not None and codec._by_name.get(name) is cls
+        and not hasattr(cls, "__post_init__")
+        and cls in codec._field_names
+        and all(f.init for f in dataclasses.fields(cls))
+    )
 
 
 #: The codec used by stores unless one is passed explicitly.

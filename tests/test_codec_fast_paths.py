@@ -1,0 +1,126 @@
+"""The codec's fast paths give exactly the results of the slow ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+
+from actorpg_lab import JsonCodec
+
+
+@dataclass(frozen=True)
+class Flat:
+    name: str
+    amount: int
+    ratio: float
+    flag: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Holder:
+    inner: Flat
+    items: tuple[int, ...] = ()
+
+
+@dataclass
+class Mutable:
+    amount: int
+
+
+@dataclass(frozen=True)
+class Normalised:
+    items: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", tuple(self.items))
+
+
+@pytest.fixture
+def codec() -> JsonCodec:
+    c = JsonCodec()
+    for cls in (Flat, Holder, Mutable, Normalised):
+        c.register(cls, cls.__name__)
+    return c
+
+
+@pytest.mark.parametrize("value", [
+    Flat("a", 1, 0.5, True),
+    Flat("a\u00e9\U0001f600", -(2**63), -0.0, False, "n"),
+    Holder(Flat("x", 2, 1.5, False), (1, 2)),
+    Normalised((1, 2)),
+    Mutable(3),
+    {"plain": [1, 2, {"x": None}]},
+    [Flat("a", 1, 1.0, True), Flat("b", 2, 2.0, False)],
+    {"$type": "only one reserved key", "other": 1},
+    {"wrapped": Flat("$type", 1, 1.0, True), "note": '"$type":'},
+])
+def test_stored_value_equals_decoding_the_text(codec: JsonCodec, value: Any) -> None:
+    text = codec.encode(value)
+    assert codec.stored_value(value, text) == codec.decode(text)
+    assert type(codec.stored_value(value, text)) is type(codec.decode(text))
+
+
+def test_simple_frozen_events_are_not_reparsed(codec: JsonCodec) -> None:
+    event = Flat("a", 1, 0.5, True)
+    assert codec.stored_value(event, codec.encode(event)) is event
+
+
+@pytest.mark.parametrize("value", [
+    Mutable(3),  # not frozen: the caller could still change it
+    Normalised((1, 2)),  # __post_init__ may transform what it reads back
+    Holder(Flat("x", 2, 1.5, False)),  # a nested dataclass field
+])
+def test_other_values_are_decoded_copies(codec: JsonCodec, value: Any) -> None:
+    text = codec.encode(value)
+    stored = codec.stored_value(value, text)
+    assert stored is not value and stored == codec.decode(text)
+
+
+@pytest.mark.parametrize("value", [
+    [Flat("a", 1, 1.0, True), {"$type": "Flat", "$value": {"name": "x"}}],
+    {"event": Holder(Flat("x", 2, 1.5, False)), "fake": {"$type": "a", "$value": 1}},
+    {"k": [{"$type": 1, "$value": 2}], "e": Flat("a", 1, 1.0, True)},
+])
+def test_reserved_shape_is_still_rejected_next_to_real_envelopes(
+    codec: JsonCodec, value: Any
+) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        codec.encode(value)
+
+
+def test_escaped_quotes_in_keys_do_not_hide_misuse(codec: JsonCodec) -> None:
+    # '"a\\"$type":' contains the marker text although the key is not "$type".
+    value = {'a"$type': 1, "x": Flat("a", 1, 1.0, True)}
+    assert codec.decode(codec.encode(value)) == value
+    with pytest.raises(ValueError, match="reserved"):
+        codec.encode({'a"$type': 1, "y": {"$type": "t", "$value": {}}})
+
+
+def test_nan_infinity_and_lone_surrogates_are_still_rejected(codec: JsonCodec) -> None:
+    with pytest.raises(ValueError):
+        codec.encode(Flat("a", 1, float("nan"), True))
+    with pytest.raises(ValueError):
+        codec.encode(Flat("\ud800", 1, 1.0, True))
+
+
+def test_decode_fast_path_matches_the_general_revival(codec: JsonCodec) -> None:
+    texts = [codec.encode(v) for v in (Flat("a", 1, 0.5, True),
+                                        Holder(Flat("$type", 1, 1.0, True), (3,)))]
+    texts += ['{"$type":"not registered","$value":{"a":1}}', '{"$type":"Flat","$value":[1]}',
+              '{"$type":"Flat","$value":{"name":"a","amount":1,"ratio":1.0,"flag":true}}']
+    for text in texts:
+        assert codec.decode(text) == codec._revive(orjson.loads(text))
+
+
+def test_unregistered_field_default_factory_classes_round_trip(codec: JsonCodec) -> None:
+    @dataclass(frozen=True)
+    class WithDefault:
+        items: list[int] = field(default_factory=list)
+
+    value = WithDefault([1])
+    text = codec.encode(value)
+    assert codec.stored_value(value, text) == codec.decode(text) == value
