@@ -311,10 +311,10 @@ class PostgresJournal:
     def _stored(self, request: _AppendRequest, timestamp: int) -> list[PersistentEvent]:
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
-        decode = self.codec.decode
+        stored_value = self.codec.stored_value  # == decode(payload), without parsing if it can
         return [
-            PersistentEvent(pid, expected_seq + i, decode(payload), timestamp, tags)
-            for i, (payload, (_, tags)) in enumerate(
+            PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags)
+            for i, (payload, (event, tags)) in enumerate(
                 zip(request.payloads, request.checked, strict=True), start=1
             )
         ]
