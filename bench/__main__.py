@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         write_to = str(RESULTS)
     if write_to:
         Path(write_to).write_text(
-            "# Benchmark results\n\nProduced by `make bench` (`python -m bench --write-results`);"
+            "# Benchmark results\n\nProduced by `make bench` (`python -m bench`, a full run);"
             " see README.md for the method.\n\n" + table + "\n" + footer + "\n", encoding="utf-8"
         )
         log(f"wrote {write_to}")
