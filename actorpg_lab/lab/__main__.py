@@ -23,8 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from .._dsn import redact_dsn
+from .._embedded import EmbeddedPostgres
 from ._demo import ensure_demo
-from ._workbench import DEFAULT_DATA_DIR, Workbench, connect
+from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--summary", action="store_true",
                         help="print a summary of the demo data and exit (no JupyterLab)")
     parser.add_argument("--port", type=int, default=None, help="JupyterLab port")
+    parser.add_argument("--stop-server", action="store_true",
+                        help="stop the embedded PostgreSQL (data is kept) and exit")
     return parser
 
 
@@ -69,6 +72,13 @@ def summary_table(wb: Workbench) -> pd.DataFrame:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.stop_server:
+        server = EmbeddedPostgres(Path(args.data_dir) if args.data_dir else find_data_dir())
+        running = server.is_running()
+        server.stop()
+        print(f"embedded PostgreSQL in {server.pgdata} "
+              f"{'stopped' if running else 'was not running'}")
+        return 0
     url = args.url or os.environ.get("ACTORPG_DSN") or None
     with connect(url, data_dir=args.data_dir) as wb:
         result = ensure_demo(wb)
@@ -78,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("demo data already present; not seeding again")
         if args.summary:
             print(summary_table(wb).to_string(index=False))
+            if wb.embedded is not None:
+                print("the embedded server keeps running for the next session; stop it with "
+                      "`python -m actorpg_lab.lab --stop-server`")
             return 0
         dsn = wb.url
     notebooks = Path(args.notebooks)

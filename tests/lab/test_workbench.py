@@ -91,6 +91,10 @@ def test_no_url_starts_or_reuses_an_embedded_server(
         assert not (sub / ".actorpg").exists()
         assert lab.find_data_dir(tmp_path / "elsewhere") == data_dir
         assert lab.find_data_dir("/") == Path("/") / ".actorpg"
+        capsys.readouterr()
+        assert main(["--data-dir", str(data_dir), "--stop-server"]) == 0
+        assert "stopped" in capsys.readouterr().out and not server.is_running()
+        assert (server.pgdata / "PG_VERSION").exists()  # the data is kept
     finally:
         server.destroy()
 
