@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo lab test bench check clean
+.PHONY: demo lab test bench check clean stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "actorpg_lab needs Python 3.11+; set PYTHON=python3.11 (or newer)")'
@@ -21,6 +21,10 @@ lab: $(STAMP)
 ## demo: headless variant of `make lab`: seed the demo data and print a summary
 demo: $(STAMP)
 	$(PY) -m actorpg_lab.lab --no-browser --summary
+
+## stop: stop the embedded PostgreSQL that lab/demo left running (data is kept)
+stop: $(STAMP)
+	$(PY) -m actorpg_lab.lab --stop-server
 
 ## test: the whole test suite against a real PostgreSQL (embedded unless ACTORPG_TEST_DSN)
 test: $(STAMP)
