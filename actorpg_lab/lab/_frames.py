@@ -12,7 +12,8 @@ Dtypes: ``persistence_id`` categorical, ``timestamp`` ``datetime64[ms, UTC]``,
 ``payload`` the raw JSON text.  ``expand=True`` parses the payloads into columns
 (Arrow's JSON reader, batch by batch as rows stream in; an ``orjson`` fallback for
 payloads Arrow cannot type consistently).  Large loads are fetched in keyset pages
-with a ``tqdm.auto`` progress bar (rows/s and the lag of the newest event loaded).
+with a ``tqdm.auto`` progress bar (rows/s and the lag of the newest event loaded);
+with ``progress=False`` a load is one streamed query (no count, no pages).
 """
 
 from __future__ import annotations
@@ -543,8 +544,14 @@ class FrameLoader:
               page: Callable[[dict[str, Any] | None, int | None], Iterator[pa.RecordBatch]],
               count: Callable[[], int], limit: int | None, progress: bool | None,
               desc: str) -> None:
-        """One query when the result fits in ``progress_threshold`` rows; otherwise that
-        first page, then a count (for the progress bar) and keyset pages."""
+        """Without a progress bar (``progress=False``): ONE streamed query — no count, no
+        pages (record batches are reduced as they arrive, so memory stays bounded by the
+        frame itself).  Otherwise one query when the result fits in
+        ``progress_threshold`` rows, else that first page, then a count (for the bar's
+        total) and keyset pages."""
+        if progress is False:
+            builder.add_all(page(None, limit))
+            return
         # One row more than the threshold tells "small" (done) from "large" (keep paging)
         # without a count or an extra, empty query.
         first = self.progress_threshold + 1
@@ -556,7 +563,7 @@ class FrameLoader:
         total = count()
         if limit is not None:
             total = min(total, limit)
-        self._load_paged(builder, page, total, limit, progress is not False, desc)
+        self._load_paged(builder, page, total, limit, True, desc)
 
     def _load_paged(self, builder: _FrameBuilder,
                     page: Callable[[dict[str, Any] | None, int | None],

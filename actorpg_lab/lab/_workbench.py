@@ -220,7 +220,7 @@ class Workbench:
         ``tags`` (a tag or a :class:`~actorpg_lab.TagFilter`), ``from_seq``/``to_seq``
         (inclusive), ``since`` (inclusive)/``until`` (exclusive) as epoch ms, datetime or
         ISO string, and ``limit``.  Loads above 100k rows are fetched in keyset pages with
-        a progress bar (``progress=False`` hides it).
+        a progress bar (``progress=False`` hides it and loads with one streamed query).
         """
         return self.frames.journal(persistence_ids=persistence_ids, tags=tags,
                                    from_seq=from_seq, to_seq=to_seq, since=since, until=until,
