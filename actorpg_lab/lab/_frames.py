@@ -403,6 +403,11 @@ class FrameLoader:
 
             self._conn = adbc.connect(self.url, autocommit=True)
             self._finalizer = weakref.finalize(self, _close_quietly, self._conn)
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(render("session_settings"))
+            except Exception:  # pragma: no cover - a server without the setting
+                _log.debug("session settings not applied", exc_info=True)
         return self._conn
 
     def close(self) -> None:
