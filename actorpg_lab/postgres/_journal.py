@@ -2,8 +2,9 @@
 
 Follow an event: :meth:`PostgresJournal.append` validates and JSON-encodes each
 :class:`~actorpg_lab.JournalEntry`, then runs ``sql/journal_append.sql``
-(``journal_append_one.sql`` for a single event) — the head check, the event rows,
-the tag rows and a NOTIFY in one statement — and returns the
+(``journal_append_one.sql`` for a single event, ``journal_append_one_untagged.sql``
+for a single untagged one) — the head check, the event rows, the tag rows and a
+NOTIFY in one statement — and returns the
 :class:`~actorpg_lab.PersistentEvent` s it wrote.  Appends that arrive while others
 are in flight are coalesced into one ``sql/journal_append_many.sql`` statement (group
 commit across streams; see :meth:`PostgresJournal.append`).  :meth:`read` runs
@@ -137,6 +138,9 @@ class PostgresJournal:
         # The append statements are rendered to bytes once: the hot path skips composing.
         self._append_sql = statement("journal_append", **names).as_bytes(None)
         self._append_one_sql = statement("journal_append_one", **names).as_bytes(None)
+        self._append_one_untagged_sql = statement(
+            "journal_append_one_untagged", **names
+        ).as_bytes(None)
         self._append_many_sql = statement("journal_append_many", **names).as_bytes(None)
         self.coalesce_appends = bool(coalesce_appends)
         self._in_flight = 0
@@ -258,9 +262,18 @@ class PostgresJournal:
         pid, expected_seq, payloads, checked = (
             request.pid, request.expected, request.payloads, request.checked
         )
-        if len(payloads) == 1:
-            query = self._append_one_sql
+        # One untagged event (the common case): a plain guarded INSERT that returns no
+        # row when the head is elsewhere (the head is then re-read: conflicts only).
+        untagged_one = len(payloads) == 1 and not checked[0][1]
+        if untagged_one:
+            query = self._append_one_untagged_sql
             params: dict[str, Any] = {
+                "pid": pid, "expected": expected_seq, "payload": payloads[0],
+                "notify": self.notify, "channel": self.channel,
+            }
+        elif len(payloads) == 1:
+            query = self._append_one_sql
+            params = {
                 "pid": pid, "expected": expected_seq, "payload": payloads[0],
                 "tags_csv": ",".join(checked[0][1]), "notify": self.notify,
                 "channel": self.channel,
@@ -290,6 +303,15 @@ class PostgresJournal:
         except JournalError:
             self._report(pid, expected_seq, -1, None, "error", started, len(checked))
             raise
+        if untagged_one:
+            if row is not None:
+                return self._stored(request, int(row[0]))
+            try:
+                head = await self.highest_seq(pid)
+            except JournalError:
+                self._report(pid, expected_seq, -1, None, "error", started, len(checked))
+                raise
+            return await self._after_moved_head(request, head, attempts > 1 or maybe_written)
         assert row is not None
         head, timestamp = int(row[0]), int(row[1])
         if head != expected_seq:
