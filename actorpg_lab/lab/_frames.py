@@ -381,42 +381,68 @@ class FrameLoader:
 
     :param page_size: rows per keyset page once a load is larger than ``progress_threshold``.
     :param progress_threshold: loads above this many rows are paged and show a progress bar.
+    :param parallel_min_rows: an unlimited ``journal_frame(progress=False)`` of a table the
+        planner estimates at least this large is fetched as two halves of the
+        persistence_id range at once, over a second connection (ADBC decodes the binary
+        COPY stream without the GIL, so the halves are decoded on two cores); ``0``
+        turns that off.
     """
 
     def __init__(self, url: str, tables: Tables, *, page_size: int = 100_000,
-                 progress_threshold: int = 100_000) -> None:
+                 progress_threshold: int = 100_000, parallel_min_rows: int = 200_000) -> None:
         self.url = url
         self.tables = tables
         self.page_size = page_size
         self.progress_threshold = progress_threshold
+        self.parallel_min_rows = parallel_min_rows
         self._lock = threading.RLock()
         self._conn: Any = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        # The second connection, used only by a worker thread of a parallel load.
+        self._helper_lock = threading.Lock()
+        self._helper: Any = None
+        self._helper_finalizer: weakref.finalize[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<FrameLoader {redact_dsn(self.url)!r} events={self.tables.events!r}>"
 
     # -- connection -------------------------------------------------------------------
-    def _connection(self) -> Any:
-        if self._conn is None:
-            import adbc_driver_postgresql.dbapi as adbc
+    def _open(self) -> tuple[Any, weakref.finalize[Any, Any]]:
+        import adbc_driver_postgresql.dbapi as adbc
 
-            self._conn = adbc.connect(self.url, autocommit=True)
-            self._finalizer = weakref.finalize(self, _close_quietly, self._conn)
-            try:
-                with self._conn.cursor() as cur:
-                    cur.execute(render("session_settings"))
-            except Exception:  # pragma: no cover - a server without the setting
-                _log.debug("session settings not applied", exc_info=True)
+        conn = adbc.connect(self.url, autocommit=True)
+        finalizer = weakref.finalize(self, _close_quietly, conn)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(render("session_settings"))
+        except Exception:  # pragma: no cover - a server without the setting
+            _log.debug("session settings not applied", exc_info=True)
+        return conn, finalizer
+
+    def _connection(self, helper: bool = False) -> Any:
+        if helper:
+            if self._helper is None:
+                self._helper, self._helper_finalizer = self._open()
+            return self._helper
+        if self._conn is None:
+            self._conn, self._finalizer = self._open()
         return self._conn
 
+    def _close_helper(self) -> None:
+        if self._helper_finalizer is not None:
+            self._helper_finalizer()
+        self._helper = None
+        self._helper_finalizer = None
+
     def close(self) -> None:
-        """Close the ADBC connection (idempotent; the next load reopens it)."""
+        """Close the ADBC connections (idempotent; the next load reopens them)."""
         with self._lock:
             if self._finalizer is not None:
                 self._finalizer()
             self._conn = None
             self._finalizer = None
+            with self._helper_lock:
+                self._close_helper()
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> pa.Table:
         """Run one ``SELECT`` with ``$n`` values (see :func:`bind_literals`) and return the
@@ -437,14 +463,15 @@ class FrameLoader:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def query_batches(self, statement: str, params: Sequence[Any] = ()
-                      ) -> Iterator[pa.RecordBatch]:
+    def query_batches(self, statement: str, params: Sequence[Any] = (), *,
+                      helper: bool = False) -> Iterator[pa.RecordBatch]:
         """Stream the record batches of one ``SELECT`` (``$n`` values: see
-        :func:`bind_literals`); reconnects once if the connection turns out dead."""
+        :func:`bind_literals`); reconnects once if the connection turns out dead.
+        ``helper=True`` runs it on the second connection (for a parallel load)."""
         statement = bind_literals(statement, params)
-        with self._lock:
+        with self._helper_lock if helper else self._lock:
             for attempt in (1, 2):
-                conn = self._connection()
+                conn = self._connection(helper)
                 started = False
                 try:
                     with conn.cursor() as cur:
@@ -458,7 +485,10 @@ class FrameLoader:
                 except Exception as exc:
                     if attempt == 1 and not started and _looks_disconnected(exc):
                         _log.info("ADBC connection lost (%s); reconnecting", exc)
-                        self.close()
+                        if helper:
+                            self._close_helper()
+                        else:
+                            self.close()
                         continue
                     raise
 
@@ -501,11 +531,41 @@ class FrameLoader:
 
         def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
             keys = [after["persistence_id"], after["sequence_nr"]] if after else [None, None]
-            return self.query_batches(select, [*where, *keys, size])
+            return self.query_batches(select, [*where, *keys, size, None, None])
 
+        middle = (self._split_key() if progress is False and lim is None
+                  and persistence_ids is None else None)
+        if middle is not None:
+            # Two halves of the persistence_id range at once; each half is reduced by its
+            # own builder (Arrow compute runs without the GIL too), then they are joined
+            # in key order.
+            from concurrent.futures import ThreadPoolExecutor
+
+            upper = _FrameBuilder("sequence_nr", tags=True, expand=expand)
+            with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
+                job = pool.submit(upper.add_all, self.query_batches(
+                    select, [*where, None, None, None, middle, None], helper=True))
+                builder.add_all(self.query_batches(
+                    select, [*where, None, None, None, None, middle]))
+                job.result()
+            builder.extend(upper)
+            return builder.frame()
         self._load(builder, page, lambda: self._count(count, where), lim, progress,
                    "journal_frame")
         return builder.frame()
+
+    def _split_key(self) -> str | None:
+        """The persistence_id that splits the events table in two halves (the middle bound
+        of the planner's histogram), or ``None`` when the table is estimated smaller than
+        ``parallel_min_rows`` or has no histogram."""
+        if self.parallel_min_rows <= 0:
+            return None
+        quoted = '"' + self.tables.events.replace('"', '""') + '"'
+        row = self.query(render("split_key"), [quoted, "persistence_id"]).to_pylist()
+        if not row or (row[0]["estimated_rows"] or 0) < self.parallel_min_rows:
+            return None
+        middle: str | None = row[0]["middle"]
+        return middle
 
     def tagged(self, tag_filter: str | TagFilter, *,
                persistence_ids: str | Iterable[str] | None = None,
@@ -700,6 +760,18 @@ class _FrameBuilder:
             self.add(batch)
             rows += batch.num_rows
         return rows
+
+    def extend(self, other: _FrameBuilder) -> None:
+        """Append everything ``other`` (loaded after this one, same columns) holds."""
+        for name, chunks in other.columns.items():
+            self.columns[name].extend(chunks)
+        self.expander.parts.extend(other.expander.parts)
+        self.expander.rows += other.expander.rows
+        self.rows += other.rows
+        if other.rows:
+            self.last = other.last
+        other.columns = {}
+        other.expander.parts = []
 
     def frame(self) -> pd.DataFrame:
         types = {"persistence_id": pa.string(), self.second: pa.int64(),
