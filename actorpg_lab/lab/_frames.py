@@ -533,39 +533,42 @@ class FrameLoader:
             keys = [after["persistence_id"], after["sequence_nr"]] if after else [None, None]
             return self.query_batches(select, [*where, *keys, size, None, None])
 
-        middle = (self._split_key() if progress is False and lim is None
-                  and persistence_ids is None else None)
+        middle = (self._split_key(self.tables.events, "persistence_id")
+                  if progress is False and lim is None and persistence_ids is None else None)
         if middle is not None:
-            # Two halves of the persistence_id range at once; each half is reduced by its
-            # own builder (Arrow compute runs without the GIL too), then they are joined
-            # in key order.
-            from concurrent.futures import ThreadPoolExecutor
-
-            upper = _FrameBuilder("sequence_nr", tags=True, expand=expand)
-            with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
-                job = pool.submit(upper.add_all, self.query_batches(
-                    select, [*where, None, None, None, middle, None], helper=True))
-                builder.add_all(self.query_batches(
-                    select, [*where, None, None, None, None, middle]))
-                job.result()
-            builder.extend(upper)
-            return builder.frame()
-        self._load(builder, page, lambda: self._count(count, where), lim, progress,
-                   "journal_frame")
+            self._load_halves(builder, select, [*where, None, None, None, None, middle],
+                              [*where, None, None, None, middle, None])
+        else:
+            self._load(builder, page, lambda: self._count(count, where), lim, progress,
+                       "journal_frame")
         return builder.frame()
 
-    def _split_key(self) -> str | None:
-        """The persistence_id that splits the events table in two halves (the middle bound
-        of the planner's histogram), or ``None`` when the table is estimated smaller than
-        ``parallel_min_rows`` or has no histogram."""
+    def _split_key(self, table: str, column: str) -> str | None:
+        """The value of ``column`` that splits ``table`` in two halves (from the planner's
+        statistics, see ``sql/split_key.sql``), or ``None`` when the table is estimated
+        smaller than ``parallel_min_rows`` or has no statistics for the column."""
         if self.parallel_min_rows <= 0:
             return None
-        quoted = '"' + self.tables.events.replace('"', '""') + '"'
-        row = self.query(render("split_key"), [quoted, "persistence_id"]).to_pylist()
+        quoted = '"' + table.replace('"', '""') + '"'
+        row = self.query(render("split_key"), [quoted, column]).to_pylist()
         if not row or (row[0]["estimated_rows"] or 0) < self.parallel_min_rows:
             return None
         middle: str | None = row[0]["middle"]
         return middle
+
+    def _load_halves(self, builder: _FrameBuilder, select: str, lower: Sequence[Any],
+                     upper: Sequence[Any]) -> None:
+        """Run ``select`` with the ``lower`` and the ``upper`` half's values at once — the
+        upper half on the second connection in a worker thread, reduced by its own builder
+        (ADBC decoding and Arrow compute release the GIL) — and join them in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        second = _FrameBuilder(builder.second, tags=builder.tags, expand=builder.expand)
+        with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
+            job = pool.submit(second.add_all, self.query_batches(select, upper, helper=True))
+            builder.add_all(self.query_batches(select, lower))
+            job.result()
+        builder.extend(second)
 
     def tagged(self, tag_filter: str | TagFilter, *,
                persistence_ids: str | Iterable[str] | None = None,
@@ -596,10 +599,20 @@ class FrameLoader:
         def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
             keys = ([after["timestamp"], after["persistence_id"], after["sequence_nr"]]
                     if after else [None, None, None])
-            return self.query_batches(select, [*where, *keys, candidates, size])
+            return self.query_batches(select, [*where, *keys, candidates, size, None, None])
 
-        self._load(builder, page, lambda: self._count(count, [*where, candidates]), lim,
-                   progress, "tag_frame")
+        # Halves of the tag rows' time range (the order's first key) for a large load
+        # driven by one tag's index.
+        middle = (self._split_key(self.tables.tags, "timestamp")
+                  if driven and progress is False and lim is None else None)
+        if middle is not None:
+            split = int(middle)
+            self._load_halves(builder, select,
+                              [*where, None, None, None, candidates, None, None, split],
+                              [*where, None, None, None, candidates, None, split, None])
+        else:
+            self._load(builder, page, lambda: self._count(count, [*where, candidates]), lim,
+                       progress, "tag_frame")
         return builder.frame()
 
     def _count(self, statement: str, params: Sequence[Any]) -> int:

@@ -1,4 +1,4 @@
-"""journal_frame(progress=False) of a large table: two halves fetched at once."""
+"""journal_frame / tag_frame(progress=False) of a large table: two halves fetched at once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from actorpg_lab import JournalEntry, lab
+from actorpg_lab import JournalEntry, TagFilter, lab
 
 
 def _seed(wb: lab.Workbench, pg_url: str, streams: int = 40, per_stream: int = 6) -> None:
@@ -17,6 +17,7 @@ def _seed(wb: lab.Workbench, pg_url: str, streams: int = 40, per_stream: int = 6
         ], 0))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ANALYZE events")  # the split key comes from planner statistics
+        conn.execute("ANALYZE events_tags")
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def test_parallel_halves_give_the_serial_frame(wb: lab.Workbench, pg_url: str,
     serial = wb.journal_frame(progress=False, expand=expand)
     assert wb.frames._helper is None
     wb.frames.parallel_min_rows = 1
-    middle = wb.frames._split_key()
+    middle = wb.frames._split_key("events", "persistence_id")
     assert middle is not None and "p-000" < middle < "p-039"
     parallel = wb.journal_frame(progress=False, expand=expand)
     assert wb.frames._helper is not None  # the second half came over the second connection
@@ -49,9 +50,29 @@ def test_no_split_without_statistics_or_below_the_threshold(wb: lab.Workbench,
                                                             pg_url: str) -> None:
     wb.run(wb.journal.append("only", [JournalEntry({"n": 1})], 0))
     wb.frames.parallel_min_rows = 1
-    assert wb.frames._split_key() is None  # never analysed: no estimate, no histogram
+    # never analysed: no estimate, no histogram
+    assert wb.frames._split_key("events", "persistence_id") is None
     _seed(wb, pg_url)
     wb.frames.parallel_min_rows = 10_000
-    assert wb.frames._split_key() is None  # analysed, but estimated below the threshold
+    # analysed, but estimated below the threshold
+    assert wb.frames._split_key("events", "persistence_id") is None
     assert len(wb.journal_frame(progress=False)) == 241
     assert wb.frames._helper is None
+
+
+def test_parallel_tag_frame_halves_give_the_serial_frame(wb: lab.Workbench, pg_url: str) -> None:
+    _seed(wb, pg_url)
+    wb.frames.parallel_min_rows = 0
+    filters: list[str | TagFilter] = ["odd", TagFilter(all=["odd"], not_=["none"])]
+    serial = [wb.tag_frame(f, progress=False) for f in filters]
+    assert wb.frames._helper is None
+    wb.frames.parallel_min_rows = 1
+    assert wb.frames._split_key("events_tags", "timestamp") is not None
+    for flt, expected in zip(filters, serial, strict=True):
+        parallel = wb.tag_frame(flt, progress=False)
+        assert wb.frames._helper is not None
+        assert len(parallel) == 120
+        pd.testing.assert_frame_equal(_plain(parallel), _plain(expected))
+    events = wb.run(wb.journal.read_by_tag(TagFilter(all=["odd"])))
+    assert list(zip(serial[0]["persistence_id"].astype(str), serial[0]["sequence_nr"],
+                    strict=True)) == [(e.persistence_id, e.sequence_nr) for e in events]

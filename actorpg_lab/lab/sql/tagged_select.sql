@@ -2,6 +2,8 @@
 -- of read_by_tag.  The tag index narrows the candidates ($12: every tag that can match, a
 -- JSON array); {where} (journal_where.sql, $1..$8) applies the exact all/any/not_ rules.
 -- $9/$10/$11 the last (timestamp, persistence_id, sequence_nr) of the previous page.
+-- $13 the page size.  ($14/$15, the halves of a parallel load, are not used: only the
+-- single-tag shape is split.)
 SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
 FROM {events} e
 JOIN (
