@@ -211,11 +211,14 @@ def _split_tags(csv: pa.ChunkedArray | pa.Array) -> pa.ListArray:
         csv = csv.combine_chunks() if csv.num_chunks else pa.array([], pa.string())
     pool = _parse_pool()
     parts = pc.split_pattern(csv, ",", memory_pool=pool)
+    untagged = pc.equal(csv, "", memory_pool=pool)
+    if not pc.any(untagged).as_py():
+        result: pa.ListArray = parts  # every event is tagged: nothing to drop
+        return result
     # Tags are never empty, so every "" comes from an event without tags: drop those
     # values and rebuild the offsets (vectorised; no Python loop over rows).
     lengths = pc.subtract(pc.list_value_length(parts, memory_pool=pool),
-                          pc.cast(pc.equal(csv, "", memory_pool=pool), pa.int32(),
-                                  memory_pool=pool),
+                          pc.cast(untagged, pa.int32(), memory_pool=pool),
                           memory_pool=pool).to_numpy(zero_copy_only=False)
     offsets = np.zeros(len(csv) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
@@ -755,7 +758,10 @@ class _FrameBuilder:
             return
         self.rows += batch.num_rows
         cols = self.columns
-        cols["persistence_id"].append(_one_chunk(batch.column("persistence_id")))
+        # Dictionary-encoded per batch (so in the worker thread of a parallel load); to_pandas
+        # unifies the batches' dictionaries into one categorical.
+        cols["persistence_id"].append(pc.dictionary_encode(
+            _one_chunk(batch.column("persistence_id")), memory_pool=_parse_pool()))
         cols[self.second].append(_one_chunk(batch.column(self.second)))
         cols["timestamp"].append(_one_chunk(batch.column("timestamp")))
         if self.tags:
@@ -787,7 +793,8 @@ class _FrameBuilder:
         other.expander.parts = []
 
     def frame(self) -> pd.DataFrame:
-        types = {"persistence_id": pa.string(), self.second: pa.int64(),
+        types = {"persistence_id": pa.dictionary(pa.int32(), pa.string()),
+                 self.second: pa.int64(),
                  "timestamp": pa.int64(), "tags": pa.list_(pa.string()),
                  "payload": pa.string()}
         cols = {name: pa.chunked_array(chunks, type=types[name])
@@ -795,7 +802,7 @@ class _FrameBuilder:
         self.columns = {}
         pool = _parse_pool()
         base = pa.table({
-            "persistence_id": pc.dictionary_encode(cols.pop("persistence_id"), memory_pool=pool),
+            "persistence_id": cols.pop("persistence_id"),
             self.second: cols.pop(self.second),
             "timestamp": _timestamps(cols.pop("timestamp")),
         })
