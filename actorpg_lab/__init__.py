@@ -24,7 +24,6 @@ from ._errors import (
     PersistenceError,
     SnapshotIntegrityError,
 )
-from ._memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 from ._persistence_extension import PersistenceExtension, PluginNotFoundError
 from ._persistent_actor import EveryNEvents, PersistentActor, SnapshotPolicy, every_n_events
 from ._protocols import DurableStateStore, Journal, SnapshotStore
@@ -37,6 +36,7 @@ from ._write_attempts import (
     add_snapshot_listener,
     add_write_listener,
 )
+from .memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 
 __version__ = "0.1.0"
 

@@ -23,8 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from ._actor_system import ActorSystem, Extension
 from ._config import DURABLE_STATE_PLUGIN_KEY, JOURNAL_PLUGIN_KEY, SNAPSHOT_PLUGIN_KEY
-from ._memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 from ._protocols import DurableStateStore, Journal, SnapshotStore
+from .memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 
 __all__ = [
     "INMEM_DURABLE_STATE_PLUGIN",

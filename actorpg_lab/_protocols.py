@@ -1,6 +1,6 @@
 """The persistence boundary: what the actor runtime, queries and notebooks need of a store.
 
-Both the in-memory reference stores (:mod:`actorpg_lab._memory`) and the PostgreSQL
+Both the in-memory reference stores (:mod:`actorpg_lab.memory`) and the PostgreSQL
 stores (:mod:`actorpg_lab.postgres`) implement these protocols with the same
 semantics; one contract test suite runs against both.
 """

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ._validation import check_non_negative_int, check_optional_limit, check_tags
 
-__all__ = ["TagFilter", "as_tag_filter", "check_tag_query"]
+__all__ = ["TagFilter", "as_tag_filter", "check_tag_query", "split_tags"]
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -77,3 +77,12 @@ def check_tag_query(tag_filter: object, from_timestamp: object, limit: object) -
     check_non_negative_int("from_timestamp", from_timestamp)
     check_optional_limit(limit)
     return tag_filter
+
+
+def split_tags(csv: str) -> tuple[str, ...]:
+    """The events table's CSV tag mirror (``"a,b"``; ``""`` for none) as a tuple.
+
+    Tags never contain commas (:func:`~actorpg_lab._validation.check_tags`), so the
+    mirror splits back exactly.
+    """
+    return tuple(csv.split(",")) if csv else ()

@@ -6,7 +6,10 @@ Errors are ``ValueError`` or ``TypeError`` and name the offending value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ._types import JournalEntry
 
 __all__ = [
     "check_non_negative_int",
@@ -16,6 +19,7 @@ __all__ = [
     "check_seq_range",
     "check_table_name",
     "check_tags",
+    "validate_entries",
 ]
 
 _SAFE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -135,3 +139,20 @@ def check_optional_limit(limit: object) -> int | None:
 def check_page(after: object, limit: object) -> tuple[str | None, int | None]:
     """Validate a keyset page: ``after`` (exclusive) a persistence id or ``None``."""
     return (None if after is None else check_persistence_id(after)), check_optional_limit(limit)
+
+
+def validate_entries(entries: object) -> list[tuple[Any, tuple[str, ...]]]:
+    """Check an ``append`` batch: a sequence of :class:`JournalEntry`; returns (event, tags)."""
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+        raise TypeError(
+            f"entries must be a sequence of JournalEntry, got {type(entries).__name__}: "
+            f"{entries!r:.200}"
+        )
+    checked = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, JournalEntry):
+            raise TypeError(
+                f"entries[{i}] must be a JournalEntry, got {type(entry).__name__}: {entry!r:.200}"
+            )
+        checked.append((entry.event, check_tags(entry.tags)))
+    return checked

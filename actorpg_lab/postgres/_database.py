@@ -148,16 +148,21 @@ class Database:
         self._closed = False
         self.owner = owner
 
+    @property
+    def where(self) -> str:
+        """``url=<redacted url>`` for an own pool, ``shared pool`` otherwise (for reprs)."""
+        return "shared pool" if not self.owns_pool else f"url={redact_dsn(self.url)!r}"
+
     def __repr__(self) -> str:
-        where = "shared pool" if not self.owns_pool else f"url={redact_dsn(self.url)!r}"
-        return f"<Database {self.owner} {where}>"
+        return f"<Database {self.owner} {self.where}>"
 
     @property
     def pool(self) -> AsyncConnectionPool[Any] | None:
         """The pool, once opened (``None`` before the first call of a lazily built pool)."""
         return self._pool
 
-    async def _ready_pool(self) -> AsyncConnectionPool[Any]:
+    async def ready_pool(self) -> AsyncConnectionPool[Any]:
+        """The pool, opened (and the schema created) on first use."""
         if self._closed:
             raise JournalError(f"{self.owner} is closed")
         if self._pool is not None and self._schema_ready:
@@ -213,7 +218,7 @@ class Database:
         attempt = 0
         while True:
             attempt += 1
-            pool = await self._ready_pool()
+            pool = await self.ready_pool()
             conn: AsyncConnection[Any] | None = None
             try:
                 # pool.getconn/putconn around the work with the connection-context

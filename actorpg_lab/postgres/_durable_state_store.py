@@ -10,18 +10,18 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
-from .._dsn import redact_dsn
 from .._errors import DurableStateConcurrencyError, JournalError
 from .._types import DurableStateRecord
 from .._validation import check_non_negative_int, check_persistence_id, check_table_name
 from .._write_attempts import has_listeners, report_write_attempt
-from ._database import Database, WriteConflict, decode_stored
+from ._database import WriteConflict, decode_stored
 from ._sql import statement
+from ._store import PostgresStore
 
 __all__ = ["PostgresDurableStateStore"]
 
 
-class PostgresDurableStateStore:
+class PostgresDurableStateStore(PostgresStore):
     """Key-value state in PostgreSQL with revision compare-and-set.
 
     ``upsert(pid, 0, state)`` creates the record (``INSERT ... ON CONFLICT DO
@@ -50,10 +50,9 @@ class PostgresDurableStateStore:
         self.table = check_table_name("table", table)
         self.codec = codec or default_codec
         names = {"table": self.table}
-        self._db = Database(
-            url=url, pool_config=pool_config, pool=pool, owner="PostgresDurableStateStore",
-            schema=statement("durable_state_schema", **names) if auto_create_tables else None,
-        )
+        super().__init__(url=url, pool_config=pool_config, pool=pool,
+                         schema=statement("durable_state_schema", **names),
+                         auto_create_tables=auto_create_tables)
         self._insert_sql = statement("durable_state_insert", **names)
         self._update_sql = statement("durable_state_update", **names)
         self._load_sql = statement("durable_state_load", **names)
@@ -61,12 +60,7 @@ class PostgresDurableStateStore:
         self._delete_sql = statement("durable_state_delete", **names)
 
     def __repr__(self) -> str:
-        where = f"url={redact_dsn(self._db.url)!r}" if self._db.owns_pool else "shared pool"
-        return f"<PostgresDurableStateStore table={self.table!r} {where}>"
-
-    @property
-    def database(self) -> Database:
-        return self._db
+        return f"<PostgresDurableStateStore table={self.table!r} {self._where}>"
 
     async def upsert(
         self, persistence_id: str, expected_revision: int, state: Any
@@ -155,6 +149,3 @@ class PostgresDurableStateStore:
             await conn.execute(self._delete_sql, {"pid": pid})
 
         await self._db.run(f"delete {pid!r}", work)
-
-    async def close(self) -> None:
-        await self._db.close()

@@ -13,23 +13,18 @@ commit across streams; see :meth:`PostgresJournal.append`).  :meth:`read` runs
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
-from .._dsn import redact_dsn
 from .._errors import JournalConcurrencyError, JournalError
-from .._memory import validate_entries
-from .._tag_filter import TagFilter, check_tag_query
+from .._tag_filter import TagFilter, check_tag_query, split_tags
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
     MAX_BIGINT,
@@ -38,10 +33,14 @@ from .._validation import (
     check_persistence_id,
     check_seq_range,
     check_table_name,
+    validate_entries,
 )
 from .._write_attempts import has_listeners, report_write_attempt
-from ._database import Database, WriteConflict, decode_stored
+from ._append_coalescer import AppendCoalescer, outcome
+from ._database import WriteConflict, decode_stored
+from ._listener import Listener
 from ._sql import statement
+from ._store import PostgresStore
 
 __all__ = ["PostgresJournal"]
 
@@ -56,13 +55,11 @@ _GC_PAUSE_ROWS = 1000
 _BATCH_MAX_APPENDS = 256
 _BATCH_MAX_EVENTS = 10_000
 
-T = TypeVar("T")
 
-
-class _AppendRequest:
+class AppendRequest:
     """One validated, encoded append waiting for (or in) a statement."""
 
-    __slots__ = ("checked", "expected", "future", "payloads", "pid", "started")
+    __slots__ = ("checked", "expected", "payloads", "pid", "started")
 
     def __init__(self, pid: str, expected: int, payloads: list[str],
                  checked: list[tuple[Any, tuple[str, ...]]], started: float) -> None:
@@ -71,23 +68,9 @@ class _AppendRequest:
         self.payloads = payloads
         self.checked = checked
         self.started = started
-        self.future: asyncio.Future[list[PersistentEvent]] | None = None
 
 
-async def _outcome(aw: Awaitable[T]) -> tuple[T | None, BaseException | None]:
-    """``(result, None)`` or ``(None, exception)`` of an awaitable."""
-    try:
-        return await aw, None
-    except Exception as exc:
-        return None, exc
-
-
-def split_tags(csv: str) -> tuple[str, ...]:
-    """The events table's CSV tag mirror as a tuple."""
-    return tuple(csv.split(",")) if csv else ()
-
-
-class PostgresJournal:
+class PostgresJournal(PostgresStore):
     """An event journal in PostgreSQL (see ``../shared/API.md`` for the contract).
 
     :param url: libpq connection string or URL; a pool is built lazily from it.
@@ -127,13 +110,11 @@ class PostgresJournal:
         self.notify = bool(notify)
         self.codec = codec or default_codec
         names = {"events": self.events_table, "tags": self.tags_table, "meta": self.meta_table}
-        schema = (
-            statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event", **names)
-            if auto_create_tables
-            else None
-        )
-        self._db = Database(
-            url=url, pool_config=pool_config, pool=pool, schema=schema, owner="PostgresJournal"
+        super().__init__(
+            url=url, pool_config=pool_config, pool=pool,
+            schema=statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event",
+                             **names),
+            auto_create_tables=auto_create_tables,
         )
         # The append statements are rendered to bytes once: the hot path skips composing.
         self._append_sql = statement("journal_append", **names).as_bytes(None)
@@ -142,28 +123,27 @@ class PostgresJournal:
             "journal_append_one_untagged", **names
         ).as_bytes(None)
         self._append_many_sql = statement("journal_append_many", **names).as_bytes(None)
-        self.coalesce_appends = bool(coalesce_appends)
-        self._in_flight = 0
-        self._queue: deque[_AppendRequest] = deque()
-        self._batch_tasks: set[asyncio.Task[None]] = set()
+        self._coalescer: AppendCoalescer[AppendRequest, list[PersistentEvent]] = AppendCoalescer(
+            write_one=lambda request: self._append_solo(request),
+            write_many=lambda batch: self._append_many(batch),
+            key=lambda request: request.pid,
+            size=lambda request: len(request.payloads),
+            slots=_APPEND_SLOTS, max_requests=_BATCH_MAX_APPENDS, max_items=_BATCH_MAX_EVENTS,
+            enabled=bool(coalesce_appends),
+        )
         self._head_sql = statement("journal_head", **names)
         self._read_sql = statement("journal_read", **names)
         self._delete_sql = statement("journal_delete", **names)
         self._ids_sql = statement("journal_persistence_ids", **names)
         self._by_tag_sql = statement("journal_by_tag", **names)
         self._by_filter_sql = statement("journal_by_tag_filter", **names)
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
 
     def __repr__(self) -> str:
         return (
             f"<PostgresJournal events_table={self.events_table!r} tags_table={self.tags_table!r} "
-            f"{'url=' + repr(redact_dsn(self._db.url)) if self._db.owns_pool else 'shared pool'}>"
+            f"{self._where}>"
         )
-
-    @property
-    def database(self) -> Database:
-        """The connection/pool boundary this journal uses."""
-        return self._db
 
     # -- writes -----------------------------------------------------------------------
     async def append(
@@ -188,74 +168,17 @@ class PostgresJournal:
         payloads = [encode(event) for event, _ in checked]
         if not checked:
             return []
-        request = _AppendRequest(pid, expected_seq, payloads, checked, time.time())
-        if not self.coalesce_appends or (self._in_flight < _APPEND_SLOTS and not self._queue):
-            self._in_flight += 1
-            try:
-                return await self._append_solo(request)
-            finally:
-                self._in_flight -= 1
-                self._start_batch()
-        request.future = asyncio.get_running_loop().create_future()
-        self._queue.append(request)
-        self._start_batch()
-        return await request.future
+        return await self._coalescer.submit(
+            AppendRequest(pid, expected_seq, payloads, checked, time.time())
+        )
 
-    def _start_batch(self) -> None:
-        """Start writing the queued appends as one batch if an append slot is free."""
-        while self._queue and self._in_flight < _APPEND_SLOTS:
-            batch: list[_AppendRequest] = []
-            deferred: list[_AppendRequest] = []
-            pids: set[str] = set()
-            events = 0
-            while self._queue and len(batch) < _BATCH_MAX_APPENDS and events < _BATCH_MAX_EVENTS:
-                request = self._queue.popleft()
-                assert request.future is not None
-                if request.future.done():  # the caller was cancelled before we started
-                    continue
-                if request.pid in pids:  # one append per stream per statement
-                    deferred.append(request)
-                    continue
-                pids.add(request.pid)
-                batch.append(request)
-                events += len(request.payloads)
-            self._queue.extendleft(reversed(deferred))
-            if not batch:
-                return
-            self._in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._write_batch(batch))
-            self._batch_tasks.add(task)
-            task.add_done_callback(self._batch_tasks.discard)
-
-    async def _write_batch(self, batch: list[_AppendRequest]) -> None:
-        try:
-            if len(batch) == 1:
-                outcomes = [await _outcome(self._append_solo(batch[0]))]
-            else:
-                outcomes = await self._append_many(batch)
-            for request, (result, error) in zip(batch, outcomes, strict=True):
-                assert request.future is not None
-                if request.future.done():
-                    continue
-                if error is not None or result is None:
-                    request.future.set_exception(error or JournalError("append lost its result"))
-                else:
-                    request.future.set_result(result)
-        except BaseException as exc:  # never leave a caller hanging
-            for request in batch:
-                assert request.future is not None
-                if not request.future.done():
-                    request.future.set_exception(
-                        exc if isinstance(exc, Exception) else JournalError(f"append aborted: {exc!r}")
-                    )
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._in_flight -= 1
-            self._start_batch()
+    @property
+    def coalesce_appends(self) -> bool:
+        """Whether group commit is on (see :meth:`append`)."""
+        return self._coalescer.enabled
 
     async def _append_solo(
-        self, request: _AppendRequest, *, maybe_written: bool = False
+        self, request: AppendRequest, *, maybe_written: bool = False
     ) -> list[PersistentEvent]:
         """One append, one statement.  ``maybe_written``: an earlier attempt (a failed
         batch) may have committed it, so a moved head is checked against the rows."""
@@ -319,7 +242,7 @@ class PostgresJournal:
         return self._stored(request, timestamp)
 
     async def _after_moved_head(
-        self, request: _AppendRequest, head: int, maybe_ours: bool
+        self, request: AppendRequest, head: int, maybe_ours: bool
     ) -> list[PersistentEvent]:
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         if maybe_ours and await self._written_by_us(pid, expected_seq, request.payloads,
@@ -330,7 +253,7 @@ class PostgresJournal:
         self._report(pid, expected_seq, head, None, "conflict", request.started, n)
         raise JournalConcurrencyError(pid, expected_seq, head)
 
-    def _stored(self, request: _AppendRequest, timestamp: int) -> list[PersistentEvent]:
+    def _stored(self, request: AppendRequest, timestamp: int) -> list[PersistentEvent]:
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
         stored_value = self.codec.stored_value  # == decode(payload), without parsing if it can
@@ -342,7 +265,7 @@ class PostgresJournal:
         ]
 
     async def _append_many(
-        self, batch: list[_AppendRequest]
+        self, batch: list[AppendRequest]
     ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
         """Write appends to distinct streams in one statement; per-request outcomes."""
         idxs: list[int] = []
@@ -380,7 +303,7 @@ class PostgresJournal:
             _log.debug("batch of %d appends failed (%s); retrying them one by one",
                        len(batch), exc)
             return [
-                await _outcome(self._append_solo(request, maybe_written=attempts > 1))
+                await outcome(self._append_solo(request, maybe_written=attempts > 1))
                 for request in batch
             ]
         outcomes: list[tuple[list[PersistentEvent] | None, BaseException | None]] = []
@@ -389,7 +312,7 @@ class PostgresJournal:
             if head == request.expected:
                 outcomes.append((self._stored(request, timestamp), None))
             else:
-                outcomes.append(await _outcome(
+                outcomes.append(await outcome(
                     self._after_moved_head(request, head, attempts > 1)))
         return outcomes
 
@@ -520,7 +443,7 @@ class PostgresJournal:
         simply sleeps ``timeout`` (polling fallback) and tries to reconnect next time.
         """
         if self._listener is None:
-            self._listener = _Listener(self)
+            self._listener = Listener(self._db, self.channel)
         return await self._listener.wait(timeout)
 
     async def close(self) -> None:
@@ -528,63 +451,4 @@ class PostgresJournal:
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
-        await self._db.close()
-
-
-class _Listener:
-    """LISTEN on a dedicated connection; reconnects lazily, degrades to polling."""
-
-    def __init__(self, journal: PostgresJournal) -> None:
-        self._journal = journal
-        self._conn: AsyncConnection[Any] | None = None
-        self._event = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def _connect(self) -> None:
-        db = self._journal.database
-        pool = await db._ready_pool()
-        # A dedicated connection (same conninfo/kwargs as the pool) so LISTEN never
-        # holds a pooled connection hostage.
-        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else db.url or ""
-        kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
-        conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
-        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._journal.channel)))
-        self._conn = conn
-        self._task = asyncio.create_task(self._pump(conn), name=f"listen:{self._journal.channel}")
-
-    async def _pump(self, conn: AsyncConnection[Any]) -> None:
-        try:
-            async for _ in conn.notifies():
-                self._event.set()
-        except Exception as exc:
-            _log.info("LISTEN connection lost (%s); falling back to polling", type(exc).__name__)
-        finally:
-            self._conn = None
-            self._event.set()  # wake waiters so they re-check the database
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-    async def wait(self, timeout: float) -> bool:
-        if self._conn is None:
-            try:
-                await asyncio.wait_for(self._connect(), timeout=max(timeout, 0.1))
-            except Exception as exc:
-                _log.info("cannot LISTEN (%s); polling every %.2fs", exc, timeout)
-                await asyncio.sleep(timeout)
-                return False
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._event.clear()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
+        await super().close()

@@ -10,20 +10,20 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
-from .._dsn import redact_dsn
 from .._errors import SnapshotIntegrityError
 from .._types import Snapshot
 from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
 from .._write_attempts import report_snapshot_activity
-from ._database import Database, decode_stored
+from ._database import decode_stored
 from ._sql import statement
+from ._store import PostgresStore
 
 __all__ = ["PostgresSnapshotStore"]
 
 _log = logging.getLogger("actorpg_lab.postgres.snapshots")
 
 
-class PostgresSnapshotStore:
+class PostgresSnapshotStore(PostgresStore):
     """Snapshots in PostgreSQL, keeping the newest ``keep_n`` per persistence id.
 
     ``save`` upserts the snapshot at ``(persistence_id, sequence_nr)`` and then prunes
@@ -48,22 +48,17 @@ class PostgresSnapshotStore:
         self.keep_n = keep_n
         self.codec = codec or default_codec
         names = {"snapshots": self.snapshots_table}
-        self._db = Database(
-            url=url, pool_config=pool_config, pool=pool, owner="PostgresSnapshotStore",
-            schema=statement("snapshots_schema", **names) if auto_create_tables else None,
-        )
+        super().__init__(url=url, pool_config=pool_config, pool=pool,
+                         schema=statement("snapshots_schema", **names),
+                         auto_create_tables=auto_create_tables)
         self._save_sql = statement("snapshots_save", **names)
         self._prune_sql = statement("snapshots_prune", **names)
         self._load_sql = statement("snapshots_load", **names)
         self._delete_sql = statement("snapshots_delete", **names)
 
     def __repr__(self) -> str:
-        where = f"url={redact_dsn(self._db.url)!r}" if self._db.owns_pool else "shared pool"
-        return f"<PostgresSnapshotStore table={self.snapshots_table!r} keep_n={self.keep_n} {where}>"
-
-    @property
-    def database(self) -> Database:
-        return self._db
+        return (f"<PostgresSnapshotStore table={self.snapshots_table!r} keep_n={self.keep_n} "
+                f"{self._where}>")
 
     async def save(self, persistence_id: str, sequence_nr: int, state: Any) -> Snapshot:
         """Save ``state`` as of ``sequence_nr``, then prune to the newest ``keep_n``."""
@@ -125,6 +120,3 @@ class PostgresSnapshotStore:
             await conn.execute(self._delete_sql, {"pid": pid, "to_seq": to_seq})
 
         await self._db.run(f"delete snapshots of {pid!r}", work)
-
-    async def close(self) -> None:
-        await self._db.close()

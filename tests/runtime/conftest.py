@@ -127,7 +127,7 @@ class Backend:
         """
         if self.kind == "memory":
             yield
-            from actorpg_lab._memory import _StoredEvent
+            from actorpg_lab.memory._journal import _StoredEvent
 
             payload = self.journal.codec.encode(event)
             self.journal._events.setdefault(pid, []).append(

@@ -1,0 +1,153 @@
+"""The in-memory event journal: streams in a dict, tag queries by scanning.
+
+Same semantics as :class:`~actorpg_lab.postgres.PostgresJournal`; payloads go through
+the codec on write and read exactly as in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from .._codec import JsonCodec, default_codec
+from .._errors import JournalConcurrencyError
+from .._tag_filter import TagFilter, check_tag_query
+from .._types import JournalEntry, PersistentEvent
+from .._validation import (
+    check_non_negative_int,
+    check_page,
+    check_persistence_id,
+    check_seq_range,
+    validate_entries,
+)
+from .._write_attempts import report_write_attempt
+from ._clock import now_ms
+
+__all__ = ["InMemoryJournal"]
+
+
+class _StoredEvent:
+    __slots__ = ("payload", "sequence_nr", "tags", "timestamp")
+
+    def __init__(self, sequence_nr: int, payload: str, tags: tuple[str, ...], timestamp: int):
+        self.sequence_nr = sequence_nr
+        self.payload = payload
+        self.tags = tags
+        self.timestamp = timestamp
+
+
+class InMemoryJournal:
+    """A journal held in a dict; same semantics as :class:`~actorpg_lab.postgres.PostgresJournal`."""
+
+    def __init__(self, *, codec: JsonCodec | None = None) -> None:
+        self.codec = codec or default_codec
+        self._events: dict[str, list[_StoredEvent]] = {}
+        self._deleted_to: dict[str, int] = {}
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def __repr__(self) -> str:
+        n = sum(len(v) for v in self._events.values())
+        return f"<InMemoryJournal streams={len(self._events)} events={n}>"
+
+    def _head(self, pid: str) -> int:
+        events = self._events.get(pid)
+        last = events[-1].sequence_nr if events else 0
+        return max(last, self._deleted_to.get(pid, 0))
+
+    def _to_event(self, pid: str, e: _StoredEvent) -> PersistentEvent:
+        return PersistentEvent(pid, e.sequence_nr, self.codec.decode(e.payload), e.timestamp, e.tags)
+
+    async def append(
+        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
+    ) -> list[PersistentEvent]:
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("expected_seq", expected_seq)
+        checked = validate_entries(entries)
+        payloads = [self.codec.encode(event) for event, _ in checked]
+        if not checked:
+            return []
+        started = time.time()
+        head = self._head(pid)
+        if head != expected_seq:
+            report_write_attempt("journal", pid, expected=expected_seq, actual=head, written=None,
+                                 outcome="conflict", started=started, events=len(checked))
+            raise JournalConcurrencyError(pid, expected_seq, head)
+        ts = now_ms()
+        stored = [
+            _StoredEvent(expected_seq + i + 1, payload, tags, ts)
+            for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True))
+        ]
+        self._events.setdefault(pid, []).extend(stored)
+        report_write_attempt("journal", pid, expected=expected_seq, actual=head,
+                             written=expected_seq + len(stored), outcome="ok", started=started,
+                             events=len(stored))
+        self._wake()
+        return [self._to_event(pid, e) for e in stored]
+
+    async def read(
+        self, persistence_id: str, from_seq: int = 1, to_seq: int | None = None
+    ) -> list[PersistentEvent]:
+        pid = check_persistence_id(persistence_id)
+        check_seq_range(from_seq, to_seq)
+        upper = to_seq if to_seq is not None else float("inf")
+        return [
+            self._to_event(pid, e)
+            for e in self._events.get(pid, ())
+            if from_seq <= e.sequence_nr <= upper
+        ]
+
+    async def highest_seq(self, persistence_id: str) -> int:
+        return self._head(check_persistence_id(persistence_id))
+
+    async def delete(self, persistence_id: str, to_seq: int) -> None:
+        pid = check_persistence_id(persistence_id)
+        check_non_negative_int("to_seq", to_seq)
+        head = self._head(pid)
+        mark = min(to_seq, head)
+        if mark <= self._deleted_to.get(pid, 0):
+            return
+        self._events[pid] = [e for e in self._events.get(pid, ()) if e.sequence_nr > mark]
+        self._deleted_to[pid] = mark
+
+    async def persistence_ids(
+        self, *, after: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        check_page(after, limit)
+        ids = sorted(i for i in set(self._events) | set(self._deleted_to) if after is None or i > after)
+        return ids if limit is None else ids[:limit]
+
+    async def read_by_tag(
+        self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
+    ) -> list[PersistentEvent]:
+        check_tag_query(tag_filter, from_timestamp, limit)
+        hits = [
+            (e.timestamp, pid, e.sequence_nr, e)
+            for pid, events in self._events.items()
+            for e in events
+            if e.timestamp >= from_timestamp and tag_filter.matches(e.tags)
+        ]
+        hits.sort(key=lambda h: h[:3])
+        if limit is not None:
+            hits = hits[:limit]
+        return [self._to_event(pid, e) for _, pid, _, e in hits]
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait_for_appends(self, timeout: float) -> bool:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.discard(waiter)
+
+    async def close(self) -> None:
+        self._wake()

@@ -1,0 +1,152 @@
+"""Group commit: coalesce appends that arrive while others are in flight.
+
+An :class:`AppendCoalescer` knows nothing about SQL.  It is driven by two callbacks:
+``write_one(request)`` writes a single append in its own statement and
+``write_many(batch)`` writes appends to distinct streams in ONE statement and returns
+one ``(result, error)`` outcome per request.  While ``slots`` writes are in flight,
+further requests queue; when a slot frees up, the queued requests (at most one per
+stream, bounded by ``max_requests`` and ``max_items``) are written together.  A lone
+writer never waits: with a free slot and an empty queue ``submit`` calls ``write_one``
+directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from .._errors import JournalError
+
+__all__ = ["AppendCoalescer", "outcome"]
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+T = TypeVar("T")
+
+async def outcome(aw: Awaitable[T]) -> tuple[T | None, BaseException | None]:
+    """``(result, None)`` or ``(None, exception)`` of an awaitable."""
+    try:
+        return await aw, None
+    except Exception as exc:
+        return None, exc
+
+
+class _Pending(Generic[Req, Res]):
+    __slots__ = ("future", "request")
+
+    def __init__(self, request: Req, future: asyncio.Future[Res]) -> None:
+        self.request = request
+        self.future = future
+
+
+class AppendCoalescer(Generic[Req, Res]):
+    """Runs appends one by one while slots are free, in batches once they are not.
+
+    :param write_one: write one request in its own statement.
+    :param write_many: write several requests (distinct keys) in one statement;
+        returns one ``(result, error)`` per request, in order.
+    :param key: the stream a request writes to (one request per key per batch).
+    :param size: how many events a request carries (bounds a batch).
+    :param slots: writes in flight at once before requests are queued.
+    :param enabled: ``False`` writes every request on its own (no queueing at all).
+    """
+
+    def __init__(
+        self,
+        *,
+        write_one: Callable[[Req], Awaitable[Res]],
+        write_many: Callable[[list[Req]], Awaitable[list[tuple[Res | None, BaseException | None]]]],
+        key: Callable[[Req], Hashable],
+        size: Callable[[Req], int],
+        slots: int = 2,
+        max_requests: int = 256,
+        max_items: int = 10_000,
+        enabled: bool = True,
+    ) -> None:
+        self._write_one = write_one
+        self._write_many = write_many
+        self._key = key
+        self._size = size
+        self.slots = slots
+        self.max_requests = max_requests
+        self.max_items = max_items
+        self.enabled = enabled
+        self._in_flight = 0
+        self._queue: deque[_Pending[Req, Res]] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return (f"<AppendCoalescer in_flight={self._in_flight} queued={len(self._queue)} "
+                f"slots={self.slots} enabled={self.enabled}>")
+
+    @property
+    def in_flight(self) -> int:
+        """Writes (single or batched) currently running."""
+        return self._in_flight
+
+    async def submit(self, request: Req) -> Res:
+        """Write ``request`` now if a slot is free, else with the next batch."""
+        if not self.enabled or (self._in_flight < self.slots and not self._queue):
+            self._in_flight += 1
+            try:
+                return await self._write_one(request)
+            finally:
+                self._in_flight -= 1
+                self._start_batch()
+        future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(request, future))
+        self._start_batch()
+        return await future
+
+    def _start_batch(self) -> None:
+        """Start writing the queued requests as one batch while a slot is free."""
+        while self._queue and self._in_flight < self.slots:
+            batch: list[_Pending[Req, Res]] = []
+            deferred: list[_Pending[Req, Res]] = []
+            keys: set[Hashable] = set()
+            items = 0
+            while self._queue and len(batch) < self.max_requests and items < self.max_items:
+                pending = self._queue.popleft()
+                if pending.future.done():  # the caller was cancelled before we started
+                    continue
+                key = self._key(pending.request)
+                if key in keys:  # one request per stream per statement
+                    deferred.append(pending)
+                    continue
+                keys.add(key)
+                batch.append(pending)
+                items += self._size(pending.request)
+            self._queue.extendleft(reversed(deferred))
+            if not batch:
+                return
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._write_batch(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _write_batch(self, batch: list[_Pending[Req, Res]]) -> None:
+        try:
+            if len(batch) == 1:
+                outcomes = [await outcome(self._write_one(batch[0].request))]
+            else:
+                outcomes = await self._write_many([p.request for p in batch])
+            for pending, (result, error) in zip(batch, outcomes, strict=True):
+                if pending.future.done():
+                    continue
+                if error is not None or result is None:
+                    pending.future.set_exception(error or JournalError("append lost its result"))
+                else:
+                    pending.future.set_result(result)
+        except BaseException as exc:  # never leave a caller hanging
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(
+                        exc if isinstance(exc, Exception) else JournalError(f"append aborted: {exc!r}")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._in_flight -= 1
+            self._start_batch()
