@@ -114,12 +114,20 @@ class JsonCodec:
         except ValueError as exc:  # NaN / Infinity, circular references
             raise ValueError(f"payload cannot be serialized as JSON ({exc}): {value!r:.200}") from None
         except RecursionError:
-            raise ValueError(f"payload is nested too deeply to serialize: {type(value).__name__}") from None
+            raise _too_deep(value) from None
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(f"payload contains text that is not valid UTF-8 ({exc.reason}): "
                              f"{exc.object[exc.start:exc.end]!r}") from None
+        try:
+            self._check_encoded(value, text, envelopes)
+        except RecursionError:
+            raise _too_deep(value) from None
+        return text
+
+    def _check_encoded(self, value: Any, text: str, envelopes: int) -> None:
+        """The checks that walk ``value`` (rarely needed; see :meth:`encode`)."""
         if _LONG_DIGITS.search(text):
             bad = _out_of_range_int(value)
             if bad is not None:
@@ -135,7 +143,6 @@ class JsonCodec:
                 f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
                 f"typed payloads: {value!r:.200}"
             )
-        return text
 
     def _reserved_key_misused(self, value: Any) -> bool:
         """Whether a plain dict shaped like a typed envelope hides anywhere in ``value``."""
@@ -191,7 +198,11 @@ class JsonCodec:
             inner = value.get(_VALUE)
             if cls is not None and type(inner) is dict:
                 return cls(**inner)
-        return self._revive(value)
+        try:
+            return self._revive(value)
+        except RecursionError:
+            raise ValueError("stored JSON is nested too deeply to decode (Python recursion "
+                             "limit reached)") from None
 
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -204,6 +215,12 @@ class JsonCodec:
         if isinstance(value, list):
             return [self._revive(v) for v in value]
         return value
+
+
+def _too_deep(value: Any) -> ValueError:
+    """The error for a value nested beyond what the encoder's walks can follow."""
+    return ValueError(f"payload is nested too deeply to serialize (Python recursion limit "
+                      f"reached): {type(value).__name__}")
 
 
 def _out_of_range_int(value: Any) -> int | None:
