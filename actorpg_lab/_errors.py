@@ -1,19 +1,44 @@
-"""The library's exception tree.
+"""The library's exception tree: every exception class actorpg_lab defines lives here.
+
+::
+
+    Exception
+    ├── PersistenceError                 any failure of a journal, snapshot or durable-state store
+    │   ├── JournalError                 storage failure (connection, timeout, permission); driver
+    │   │   │                            error as __cause__
+    │   │   └── WriteConflict            internal to the Postgres stores: a write lost a race
+    │   │                                (SQLSTATE 23505/40001/40P01); never escapes a store
+    │   ├── JournalConcurrencyError      append expected another stream head
+    │   ├── DurableStateConcurrencyError upsert expected another revision
+    │   ├── JournalIntegrityError        a read slice with a gap, or an undecodable event
+    │   └── SnapshotIntegrityError       a snapshot ahead of its journal, or undecodable
+    ├── RuntimeError
+    │   └── ActorStoppedError            the actor does not run (stopped, system terminated)
+    │       └── RecoveryFailedError      ... because its recovery failed (cause = the error)
+    └── LookupError
+        └── PluginNotFoundError          no persistence plugin under the configured id
+
+Bad input is a plain :class:`ValueError` / :class:`TypeError` naming the value at
+fault, raised before anything is written.
 
 Every error raised by a store is a :class:`PersistenceError`.  Driver errors are
-translated at one choke point (:mod:`actorpg_lab.postgres._database`) and are
-attached as ``__cause__``; raw driver exceptions never escape a store.
+translated at one choke point (:func:`actorpg_lab.postgres._database.translate`) and
+are attached as ``__cause__``; raw driver exceptions never escape a store.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ActorStoppedError",
     "DurableStateConcurrencyError",
     "JournalConcurrencyError",
     "JournalError",
     "JournalIntegrityError",
     "PersistenceError",
+    "PluginNotFoundError",
+    "RecoveryFailedError",
     "SnapshotIntegrityError",
+    "WriteConflict",
 ]
 
 
@@ -25,6 +50,14 @@ class JournalError(PersistenceError):
     """A storage failure (connection lost, timeout, permission denied, ...).
 
     The driver error is available as ``__cause__``.
+    """
+
+
+class WriteConflict(JournalError):
+    """Internal: a write lost a race (23505 unique violation, 40001, 40P01).
+
+    The Postgres stores catch it and raise :class:`JournalConcurrencyError` /
+    :class:`DurableStateConcurrencyError` (or retry); it never reaches a caller.
     """
 
 
@@ -89,3 +122,49 @@ class SnapshotIntegrityError(PersistenceError):
         self.persistence_id = persistence_id
         self.sequence_nr = sequence_nr
         super().__init__(message)
+
+
+class ActorStoppedError(RuntimeError):
+    """The actor is not running (stopped, its system terminated, or its start-up failed).
+
+    ``actor_name`` names the actor; ``__cause__`` carries the underlying failure if any.
+    """
+
+    def __init__(self, message: str, *, actor_name: str | None = None) -> None:
+        self.actor_name = actor_name
+        super().__init__(message)
+
+
+class RecoveryFailedError(ActorStoppedError):
+    """The actor's recovery (start-up) failed, so it stopped.
+
+    ``cause`` (also ``__cause__``) is the original exception, e.g. a
+    :class:`JournalIntegrityError` or a :class:`JournalError`.
+    Every ``ask`` to the actor — pending or later — raises a fresh instance of this.
+    """
+
+    def __init__(self, message: str, *, actor_name: str | None, cause: BaseException) -> None:
+        super().__init__(message, actor_name=actor_name)
+        self.cause = cause
+        self.__cause__ = cause
+
+
+class PluginNotFoundError(LookupError):
+    """No plugin is registered under the requested id; the message lists the registered ids."""
+
+    def __init__(self, kind: str, plugin_id: str, registered: list[str]) -> None:
+        self.kind = kind
+        self.plugin_id = plugin_id
+        self.registered = registered
+        super().__init__(
+            f"no {kind} plugin registered under {plugin_id!r}; registered {kind} plugins: "
+            f"{', '.join(repr(r) for r in registered) or '(none)'}"
+            + (
+                " (call actorpg_lab.postgres.register_postgres_plugins(ext, ...) first)"
+                if plugin_id.endswith(".postgres")
+                else ""
+            )
+        )
+
+    def __str__(self) -> str:  # LookupError would quote the message like a KeyError does not
+        return str(self.args[0])

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._codec import event_type
 from .._errors import DurableStateConcurrencyError, JournalConcurrencyError
-from .._persistent_actor import PersistentActor, SnapshotPolicy, every_n_events
 from .._types import JournalEntry
+from ..actors import PersistentActor, SnapshotPolicy, every_n_events
 from ._sql import composed
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def seed_bank(wb: Workbench, *, accounts: int = 12, operations: int = 300, seed:
 
 async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, prefix: str,
                      snapshot_every: int) -> dict[str, int]:
-    from .._actor_system import ActorSystem
+    from ..actors import ActorSystem
 
     rng = random.Random(seed)
     ids = account_ids(accounts, prefix)

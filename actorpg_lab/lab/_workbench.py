@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .._dsn import redact_dsn
-from .._embedded import EmbeddedPostgres, _bin_dir
+from .._embedded import EmbeddedPostgres, bin_dir
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
 from ._conflicts import ConflictRecorder
@@ -71,7 +71,7 @@ def connect(url: str | None = None, *, events_table: str = "events",
         embedded = EmbeddedPostgres(data_dir if data_dir is not None else find_data_dir())
         url = embedded.start()
         if not quiet:
-            psql = _bin_dir() / "psql"
+            psql = bin_dir() / "psql"
             print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
             print(f"  connect with: {psql} '{url}'")
     if schema is not None:

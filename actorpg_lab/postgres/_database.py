@@ -29,7 +29,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._codec import JsonCodec
 from .._dsn import redact_dsn
-from .._errors import JournalError, JournalIntegrityError, PersistenceError, SnapshotIntegrityError
+from .._errors import (
+    JournalError,
+    JournalIntegrityError,
+    PersistenceError,
+    SnapshotIntegrityError,
+    WriteConflict,
+)
 
 __all__ = ["Database", "WriteConflict", "decode_stored", "translate"]
 
@@ -50,10 +56,6 @@ _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 #: How many times an operation is retried on a fresh connection after a dead one.
 _RECONNECT_ATTEMPTS = 3
-
-
-class WriteConflict(JournalError):
-    """Internal: a write lost a race (23505 unique violation, 40001, 40P01)."""
 
 
 def translate(exc: BaseException, operation: str) -> PersistenceError:

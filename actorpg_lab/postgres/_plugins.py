@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from .._persistence_extension import PersistenceExtension
+from ..actors import PersistenceExtension
 from ._durable_state_store import PostgresDurableStateStore
 from ._journal import PostgresJournal
 from ._snapshot_store import PostgresSnapshotStore

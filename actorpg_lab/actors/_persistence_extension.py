@@ -21,10 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ._actor_system import ActorSystem, Extension
+from .._errors import PluginNotFoundError
+from .._protocols import DurableStateStore, Journal, SnapshotStore
+from ..memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 from ._config import DURABLE_STATE_PLUGIN_KEY, JOURNAL_PLUGIN_KEY, SNAPSHOT_PLUGIN_KEY
-from ._protocols import DurableStateStore, Journal, SnapshotStore
-from .memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
+from ._system import ActorSystem, Extension
 
 __all__ = [
     "INMEM_DURABLE_STATE_PLUGIN",
@@ -41,27 +42,6 @@ INMEM_SNAPSHOT_PLUGIN = "actorpg.persistence.snapshot-store.inmem"
 INMEM_DURABLE_STATE_PLUGIN = "actorpg.persistence.durable-state-store.inmem"
 
 S = TypeVar("S")
-
-
-class PluginNotFoundError(LookupError):
-    """No plugin is registered under the requested id; the message lists the registered ids."""
-
-    def __init__(self, kind: str, plugin_id: str, registered: list[str]) -> None:
-        self.kind = kind
-        self.plugin_id = plugin_id
-        self.registered = registered
-        super().__init__(
-            f"no {kind} plugin registered under {plugin_id!r}; registered {kind} plugins: "
-            f"{', '.join(repr(r) for r in registered) or '(none)'}"
-            + (
-                " (call actorpg_lab.postgres.register_postgres_plugins(ext, ...) first)"
-                if plugin_id.endswith(".postgres")
-                else ""
-            )
-        )
-
-    def __str__(self) -> str:  # LookupError would quote the message like a KeyError does not
-        return str(self.args[0])
 
 
 @dataclass

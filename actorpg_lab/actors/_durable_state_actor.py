@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ._actor_system import ActorSystem
-from ._errors import DurableStateConcurrencyError, PersistenceError
-from ._persistent_actor import PersistenceActorBase, _describe, _maybe_await
-from ._protocols import DurableStateStore
-from ._types import DurableStateRecord
+from .._errors import DurableStateConcurrencyError, PersistenceError
+from .._protocols import DurableStateStore
+from .._types import DurableStateRecord
+from ._base import PersistenceActorBase, describe, maybe_await
+from ._system import ActorSystem
 
 __all__ = ["DurableStateActor"]
 
@@ -80,7 +80,7 @@ class DurableStateActor(PersistenceActorBase):
     async def _start(self) -> None:
         await self._reload()
         self._recovered = True
-        await _maybe_await(self.on_recovery_complete(self._state))
+        await maybe_await(self.on_recovery_complete(self._state))
 
     async def _before_command(self) -> None:
         if self._needs_reload:
@@ -117,5 +117,5 @@ class DurableStateActor(PersistenceActorBase):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} persistence_id={getattr(self, 'persistence_id', None)!r} "
-            f"revision={self._revision} state={_describe(self._state)}>"
+            f"revision={self._revision} state={describe(self._state)}>"
         )

@@ -37,6 +37,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
+from .._errors import ActorStoppedError, RecoveryFailedError
 from ._config import Config
 
 __all__ = [
@@ -54,31 +55,6 @@ E = TypeVar("E", bound="Extension")
 
 _SYSTEM_NAME = re.compile(r"[^\s/\x00]+")
 _ACTOR_NAME = re.compile(r"[^\x00]+")
-
-
-class ActorStoppedError(RuntimeError):
-    """The actor is not running (stopped, its system terminated, or its start-up failed).
-
-    ``actor_name`` names the actor; ``__cause__`` carries the underlying failure if any.
-    """
-
-    def __init__(self, message: str, *, actor_name: str | None = None) -> None:
-        self.actor_name = actor_name
-        super().__init__(message)
-
-
-class RecoveryFailedError(ActorStoppedError):
-    """The actor's recovery (start-up) failed, so it stopped.
-
-    ``cause`` (also ``__cause__``) is the original exception, e.g. a
-    :class:`~actorpg_lab.JournalIntegrityError` or a :class:`~actorpg_lab.JournalError`.
-    Every ``ask`` to the actor — pending or later — raises a fresh instance of this.
-    """
-
-    def __init__(self, message: str, *, actor_name: str | None, cause: BaseException) -> None:
-        super().__init__(message, actor_name=actor_name)
-        self.cause = cause
-        self.__cause__ = cause
 
 
 class Extension:
@@ -368,7 +344,7 @@ class ActorSystem:
 
     :param name: a non-empty name without whitespace or ``/``.
     :param config: HOCON text, a dict (nested or with dotted keys) or ``None`` (defaults:
-        in-memory persistence plugins).  See :mod:`actorpg_lab._config`.
+        in-memory persistence plugins).  See :mod:`actorpg_lab.actors._config`.
     """
 
     def __init__(self, name: str, config: str | Mapping[str, Any] | Config | None = None) -> None:

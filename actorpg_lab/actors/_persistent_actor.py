@@ -1,6 +1,6 @@
 """Event-sourced actors: :class:`PersistentActor`, snapshot policies (:func:`every_n_events`).
 
-Life cycle of a :class:`PersistentActor` (see ``API.md``, "Actors"):
+Life cycle of a :class:`PersistentActor`:
 
 1. **Recovery** (before the first command) is :func:`~actorpg_lab.replay_state`: the
    latest snapshot, then the events after it, each folded with ``on_event``.  An
@@ -27,18 +27,18 @@ Life cycle of a :class:`PersistentActor` (see ``API.md``, "Actors"):
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._actor_system import Actor, ActorSystem
-from ._errors import JournalConcurrencyError, PersistenceError
-from ._protocols import Journal, SnapshotStore
-from ._replay import DEFAULT_PAGE_SIZE, ReplayResult, replay_state
-from ._types import JournalEntry, PersistentEvent, Snapshot
-from ._validation import check_non_negative_int, check_persistence_id
+from .._errors import JournalConcurrencyError, PersistenceError
+from .._protocols import Journal, SnapshotStore
+from .._replay import DEFAULT_PAGE_SIZE, ReplayResult, replay_state
+from .._types import JournalEntry, PersistentEvent, Snapshot
+from .._validation import check_non_negative_int
+from ._base import PersistenceActorBase, describe, maybe_await
+from ._system import ActorSystem
 
 __all__ = [
     "EveryNEvents",
@@ -77,81 +77,6 @@ class EveryNEvents(SnapshotPolicy):
 def every_n_events(n: int) -> EveryNEvents:
     """A policy saving a snapshot every ``n`` events (at sequence numbers n, 2n, 3n, ...)."""
     return EveryNEvents(n)
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-def _describe(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class PersistenceActorBase(Actor):
-    """What event-sourced and durable-state actors share: the id, hooks, command guard."""
-
-    #: The stream / key this actor owns (set as a class attribute or via ``__init__``).
-    persistence_id: str
-
-    _in_command: bool = False
-    _recovered: bool = False
-
-    def __init__(self, persistence_id: str | None = None) -> None:
-        if persistence_id is not None:
-            self.persistence_id = check_persistence_id(persistence_id)
-
-    def actor_name(self) -> str | None:
-        return getattr(self, "persistence_id", None)
-
-    def _check_persistence_id(self) -> str:
-        pid = getattr(self, "persistence_id", None)
-        if pid is None:
-            raise TypeError(
-                f"{type(self).__name__} has no persistence_id: set it as a class attribute or "
-                f"pass it to __init__ (super().__init__(persistence_id))"
-            )
-        return check_persistence_id(pid)
-
-    # -- hooks -------------------------------------------------------------------------
-    def initial_state(self) -> Any:
-        """The state of a brand-new entity (default ``None``)."""
-        return None
-
-    async def on_command(self, state: Any, command: Any) -> Any:
-        """Handle one command; the return value answers ``ask``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement on_command(state, command)")
-
-    def on_recovery_complete(self, state: Any) -> Any:
-        """Called once recovery finished, before the first command (may be async)."""
-        return None
-
-    def on_recovery_failure(self, exc: BaseException) -> Any:
-        """Called when recovery failed; the actor then stops (may be async)."""
-        return None
-
-    # -- runtime -----------------------------------------------------------------------
-    def _require_command(self, what: str) -> None:
-        if not self._in_command:
-            raise RuntimeError(
-                f"{what} may only be called from on_command of {type(self).__name__} "
-                f"({getattr(self, 'persistence_id', '?')!r}), while it handles a command"
-            )
-
-    async def receive(self, command: Any) -> Any:
-        self._in_command = True
-        try:
-            return await _maybe_await(self.on_command(self._current_state(), command))
-        finally:
-            self._in_command = False
-
-    def _current_state(self) -> Any:
-        raise NotImplementedError
-
-    async def _on_start_failure(self, exc: BaseException) -> None:
-        await _maybe_await(self.on_recovery_failure(exc))
 
 
 class PersistentActor(PersistenceActorBase):
@@ -242,7 +167,7 @@ class PersistentActor(PersistenceActorBase):
         result = await self._recover()
         _log.debug("%s recovered: %s", self.persistence_id, result)
         self._recovered = True
-        await _maybe_await(self.on_recovery_complete(self._state))
+        await maybe_await(self.on_recovery_complete(self._state))
 
     async def _before_command(self) -> None:
         if self._needs_resync:
@@ -338,7 +263,7 @@ class PersistentActor(PersistenceActorBase):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} persistence_id={getattr(self, 'persistence_id', None)!r} "
-            f"last_sequence_nr={self._last_seq} state={_describe(self._state)}>"
+            f"last_sequence_nr={self._last_seq} state={describe(self._state)}>"
         )
 
     def _repr_html_(self) -> str:
@@ -347,6 +272,6 @@ class PersistentActor(PersistenceActorBase):
         return (
             f"<b>{html.escape(type(self).__name__)}</b> "
             f"<code>{html.escape(str(getattr(self, 'persistence_id', None)))}</code> "
-            f"seq={self._last_seq}<br><pre>{html.escape(_describe(self._state, 2000))}</pre>"
+            f"seq={self._last_seq}<br><pre>{html.escape(describe(self._state, 2000))}</pre>"
         )
 
