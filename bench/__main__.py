@@ -5,6 +5,9 @@
     python -m bench --quick         # tiny sizes: a smoke run (seconds), writes nothing
     python -m bench --only append_single --only batches
     python -m bench --list          # scenario names
+    python -m bench --scale         # cost curves at 1M, 5M, 10M events (bench/_scale.py);
+                                    # writes bench/RESULTS-scale.md
+    python -m bench --scale --scale-sizes 20k,50k   # the same curves, small (development)
     ACTORPG_DSN=postgresql://... python -m bench   # use an existing server
 
 Progress goes to stderr; stdout carries only the table.
@@ -58,6 +61,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "a full run of every scenario does this unless --no-write)")
     parser.add_argument("--no-write", action="store_true",
                         help="do not write bench/RESULTS.md after a full run")
+    parser.add_argument("--scale", action="store_true",
+                        help="print the cost curves as the journal grows (1M, 5M, 10M events) "
+                        "instead of the scenario table; writes bench/RESULTS-scale.md")
+    parser.add_argument("--scale-sizes", default=None, metavar="SIZES",
+                        help="journal sizes of --scale, e.g. 20k,50k (default 1M,5M,10M; "
+                        "--quick: 20k,50k); only the default sizes write RESULTS-scale.md")
     return parser.parse_args(argv)
 
 
@@ -90,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown scenario(s) {unknown}; choose from {list(scenarios)}", file=sys.stderr)
         return 2
+    if args.scale:
+        return _scale(args)
     names = args.only or list(scenarios)
     sizes = Sizes.quick() if args.quick else Sizes.full()
     if args.repeats is not None:
@@ -120,6 +131,25 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {write_to}")
     failed = [r for r in rows if r.note.startswith("error:")]
     return 1 if failed else 0
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from . import _scale as scale
+
+    try:
+        sizes = (scale.parse_sizes(args.scale_sizes) if args.scale_sizes
+                 else scale.QUICK_SIZES if args.quick else scale.FULL_SIZES)
+    except ValueError as exc:
+        print(f"--scale-sizes: {exc}", file=sys.stderr)
+        return 2
+    write = sizes == scale.FULL_SIZES and not args.no_write
+    with provide_server() as dsn:
+        ctx = Context(dsn=dsn, sizes=Sizes.quick() if args.quick else Sizes.full(),
+                      quick=args.quick)
+        try:
+            return scale.main_scale(ctx, sizes, args.quick, write)
+        finally:
+            drop_schemas(ctx)
 
 
 if __name__ == "__main__":

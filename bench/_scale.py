@@ -1,0 +1,406 @@
+"""``python -m bench --scale``: how the costs grow with the journal (1M, 5M, 10M events).
+
+One journal is grown in place with ``COPY`` (events and their tag rows straight into the
+documented tables, ``VACUUM ANALYZE`` after each step) over 1,000 streams plus one long
+stream, and at each size the same measurements run, so the curves sit side by side:
+
+* **append / bare INSERT**: ``PostgresJournal.append`` of 1 event per call (default pool)
+  vs a bare single-row ``INSERT`` per commit into the **same** table, both appending to
+  existing streams in rotation (every call touches another part of the primary key, as
+  a fleet of actors does), interleaved rounds, median;
+* **journal_frame** rows/s (``progress=False``) and, as the reference the loader cannot
+  beat, the raw ADBC read rate of the same SELECT (record batches streamed and dropped);
+* **streams_frame** (the 1,001-stream overview) time;
+* **tag_frame** of one tag of ten, rows/s;
+* **recovery** of the long stream (a ``PersistentActor`` spawned on it; ``replay_state``
+  inside), events/s.
+
+A flat curve is the goal: the last column divides the largest size's figure by the
+smallest's (1.00 = flat).  ``--scale-sizes 20k,50k`` develops with small sizes; a full
+run (default sizes) writes ``bench/RESULTS-scale.md``.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actorpg_lab import JournalEntry, default_codec
+
+from ._db import adbc_uri, new_schema, schema_url
+from ._events import deposited, fold
+from ._harness import Context, fmt_rate, fmt_seconds, interleave, log, rate
+
+__all__ = ["FULL_SIZES", "QUICK_SIZES", "parse_sizes", "run_scale"]
+
+FULL_SIZES = (1_000_000, 5_000_000, 10_000_000)
+QUICK_SIZES = (20_000, 50_000)
+RESULTS = Path(__file__).resolve().parent / "RESULTS-scale.md"
+
+STREAMS = 1000
+TAGS = 10
+PAYLOAD = (
+    '{{"$type":"bench.Deposited","$value":{{"account":"{pid}","amount":{amount},'
+    '"note":"monthly salary"}}}}'
+)
+JOURNAL_SQL = ("SELECT persistence_id, sequence_nr, payload, tags, timestamp FROM events "
+               "ORDER BY persistence_id, sequence_nr")
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"1M,5M,10M"`` or ``"20k,50000"`` -> ascending event counts."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        factor = 1
+        if part[-1] in "km":
+            factor = 1000 if part[-1] == "k" else 1_000_000
+            part = part[:-1]
+        try:
+            value = int(float(part) * factor)
+        except ValueError:
+            raise ValueError(f"not a size: {part!r} (use e.g. 1M,5M,10M or 20k,50k)") from None
+        if value < 10 * STREAMS:
+            raise ValueError(f"size {value} is too small: at least {10 * STREAMS} events")
+        sizes.append(value)
+    if not sizes:
+        raise ValueError("no sizes given")
+    return tuple(sorted(set(sizes)))
+
+
+@dataclass
+class Point:
+    """The measurements at one journal size."""
+
+    events: int
+    append_ours: float = 0.0
+    append_bare: float = 0.0
+    frame_rate: float = 0.0
+    adbc_rate: float = 0.0
+    streams_seconds: float = 0.0
+    streams_stats_seconds: float | None = None
+    tag_rate: float = 0.0
+    recovery_rate: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class ScaleJournal:
+    """One journal grown in place; remembers every stream's head."""
+
+    def __init__(self, ctx: Context, long_events: int, calls: int) -> None:
+        self.ctx = ctx
+        self.schema = new_schema(ctx, "scale")
+        self.url = schema_url(ctx.dsn, self.schema)
+        self.adbc_uri = adbc_uri(ctx.dsn, self.schema)
+        self.long_pid = "long-stream"
+        self.long_events = long_events
+        self.calls = calls
+        self.pids = [f"account-{k:05d}" for k in range(STREAMS)]
+        self.heads = dict.fromkeys(self.pids, 0)
+        self.seeded = 0  # events written by COPY (tagged; the long stream is not)
+        self.appended = 0  # events written by the append measurements (untagged)
+        self.tag3 = 0
+        self.next_i = 0
+        self.base_ms = int(time.time() * 1000) - 20_000_000
+        self.cursor = 0
+        self.balance = 0
+
+    @property
+    def total(self) -> int:
+        return self.seeded + self.long_events + self.appended
+
+    async def create(self) -> None:
+        import psycopg
+
+        from actorpg_lab.postgres import PostgresJournal, PostgresSnapshotStore
+
+        journal = PostgresJournal(url=self.url)
+        snapshots = PostgresSnapshotStore(url=self.url)
+        await journal.highest_seq("x")  # creates the documented tables
+        await snapshots.load_latest("x")
+        await journal.close()
+        await snapshots.close()
+
+        log(f"seeding the long stream ({self.long_events} events)")
+        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+            with cur.copy("COPY events (persistence_id, sequence_nr, payload, tags, timestamp) "
+                          "FROM STDIN") as copy:
+                lines = []
+                for seq in range(1, self.long_events + 1):
+                    event = deposited(seq, self.long_pid)
+                    self.balance = fold(self.balance, event)
+                    lines.append(f"{self.long_pid}\t{seq}\t{default_codec.encode(event)}\t\t"
+                                 f"{self.base_ms + seq}\n")
+                copy.write("".join(lines))
+
+    def grow_to(self, size: int) -> None:
+        """COPY events (one tag each, tag rows too) until the journal holds ``size``."""
+        import psycopg
+
+        want = size - self.total
+        if want <= 0:
+            return
+        per_stream, extra = divmod(want, STREAMS)
+        log(f"growing the journal by {want} events to {size} with COPY")
+        started = time.perf_counter()
+        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+            rows: list[tuple[str, int, int]] = []
+            for k, pid in enumerate(self.pids):
+                add = per_stream + (1 if k < extra else 0)
+                head = self.heads[pid]
+                for seq in range(head + 1, head + add + 1):
+                    rows.append((pid, seq, self.next_i))
+                    self.next_i += 1
+                self.heads[pid] = head + add
+            chunk = 200_000
+            with cur.copy("COPY events (persistence_id, sequence_nr, payload, tags, timestamp) "
+                          "FROM STDIN") as events:
+                for start in range(0, len(rows), chunk):
+                    events.write("".join(
+                        f"{pid}\t{seq}\t{PAYLOAD.format(pid=pid, amount=i % 1000 + 1)}\t"
+                        f"tag-{i % TAGS}\t{self.base_ms + self.long_events + i}\n"
+                        for pid, seq, i in rows[start:start + chunk]))
+            with cur.copy("COPY events_tags (persistence_id, sequence_nr, tag, timestamp) "
+                          "FROM STDIN") as tags:
+                for start in range(0, len(rows), chunk):
+                    tags.write("".join(
+                        f"{pid}\t{seq}\ttag-{i % TAGS}\t{self.base_ms + self.long_events + i}\n"
+                        for pid, seq, i in rows[start:start + chunk]))
+            self.tag3 += sum(1 for _, _, i in rows if i % TAGS == 3)
+            self.seeded += len(rows)
+            del rows
+            conn.commit()
+            conn.autocommit = True
+            cur.execute("VACUUM ANALYZE events")
+            cur.execute("VACUUM ANALYZE events_tags")
+        log(f"grown in {time.perf_counter() - started:.1f}s")
+
+
+async def _append_point(data: ScaleJournal, point: Point, repeats: int) -> None:
+    import psycopg
+
+    from actorpg_lab.postgres import PostgresJournal
+
+    journal = PostgresJournal(url=data.url)
+    bare = await psycopg.AsyncConnection.connect(data.url, autocommit=True)
+    payload = default_codec.encode(deposited(1))
+    entry = [JournalEntry(deposited(1))]
+    insert = ("INSERT INTO events (persistence_id, sequence_nr, payload, tags, timestamp) "
+              "VALUES (%s, %s, %s, %s, %s)")
+    ours_pids = data.pids[0::2]
+    bare_pids = data.pids[1::2]
+    counters = {"ours": 0, "bare": 0}
+
+    def next_pid(kind: str, pids: Sequence[str]) -> str:
+        # A stride co-prime with the pool size: consecutive calls hit distant streams.
+        counters[kind] += 1
+        return pids[(counters[kind] * 97) % len(pids)]
+
+    async def ours() -> float:
+        started = time.perf_counter()
+        for _ in range(data.calls):
+            pid = next_pid("ours", ours_pids)
+            await journal.append(pid, entry, data.heads[pid])
+            data.heads[pid] += 1
+        return rate(data.calls, time.perf_counter() - started)
+
+    async def bare_insert() -> float:
+        ts = int(time.time() * 1000)
+        started = time.perf_counter()
+        for _ in range(data.calls):
+            pid = next_pid("bare", bare_pids)
+            data.heads[pid] += 1
+            await bare.execute(insert, (pid, data.heads[pid], payload, "", ts))
+        return rate(data.calls, time.perf_counter() - started)
+
+    try:
+        await journal.highest_seq(ours_pids[0])
+        rates = await interleave({"ours": ours, "bare": bare_insert}, repeats)
+    finally:
+        await journal.close()
+        await bare.close()
+    data.appended += data.calls * 2 * (repeats + 1)
+    point.append_ours, point.append_bare = rates["ours"], rates["bare"]
+
+
+def _median_of(step: Callable[[], float], repeats: int) -> float:
+    return statistics.median(step() for _ in range(repeats))
+
+
+def _frames_point(data: ScaleJournal, point: Point, repeats: int) -> None:
+    import inspect
+
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from actorpg_lab import lab
+
+    n = data.total
+    wb = lab.connect(data.url, quiet=True)
+    conn = adbc.connect(data.adbc_uri, autocommit=True)
+    try:
+        def frame() -> float:
+            gc.collect()
+            started = time.perf_counter()
+            got = len(wb.journal_frame(progress=False))
+            elapsed = time.perf_counter() - started
+            if got != n:
+                raise AssertionError(f"journal_frame: expected {n} rows, got {got}")
+            return rate(n, elapsed)
+
+        def raw() -> float:
+            started = time.perf_counter()
+            rows = 0
+            with conn.cursor() as cur:
+                cur.execute(JOURNAL_SQL)
+                for batch in cur.fetch_record_batch():
+                    rows += batch.num_rows
+            elapsed = time.perf_counter() - started
+            if rows != n:
+                raise AssertionError(f"ADBC read: expected {n} rows, got {rows}")
+            return rate(n, elapsed)
+
+        def streams(**kwargs: Any) -> float:
+            started = time.perf_counter()
+            got = len(wb.streams_frame(**kwargs))
+            elapsed = time.perf_counter() - started
+            if got != STREAMS + 1:
+                raise AssertionError(f"streams_frame: expected {STREAMS + 1} rows, got {got}")
+            return elapsed
+
+        def tagged() -> float:
+            started = time.perf_counter()
+            got = len(wb.tag_frame("tag-3", progress=False))
+            elapsed = time.perf_counter() - started
+            if got != data.tag3:
+                raise AssertionError(f"tag_frame: expected {data.tag3} rows, got {got}")
+            return rate(got, elapsed)
+
+        log(f"{n} events: journal_frame vs raw ADBC read")
+        raw()  # warm the cache
+        point.adbc_rate = _median_of(raw, repeats)
+        point.frame_rate = _median_of(frame, repeats)
+        log(f"{n} events: streams_frame, tag_frame")
+        streams()
+        point.streams_seconds = _median_of(streams, repeats)
+        if "stats" in inspect.signature(wb.streams_frame).parameters:
+            point.streams_stats_seconds = _median_of(lambda: streams(stats=True), repeats)
+        tagged()
+        point.tag_rate = _median_of(tagged, repeats)
+    finally:
+        conn.close()
+        wb.close()
+
+
+async def _recovery_point(data: ScaleJournal, point: Point, repeats: int) -> None:
+    from .recovery import _recoverer
+
+    closers: list[Any] = []
+    recover, _ = await _recoverer(data.url, closers)
+    try:
+        async def step() -> float:
+            started = time.perf_counter()
+            state, _ = await recover(data.long_pid)
+            elapsed = time.perf_counter() - started
+            if state != data.balance:
+                raise AssertionError(f"recovered {state!r}, expected {data.balance!r}")
+            return rate(data.long_events, elapsed)
+
+        point.recovery_rate = (await interleave({"r": step}, repeats))["r"]
+    finally:
+        for close in closers:
+            await close()
+
+
+async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[Point]:
+    """Grow one journal through ``sizes`` and measure at each size."""
+    long_events = 2_000 if quick else 100_000
+    calls = 30 if quick else 400
+    repeats = 1 if quick else 3
+    frame_repeats = 1 if quick else 2
+    data = ScaleJournal(ctx, long_events, calls)
+    await data.create()
+    points = []
+    for size in sizes:
+        data.grow_to(size)
+        point = Point(events=data.total)
+        log(f"{data.total} events: append vs bare INSERT")
+        await _append_point(data, point, repeats)
+        _frames_point(data, point, frame_repeats)
+        log(f"{data.total} events: recovery of the {long_events}-event stream")
+        await _recovery_point(data, point, repeats)
+        points.append(point)
+        log(f"{data.total} events done: {point}")
+    return points
+
+
+def _label(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+    return f"{n / 1000:.0f}k"
+
+
+def render(points: Sequence[Point], long_events: int) -> str:
+    """The curves as one markdown table (a column per size, then last / first)."""
+    if not points:
+        return "(no sizes measured)"
+    header = "| measurement | " + " | ".join(f"{_label(p.events)} events" for p in points)
+    header += f" | {_label(points[-1].events)} / {_label(points[0].events)} |"
+    lines = [header, "|---|" + "---:|" * (len(points) + 1)]
+
+    def row(name: str, values: list[float | None], fmt: Callable[[float], str]) -> None:
+        cells = [fmt(v) if v is not None else "–" for v in values]
+        first, last = values[0], values[-1]
+        trend = f"{last / first:.2f}×" if first and last else "–"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {trend} |")
+
+    row("append 1 event/call ÷ bare INSERT (same table)",
+        [p.append_ours / p.append_bare if p.append_bare else None for p in points],
+        lambda v: f"{v:.2f}×")
+    row("  append 1 event/call (journal.append)", [p.append_ours for p in points], fmt_rate)
+    row("  bare INSERT per commit", [p.append_bare for p in points], fmt_rate)
+    row("journal_frame(progress=False)", [p.frame_rate for p in points],
+        lambda v: fmt_rate(v, "rows/s"))
+    row("  raw ADBC read of the same SELECT (batches dropped)", [p.adbc_rate for p in points],
+        lambda v: fmt_rate(v, "rows/s"))
+    row("  journal_frame ÷ raw ADBC read",
+        [p.frame_rate / p.adbc_rate if p.adbc_rate else None for p in points],
+        lambda v: f"{v:.2f}×")
+    row(f"streams_frame() ({STREAMS + 1} streams)", [p.streams_seconds for p in points],
+        fmt_seconds)
+    if any(p.streams_stats_seconds is not None for p in points):
+        row("streams_frame(stats=True)", [p.streams_stats_seconds for p in points],
+            fmt_seconds)
+    row(f"tag_frame, one tag of {TAGS}", [p.tag_rate for p in points],
+        lambda v: fmt_rate(v, "rows/s"))
+    row(f"recovery of a {_label(long_events)}-event stream (PersistentActor)",
+        [p.recovery_rate for p in points], fmt_rate)
+    return "\n".join(lines)
+
+
+def main_scale(ctx: Context, sizes: Sequence[int], quick: bool, write: bool) -> int:
+    import asyncio
+
+    started = time.perf_counter()
+    points = asyncio.run(run_scale(ctx, sizes, quick=quick))
+    table = render(points, 2_000 if quick else 100_000)
+    footer = (f"\nscale run, {time.perf_counter() - started:.0f} s total; Python "
+              f"{platform.python_version()}; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(table)
+    print(footer)
+    if write:
+        RESULTS.write_text(
+            "# Scale curves\n\nProduced by `python -m bench --scale` (one journal grown "
+            "with COPY to each size over 1,000 streams plus one long stream; see "
+            "`bench/_scale.py` for the method).\n\n" + table + "\n" + footer + "\n",
+            encoding="utf-8")
+        log(f"wrote {RESULTS}")
+    return 0
