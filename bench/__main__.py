@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import frames, recovery, writes
+    from . import frames, health, recovery, writes
 
     return {
         "append_single": writes.run_append_single,
@@ -45,6 +45,7 @@ def _scenarios() -> dict[str, Scenario]:
         "journal_frame_expanded": frames.run_journal_frame_expanded,
         "tag_frame": frames.run_tag_frame,
         "frame_memory": frames.run_frame_memory,
+        "check_streams": health.run_check_streams,
     }
 
 

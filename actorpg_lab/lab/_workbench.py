@@ -255,13 +255,67 @@ class Workbench:
         return self.frames.durable_state(persistence_ids=persistence_ids, since=since,
                                          until=until, limit=limit, expand=expand)
 
-    def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None
-                      ) -> pd.DataFrame:
+    def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
+                      health: bool = True) -> pd.DataFrame:
         """One row per stream: ``events`` (rows stored), ``first_seq``, ``head`` (highest
         sequence number ever written), ``deleted_to``, ``snapshots``,
         ``latest_snapshot_seq``, ``events_to_replay`` (what recovery folds after the
-        latest snapshot), ``last_write`` (UTC) and ``event_types``."""
-        return self.frames.streams(persistence_ids=persistence_ids)
+        latest snapshot), ``last_write`` (UTC) and ``event_types``.
+
+        With ``health=True`` (the default) the structure checks of :meth:`check_streams`
+        add ``ok``, ``problem``, ``problem_seq`` and ``problem_message`` (one more scan of
+        the journal; ``health=False`` skips it)."""
+        frame = self.frames.streams(persistence_ids=persistence_ids)
+        if not health:
+            return frame
+        checked = self.check_streams(persistence_ids=persistence_ids).rename(
+            columns={"sequence_nr": "problem_seq", "message": "problem_message"})
+        checked["persistence_id"] = checked["persistence_id"].astype(object)
+        frame = frame.assign(persistence_id=frame["persistence_id"].astype(object)).merge(
+            checked, on="persistence_id", how="left")
+        frame["ok"] = frame["ok"].fillna(True).astype(bool)
+        frame["problem"] = frame["problem"].astype(object).where(frame["problem"].notna(), None)
+        frame["problem_message"] = frame["problem_message"].fillna("").astype(object)
+        frame["persistence_id"] = frame["persistence_id"].astype("category")
+        return frame
+
+    # -- diagnosis ----------------------------------------------------------------------
+    def check_streams(self, behaviour: Any = None,
+                      persistence_ids: str | Iterable[str] | None = None, *,
+                      only_problems: bool = False) -> pd.DataFrame:
+        """Find the streams whose recovery would fail: one row per stream with
+        ``persistence_id``, ``ok``, ``problem`` (``None``, ``"gap"``,
+        ``"snapshot_ahead"``, ``"undecodable"`` or ``"on_event_failed"``),
+        ``sequence_nr`` (where the first problem is) and ``message``.
+
+        Without ``behaviour`` the structure is checked in SQL at the speed of a scan: a
+        missing event above the compaction mark, a deleted prefix no snapshot covers, a
+        latest snapshot beyond the journal head, payloads the current code cannot decode
+        (one sample per envelope type/version, plus any payload that is not JSON).  With
+        ``behaviour`` (an actor class or instance, or ``(on_event, initial_state)``, as
+        for :meth:`replay`) every stream is also folded like recovery (latest snapshot,
+        then the events after it), which finds ``on_event_failed`` and decodes every
+        event.  ``only_problems=True`` keeps the broken streams only.
+
+        >>> wb.check_streams(Account, only_problems=True)
+        >>> wb.replay(Account, "account-07")   # opens at its first problem
+        """
+        from ._health import check_streams_frame, fold_checker
+
+        fold = None
+        if behaviour is not None:
+            resolve_behaviour(behaviour, "check-streams")  # bad behaviours fail up front
+
+            def make(pid: str) -> tuple[Any, Any]:
+                on_event, initial, _label = resolve_behaviour(behaviour, pid)
+                return on_event, initial
+
+            fold = fold_checker(self.run, self.journal, self.snapshot_store, make)
+        frame = check_streams_frame(self.frames, persistence_ids,
+                                    codec=getattr(self.journal, "codec", None), fold=fold)
+        if only_problems:
+            frame = frame[~frame["ok"]].reset_index(drop=True)
+        return frame
 
     # -- replay -------------------------------------------------------------------------
     def replay(self, behaviour: Any, persistence_id: str, *,
