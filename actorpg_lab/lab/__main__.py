@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._dsn import redact_dsn
 from .._embedded import EmbeddedPostgres
-from ._demo import ensure_demo
+from ._demo import Account, ensure_demo
 from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
 
 
@@ -67,6 +67,11 @@ def summary_table(wb: Workbench) -> pd.DataFrame:
         ("durable-state keys", len(durable),
          f"revisions {int(durable['revision'].sum()) if len(durable) else 0}"),
     ]
+    broken = wb.check_streams(Account, only_problems=True)
+    rows.append(("streams that fail recovery", len(broken),
+                 ", ".join(f"{p} ({k} @{s})" for p, k, s in zip(
+                     broken["persistence_id"], broken["problem"], broken["sequence_nr"],
+                     strict=True)) or "none; notebook 02 shows how to find them"))
     return pd.DataFrame(rows, columns=["what", "count", "detail"])
 
 

@@ -32,11 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Account",
+    "AccountFrozen",
     "AccountOpened",
     "AccountState",
+    "BrokenStreams",
     "BuggyAccount",
     "Deposit",
     "Deposited",
+    "FixedAccount",
     "GetBalance",
     "Open",
     "ReceiveTransfer",
@@ -46,6 +49,7 @@ __all__ = [
     "Withdraw",
     "Withdrawn",
     "account_ids",
+    "break_demo_streams",
     "break_stream",
     "ensure_demo",
     "race_appends",
@@ -94,6 +98,16 @@ class TransferReceived:
     transfer_id: str
     from_account: str
     amount: int
+
+
+@event_type("bank.AccountFrozen")
+@dataclass(frozen=True)
+class AccountFrozen:
+    """Written by the compliance service (a newer deployment than the :class:`Account`
+    code the demo runs, which has no handler for it: the demo's unfoldable event)."""
+
+    reason: str
+    case_id: str
 
 
 @event_type("bank.AccountState")
@@ -217,6 +231,16 @@ class Account(PersistentActor):
         if getattr(event, "amount", 0) >= LARGE_AMOUNT:
             tags.append("large")
         return tags
+
+
+class FixedAccount(Account):
+    """The fix for the demo's unfoldable event: an :class:`Account` that also handles
+    :class:`AccountFrozen` (a frozen account is no longer ``open``)."""
+
+    def on_event(self, state: AccountState, event: Any) -> AccountState:
+        if isinstance(event, AccountFrozen):
+            return dataclasses.replace(state, open=False)
+        return super().on_event(state, event)
 
 
 class BuggyAccount(Account):
@@ -369,14 +393,90 @@ async def _race_appends(wb: Workbench, pid: str, writers: int, appends: int, see
     return {"appends": writers * appends, "conflicts": conflicts}
 
 
-def ensure_demo(wb: Workbench, **options: Any) -> dict[str, Any]:
-    """Seed the bank and the counters unless the bank is already there (idempotent)."""
+def ensure_demo(wb: Workbench, *, broken: bool = True, **options: Any) -> dict[str, Any]:
+    """Seed the bank and the counters unless the bank is already there (idempotent).
+
+    With ``broken=True`` (what ``make lab`` seeds) three accounts are then broken the
+    way production data breaks (see :func:`break_demo_streams`); ``options`` go to
+    :func:`seed_bank`."""
     first = account_ids(1, options.get("prefix", "account-"))[0]
     if wb.run(wb.journal.highest_seq(first)) > 0:
         return {"seeded": False}
     bank = seed_bank(wb, **options)
     counters = seed_counters(wb)
-    return {"seeded": True, **bank, "counter_conflicts": counters["conflicts"]}
+    result: dict[str, Any] = {"seeded": True, **bank, "counter_conflicts": counters["conflicts"]}
+    if broken:
+        ids = account_ids(options.get("accounts", 12), options.get("prefix", "account-"))
+        result["broken"] = break_demo_streams(wb, ids).as_dict()
+    return result
+
+
+@dataclass(frozen=True)
+class BrokenStreams:
+    """Which demo accounts :func:`break_demo_streams` broke, and where."""
+
+    #: (persistence id, the sequence number of the lost event)
+    gap: tuple[str, int]
+    #: (persistence id, the sequence number of the snapshot ahead of the journal)
+    snapshot_ahead: tuple[str, int]
+    #: (persistence id, the sequence number of the event ``Account`` cannot fold)
+    on_event_failed: tuple[str, int]
+
+    def as_dict(self) -> dict[str, tuple[str, int]]:
+        return dataclasses.asdict(self)
+
+
+def break_demo_streams(wb: Workbench, persistence_ids: Iterable[str]) -> BrokenStreams:
+    """Break three of ``persistence_ids`` (accounts seeded by :func:`seed_bank`) the way
+    production data breaks; each one makes the account's recovery fail:
+
+    * a lost event (a gap): a failover promoted a replica that had missed one commit —
+      one row after the latest snapshot is gone;
+    * a snapshot ahead of the journal: the snapshot store was restored from a newer
+      backup than the journal — its latest snapshot is 3 events beyond the head;
+    * an event the current code cannot fold: the compliance service (a newer deployment)
+      appended :class:`AccountFrozen`, which :class:`Account` has no handler for
+      (:class:`FixedAccount` has).
+    """
+    return wb.run(_break_demo_streams(wb, list(persistence_ids)))
+
+
+async def _break_demo_streams(wb: Workbench, ids: list[str]) -> BrokenStreams:
+    if len(ids) < 3:
+        raise ValueError(f"break_demo_streams needs at least 3 accounts, got {ids!r}")
+    journal, snapshots = wb.journal, wb.snapshot_store
+    facts: dict[str, tuple[int, int]] = {}
+    for pid in ids:
+        head = await journal.highest_seq(pid)
+        latest = await snapshots.load_latest(pid)
+        facts[pid] = (head, latest.sequence_nr if latest is not None else 0)
+    # Start in the middle of the list so the first accounts (used in examples) stay healthy.
+    order = ids[len(ids) // 2:] + ids[:len(ids) // 2]
+    gap_pid = next((p for p in order if facts[p][0] - facts[p][1] >= 3),
+                   next((p for p in order if facts[p][0] - facts[p][1] >= 2), None))
+    if gap_pid is None:
+        raise ValueError(f"no account of {ids!r} has 2+ events after its latest snapshot")
+    rest = [p for p in order if p != gap_pid]
+    ahead_pid, frozen_pid = rest[0], rest[1]
+    gap_head, gap_snapshot = facts[gap_pid]
+    lost = gap_snapshot + 2 if gap_head - gap_snapshot >= 3 else gap_snapshot + 1
+    await _delete_row(wb, gap_pid, lost)
+    _log.info("demo: lost event %d of %s", lost, gap_pid)
+    ahead_seq = facts[ahead_pid][0] + 3
+    restored = await snapshots.load_latest(ahead_pid)
+    state = restored.state if restored is not None else AccountState()
+    if isinstance(state, AccountState):
+        state = dataclasses.replace(state, balance=state.balance + 12_500,
+                                    transactions=state.transactions + 3)
+    await snapshots.save(ahead_pid, ahead_seq, state)
+    _log.info("demo: snapshot of %s at %d, ahead of the journal", ahead_pid, ahead_seq)
+    frozen_head = facts[frozen_pid][0]
+    await journal.append(frozen_pid, [JournalEntry(AccountFrozen("sanctions screening hit",
+                                                                 "case-2026-0042"),
+                                                   ("account", "compliance"))], frozen_head)
+    _log.info("demo: %s frozen at %d (Account has no handler)", frozen_pid, frozen_head + 1)
+    return BrokenStreams(gap=(gap_pid, lost), snapshot_ahead=(ahead_pid, ahead_seq),
+                         on_event_failed=(frozen_pid, frozen_head + 1))
 
 
 # -- breaking things on purpose (notebook 02) ---------------------------------------------
