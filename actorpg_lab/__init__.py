@@ -16,6 +16,7 @@ from ._errors import (
     PluginNotFoundError,
     RecoveryFailedError,
     SnapshotIntegrityError,
+    UnsafePathError,
 )
 from ._protocols import DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
@@ -80,6 +81,7 @@ __all__ = [
     "SnapshotPolicy",
     "SnapshotStore",
     "TagFilter",
+    "UnsafePathError",
     "WriteAttempt",
     "__version__",
     "add_snapshot_listener",

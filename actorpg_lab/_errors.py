@@ -15,8 +15,11 @@
     ├── RuntimeError
     │   └── ActorStoppedError            the actor does not run (stopped, system terminated)
     │       └── RecoveryFailedError      ... because its recovery failed (cause = the error)
-    └── LookupError
-        └── PluginNotFoundError          no persistence plugin under the configured id
+    ├── LookupError
+    │   └── PluginNotFoundError          no persistence plugin under the configured id
+    └── PermissionError
+        └── UnsafePathError              the embedded server refuses a folder/file another
+                                         local user could control (named, with the reason)
 
 Bad input is a plain :class:`ValueError` / :class:`TypeError` naming the value at
 fault, raised before anything is written.
@@ -38,6 +41,7 @@ __all__ = [
     "PluginNotFoundError",
     "RecoveryFailedError",
     "SnapshotIntegrityError",
+    "UnsafePathError",
     "WriteConflict",
 ]
 
@@ -168,3 +172,8 @@ class PluginNotFoundError(LookupError):
 
     def __str__(self) -> str:  # LookupError would quote the message like a KeyError does not
         return str(self.args[0])
+
+
+class UnsafePathError(PermissionError):
+    """A folder or file the embedded server would use is not safe to trust: another local
+    user could own, replace or read it.  The message names the path and what is wrong."""

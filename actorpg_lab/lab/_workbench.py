@@ -18,14 +18,13 @@ import logging
 import os
 import weakref
 from collections.abc import Coroutine, Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from .._dsn import redact_dsn
-from .._embedded import EmbeddedPostgres, bin_dir
+from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
 from ._conflicts import ConflictRecorder
@@ -81,19 +80,6 @@ def connect(url: str | None = None, *, events_table: str = "events",
     return Workbench(url, events_table=events_table, tags_table=tags_table,
                      snapshots_table=snapshots_table, durable_state_table=durable_state_table,
                      keep_n=keep_n, embedded=embedded)
-
-
-def find_data_dir(start: str | os.PathLike[str] | None = None) -> Path:
-    """The ``.actorpg`` folder of ``start`` (default: the working directory) or of its
-    nearest parent that has one with a database in it — so a notebook running in
-    ``notebooks/`` reuses the server ``make demo`` started at the repository root —
-    else ``<start>/.actorpg``."""
-    here = Path(start if start is not None else os.getcwd()).absolute()
-    for folder in (here, *here.parents):
-        candidate = folder / DEFAULT_DATA_DIR
-        if (candidate / "pgdata").is_dir() or (candidate / "pgdata.location").is_file():
-            return candidate
-    return here / DEFAULT_DATA_DIR
 
 
 def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:
