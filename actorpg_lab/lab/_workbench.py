@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from .._dsn import redact_dsn
+from .._dsn import describe_target, redact_dsn, with_connect_timeout
 from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
@@ -91,7 +91,11 @@ def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:
     from ._sql import composed, load_sql
 
     check_table_name("schema", schema)
-    with psycopg.connect(url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(url, autocommit=True, **with_connect_timeout(url))
+    except psycopg.OperationalError as exc:
+        raise psycopg.OperationalError(f"cannot connect to {describe_target(url)}: {exc}") from exc
+    with conn:
         if fresh:
             conn.execute(composed("schema_drop", schema=schema))
         row = conn.execute(load_sql("schema_exists"), {"name": schema}).fetchone()
@@ -386,14 +390,19 @@ def _close_open_workbenches() -> None:
 
 
 async def _open_pool(url: str, max_size: int) -> Any:
-    from psycopg_pool import AsyncConnectionPool
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False,
-        name="actorpg-lab",
+        url, min_size=1, max_size=max_size, kwargs=with_connect_timeout(url, {"autocommit": True}),
+        open=False, name="actorpg-lab",
     )
     try:
         await pool.open(wait=True, timeout=15)
+    except PoolTimeout as exc:
+        await pool.close()
+        raise psycopg.OperationalError(
+            f"cannot connect to {describe_target(url)} within 15 s ({exc})") from exc
     except BaseException:
         await pool.close()
         raise

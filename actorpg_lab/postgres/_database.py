@@ -28,7 +28,7 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from .._codec import JsonCodec
-from .._dsn import redact_dsn
+from .._dsn import describe_target, redact_dsn, redact_params, with_connect_timeout
 from .._errors import (
     JournalError,
     JournalIntegrityError,
@@ -181,6 +181,7 @@ class Database:
         config = {**DEFAULT_POOL_CONFIG, **self.pool_config}
         kwargs = dict(config.pop("kwargs", None) or {})
         kwargs.setdefault("autocommit", True)
+        kwargs = with_connect_timeout(self.url, kwargs)  # never wait forever for a server
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.url or "", kwargs=kwargs, open=False, name=self.owner, **config
         )
@@ -193,7 +194,8 @@ class Database:
             if isinstance(exc, PoolTimeout):  # says only "incomplete": ask libpq why
                 cause = await _connect_error(self.url or "", kwargs, timeout) or exc
             raise JournalError(
-                f"{self.owner}: cannot connect to {redact_dsn(self.url)!r}: {cause}"
+                f"{self.owner}: cannot connect to {describe_target(self.url, kwargs)} "
+                f"(url={redact_dsn(self.url)!r}): {cause}"
             ) from cause
         _log.debug("%s: opened pool for %s", self.owner, redact_dsn(self.url))
         return pool
@@ -307,6 +309,6 @@ def _redact_config(config: Mapping[str, Any] | None) -> Any:
         return None
     redacted = dict(config)
     kwargs = redacted.get("kwargs")
-    if isinstance(kwargs, Mapping) and "password" in kwargs:
-        redacted["kwargs"] = {**kwargs, "password": "***"}
+    if isinstance(kwargs, Mapping):
+        redacted["kwargs"] = redact_params(kwargs)
     return redacted

@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from .._dsn import with_connect_timeout
 from ._database import Database
 
 __all__ = ["Listener"]
@@ -39,7 +40,8 @@ class Listener:
         pool = await self._db.ready_pool()
         conninfo = pool.conninfo if isinstance(pool.conninfo, str) else self._db.url or ""
         kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
-        conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
+        conn = await AsyncConnection.connect(
+            conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True}))
         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         self._conn = conn
         self._task = asyncio.create_task(self._pump(conn), name=f"listen:{self.channel}")
