@@ -35,6 +35,7 @@ from . import demo
 from ._conflicts import ConflictRecorder
 from ._diff import ABSENT, Change, StateDiff, diff_states
 from ._frames import expand_payloads
+from ._history import plot_conflict_timeline, plot_pruning_history
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
 from ._replayer import Replayer, ReplayProblem
 from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
@@ -54,6 +55,8 @@ __all__ = [
     "diff_states",
     "expand_payloads",
     "find_data_dir",
+    "plot_conflict_timeline",
+    "plot_pruning_history",
     "plot_recovery_cost",
     "recovery_cost",
     "simulate_policies",

@@ -268,16 +268,32 @@ def account_ids(accounts: int, prefix: str = "account-") -> list[str]:
 
 
 def seed_bank(wb: Workbench, *, accounts: int = 12, operations: int = 300, seed: int = 42,
-              prefix: str = "account-", snapshot_every: int = 5) -> dict[str, int]:
+              prefix: str = "account-", snapshot_every: int = 5,
+              log_history: bool = False) -> dict[str, int]:
     """Open ``accounts`` accounts and run ``operations`` random deposits, withdrawals and
-    transfers through :class:`Account` actors; returns counts (events, rejected, ...)."""
-    return wb.run(_seed_bank(wb, accounts, operations, seed, prefix, snapshot_every))
+    transfers through :class:`Account` actors; returns counts (events, rejected, ...).
+    ``log_history=True`` saves the snapshots through a store with ``log_pruning=True``
+    (``wb.pruned_frame()`` then shows what keep_n pruned, from any process)."""
+    return wb.run(_seed_bank(wb, accounts, operations, seed, prefix, snapshot_every,
+                             log_history))
+
+
+def _writer_name(name: str) -> str:
+    from ..postgres._write_history import default_writer
+
+    return f"{default_writer()}/{name}"
 
 
 async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, prefix: str,
-                     snapshot_every: int) -> dict[str, int]:
+                     snapshot_every: int, log_history: bool = False) -> dict[str, int]:
     from ..actors import ActorSystem
+    from ..postgres import PostgresSnapshotStore
 
+    snapshot_store: Any = wb.snapshot_store
+    if log_history:
+        snapshot_store = PostgresSnapshotStore(
+            pool=wb.pool, snapshots_table=wb.tables.snapshots, keep_n=wb.snapshot_store.keep_n,
+            log_pruning=True, writer=_writer_name("bank"))
     rng = random.Random(seed)
     ids = account_ids(accounts, prefix)
     system = ActorSystem("lab-demo")
@@ -289,7 +305,7 @@ async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, p
             actor = Account(pid)
             actor.snapshot_every = snapshot_every
             actor.journal = wb.journal
-            actor.snapshot_store = wb.snapshot_store
+            actor.snapshot_store = snapshot_store
             refs[pid] = system.spawn(actor)
             await refs[pid].ask(Open(_OWNERS[i % len(_OWNERS)]))
             await refs[pid].ask(Deposit(rng.randrange(10_000, 100_000, 100)))
@@ -315,28 +331,42 @@ async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, p
                 counts["rejected"] += 1
     finally:
         await system.terminate()
+        if snapshot_store is not wb.snapshot_store:
+            await snapshot_store.close()
     return counts
 
 
 def seed_counters(wb: Workbench, *, keys: Iterable[str] = ("counter-a", "counter-b"),
                   writers: int = 4, increments: int = 10, seed: int = 7,
-                  max_delay: float = 0.004) -> dict[str, int]:
+                  max_delay: float = 0.004, log_history: bool = False) -> dict[str, int]:
     """Increment durable-state counters from ``writers`` concurrent tasks per key (named
     ``writer-<n>``): load → pause → upsert(expected revision) → retry on conflict.
 
     Every increment lands exactly once, so each counter ends at ``writers * increments``;
-    returns ``{"increments": ..., "conflicts": ...}``."""
-    return wb.run(_seed_counters(wb, list(keys), writers, increments, seed, max_delay))
+    returns ``{"increments": ..., "conflicts": ...}``.  ``log_history=True`` gives each
+    writer a store with ``log_conflicts=True`` named ``<host>:<pid>/writer-<n>``
+    (``wb.conflicts_frame()`` then shows every rejected upsert, from any process)."""
+    return wb.run(_seed_counters(wb, list(keys), writers, increments, seed, max_delay,
+                                 log_history))
 
 
 async def _seed_counters(wb: Workbench, keys: list[str], writers: int, increments: int,
-                         seed: int, max_delay: float) -> dict[str, int]:
-    store = wb.durable_state_store
+                         seed: int, max_delay: float, log_history: bool = False
+                         ) -> dict[str, int]:
+    from ..postgres import PostgresDurableStateStore
+
     rng = random.Random(seed)
     conflicts = 0
 
+    def store_for(name: str) -> Any:
+        if not log_history:
+            return wb.durable_state_store
+        return PostgresDurableStateStore(pool=wb.pool, table=wb.tables.durable_state,
+                                         log_conflicts=True, writer=_writer_name(name))
+
     async def writer(name: str, key: str, delays: list[float]) -> None:
         nonlocal conflicts
+        store = store_for(name)
         for i in range(increments):
             while True:
                 record = await store.load(key)
@@ -360,20 +390,35 @@ async def _seed_counters(wb: Workbench, keys: list[str], writers: int, increment
 
 
 def race_appends(wb: Workbench, persistence_id: str, *, writers: int = 3, appends: int = 5,
-                 seed: int = 11, max_delay: float = 0.004) -> dict[str, int]:
+                 seed: int = 11, max_delay: float = 0.004,
+                 log_history: bool = False) -> dict[str, int]:
     """``writers`` tasks each append ``appends`` events to ONE stream, reading the head
-    first and retrying on :class:`~actorpg_lab.JournalConcurrencyError`."""
-    return wb.run(_race_appends(wb, persistence_id, writers, appends, seed, max_delay))
+    first and retrying on :class:`~actorpg_lab.JournalConcurrencyError`.
+    ``log_history=True`` gives each a journal with ``log_conflicts=True``."""
+    return wb.run(_race_appends(wb, persistence_id, writers, appends, seed, max_delay,
+                                log_history))
 
 
 async def _race_appends(wb: Workbench, pid: str, writers: int, appends: int, seed: int,
-                        max_delay: float) -> dict[str, int]:
-    journal = wb.journal
+                        max_delay: float, log_history: bool = False) -> dict[str, int]:
+    from ..postgres import PostgresJournal
+
     rng = random.Random(seed)
     conflicts = 0
+    opened: list[Any] = []
+
+    def journal_for(name: str) -> Any:
+        if not log_history:
+            return wb.journal
+        journal = PostgresJournal(pool=wb.pool, events_table=wb.tables.events,
+                                  tags_table=wb.tables.tags, log_conflicts=True,
+                                  writer=_writer_name(name))
+        opened.append(journal)
+        return journal
 
     async def writer(name: str, delays: list[float]) -> None:
         nonlocal conflicts
+        journal = journal_for(name)
         for i in range(appends):
             while True:
                 head = await journal.highest_seq(pid)
@@ -389,12 +434,18 @@ async def _race_appends(wb: Workbench, pid: str, writers: int, appends: int, see
                                         [rng.uniform(0, max_delay) for _ in range(appends)]),
                                  name=f"appender-{w}")
              for w in range(1, writers + 1)]
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for journal in opened:
+            await journal.close()
     return {"appends": writers * appends, "conflicts": conflicts}
 
 
 def ensure_demo(wb: Workbench, *, broken: bool = True, **options: Any) -> dict[str, Any]:
-    """Seed the bank and the counters unless the bank is already there (idempotent).
+    """Seed the bank, the counters and a raced stream (``race-1``) unless the bank is
+    already there (idempotent); the writers log their conflicts and the snapshot store
+    its pruning (``log_history=True``: ``wb.conflicts_frame()`` / ``wb.pruned_frame()``).
 
     With ``broken=True`` (what ``make lab`` seeds) three accounts are then broken the
     way production data breaks (see :func:`break_demo_streams`); ``options`` go to
@@ -402,9 +453,12 @@ def ensure_demo(wb: Workbench, *, broken: bool = True, **options: Any) -> dict[s
     first = account_ids(1, options.get("prefix", "account-"))[0]
     if wb.run(wb.journal.highest_seq(first)) > 0:
         return {"seeded": False}
+    options.setdefault("log_history", True)
     bank = seed_bank(wb, **options)
-    counters = seed_counters(wb)
-    result: dict[str, Any] = {"seeded": True, **bank, "counter_conflicts": counters["conflicts"]}
+    counters = seed_counters(wb, log_history=options["log_history"])
+    race = race_appends(wb, "race-1", log_history=options["log_history"])
+    result: dict[str, Any] = {"seeded": True, **bank, "counter_conflicts": counters["conflicts"],
+                              "append_conflicts": race["conflicts"]}
     if broken:
         ids = account_ids(options.get("accounts", 12), options.get("prefix", "account-"))
         result["broken"] = break_demo_streams(wb, ids).as_dict()

@@ -307,6 +307,43 @@ class Workbench:
             frame = frame[~frame["ok"]].reset_index(drop=True)
         return frame
 
+    # -- persisted write history ----------------------------------------------------------
+    def conflicts_frame(self, persistence_ids: str | Iterable[str] | None = None
+                        ) -> pd.DataFrame:
+        """The rejected writes the stores recorded with ``log_conflicts=True`` — in any
+        process (``<events>_conflicts`` and ``<durable_state>_conflicts``): ``store``
+        (``journal``/``durable_state``), ``persistence_id``, ``expected``, ``actual``,
+        ``writer`` (``<host>:<pid>`` or the store's ``writer=``) and ``timestamp`` (UTC),
+        oldest first.  Empty when no store logged any.  Draw it with
+        :meth:`plot_conflicts`."""
+        from ._history import load_conflicts
+
+        return load_conflicts(self.frames, [
+            ("journal", f"{self.tables.events}_conflicts"),
+            ("durable_state", f"{self.tables.durable_state}_conflicts"),
+        ], persistence_ids)
+
+    def pruned_frame(self, persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """The snapshots the snapshot store pruned with ``log_pruning=True`` — in any
+        process (``<snapshots>_pruned``): ``persistence_id``, ``sequence_nr``,
+        ``saved_at``, ``pruned_at`` (UTC), ``lifetime`` and ``writer``.  Draw it with
+        :meth:`plot_pruning`."""
+        from ._history import load_pruned
+
+        return load_pruned(self.frames, f"{self.tables.snapshots}_pruned", persistence_ids)
+
+    def plot_conflicts(self, persistence_id: str | None = None, ax: Any = None) -> Any:
+        """:func:`~actorpg_lab.lab.plot_conflict_timeline` of :meth:`conflicts_frame`."""
+        from ._history import plot_conflict_timeline
+
+        return plot_conflict_timeline(self.conflicts_frame(), ax, persistence_id=persistence_id)
+
+    def plot_pruning(self, persistence_id: str | None = None, ax: Any = None) -> Any:
+        """:func:`~actorpg_lab.lab.plot_pruning_history` of :meth:`pruned_frame`."""
+        from ._history import plot_pruning_history
+
+        return plot_pruning_history(self.pruned_frame(), ax, persistence_id=persistence_id)
+
     # -- replay -------------------------------------------------------------------------
     def replay(self, behaviour: Any, persistence_id: str, *,
                snapshot: SnapshotChoice = "latest", to_seq: int | None = None) -> Replayer:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -17,6 +17,7 @@ from .._write_attempts import has_listeners, report_write_attempt
 from ._database import WriteConflict, decode_stored
 from ._sql import statement
 from ._store import PostgresStore
+from ._write_history import ConflictLog, check_writer
 
 __all__ = ["PostgresDurableStateStore"]
 
@@ -35,6 +36,10 @@ class PostgresDurableStateStore(PostgresStore):
     move was its own write (revision ``expected_revision + 1`` with exactly its payload:
     success) and otherwise raises :class:`~actorpg_lab.JournalError` (outcome unknown)
     — never a concurrency error that would invite a double update.
+
+    ``log_conflicts=True`` records every rejected upsert in ``<table>_conflicts``
+    (persistence_id, expected, actual, writer, timestamp; ``writer`` defaults to
+    ``<host>:<pid>``) — only on a conflict, best effort (a failure is logged, never raised).
     """
 
     def __init__(
@@ -46,13 +51,20 @@ class PostgresDurableStateStore(PostgresStore):
         table: str = "durable_state",
         auto_create_tables: bool = True,
         codec: JsonCodec | None = None,
+        log_conflicts: bool = False,
+        writer: str | None = None,
     ) -> None:
         self.table = check_table_name("table", table)
         self.codec = codec or default_codec
         names = {"table": self.table}
-        super().__init__(url=url, pool_config=pool_config, pool=pool,
-                         schema=statement("durable_state_schema", **names),
+        schema = statement("durable_state_schema", **names)
+        if log_conflicts:
+            schema = sql.Composed([schema, sql.SQL("\n"), ConflictLog.schema(self.table)])
+        super().__init__(url=url, pool_config=pool_config, pool=pool, schema=schema,
                          auto_create_tables=auto_create_tables)
+        #: Where rejected upserts are recorded (``log_conflicts=True``), else ``None``.
+        self.conflict_log: ConflictLog | None = (
+            ConflictLog(self._db, self.table, check_writer(writer)) if log_conflicts else None)
         self._insert_sql = statement("durable_state_insert", **names)
         self._update_sql = statement("durable_state_update", **names)
         self._load_sql = statement("durable_state_load", **names)
@@ -96,6 +108,8 @@ class PostgresDurableStateStore(PostgresStore):
         if row is None:
             actual = await self._current_revision(pid)
             self._report(pid, expected_revision, actual, None, "conflict", started)
+            if self.conflict_log is not None:
+                await self.conflict_log.record(pid, expected_revision, actual)
             raise DurableStateConcurrencyError(pid, expected_revision, actual) from cause
         revision, ts = int(row[0]), int(row[1])
         self._report(pid, expected_revision, expected_revision, revision, "ok", started)

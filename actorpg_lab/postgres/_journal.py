@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -41,6 +41,7 @@ from ._database import WriteConflict, decode_stored
 from ._listener import Listener
 from ._sql import statement
 from ._store import PostgresStore
+from ._write_history import ConflictLog, check_writer
 
 __all__ = ["PostgresJournal"]
 
@@ -86,6 +87,11 @@ class PostgresJournal(PostgresStore):
     :param coalesce_appends: group commit: appends that arrive while two are already in
         flight are written together, one statement and one commit for many streams
         (each append still all-or-nothing with its own head check and outcome).
+    :param log_conflicts: record every rejected append in ``<events_table>_conflicts``
+        (persistence_id, expected, actual, writer, timestamp) — written only on a
+        conflict, best effort (a failure is logged, never raised); see
+        :mod:`actorpg_lab.postgres._write_history`.
+    :param writer: the writer name recorded there (default ``<host>:<pid>``).
     """
 
     def __init__(
@@ -100,6 +106,8 @@ class PostgresJournal(PostgresStore):
         notify: bool = True,
         codec: JsonCodec | None = None,
         coalesce_appends: bool = True,
+        log_conflicts: bool = False,
+        writer: str | None = None,
     ) -> None:
         self.events_table = check_table_name("events_table", events_table)
         self.tags_table = check_table_name(
@@ -110,12 +118,18 @@ class PostgresJournal(PostgresStore):
         self.notify = bool(notify)
         self.codec = codec or default_codec
         names = {"events": self.events_table, "tags": self.tags_table, "meta": self.meta_table}
+        schema = statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event",
+                           **names)
+        if log_conflicts:
+            schema = sql.Composed([schema, sql.SQL("\n"), ConflictLog.schema(self.events_table)])
         super().__init__(
-            url=url, pool_config=pool_config, pool=pool,
-            schema=statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event",
-                             **names),
+            url=url, pool_config=pool_config, pool=pool, schema=schema,
             auto_create_tables=auto_create_tables,
         )
+        #: Where rejected appends are recorded (``log_conflicts=True``), else ``None``.
+        self.conflict_log: ConflictLog | None = (
+            ConflictLog(self._db, self.events_table, check_writer(writer))
+            if log_conflicts else None)
         # The append statements are rendered to bytes once: the hot path skips composing.
         self._append_sql = statement("journal_append", **names).as_bytes(None)
         self._append_one_sql = statement("journal_append_one", **names).as_bytes(None)
@@ -222,6 +236,8 @@ class PostgresJournal(PostgresStore):
         except WriteConflict as exc:
             actual = await self.highest_seq(pid)
             self._report(pid, expected_seq, actual, None, "conflict", started, len(checked))
+            if self.conflict_log is not None:
+                await self.conflict_log.record(pid, expected_seq, actual)
             raise JournalConcurrencyError(pid, expected_seq, actual) from exc
         except JournalError:
             self._report(pid, expected_seq, -1, None, "error", started, len(checked))
@@ -251,6 +267,8 @@ class PostgresJournal(PostgresStore):
             self._report(pid, expected_seq, head, expected_seq + n, "ok", request.started, n)
             return await self.read(pid, expected_seq + 1, expected_seq + n)
         self._report(pid, expected_seq, head, None, "conflict", request.started, n)
+        if self.conflict_log is not None:
+            await self.conflict_log.record(pid, expected_seq, head)
         raise JournalConcurrencyError(pid, expected_seq, head)
 
     def _stored(self, request: AppendRequest, timestamp: int) -> list[PersistentEvent]:

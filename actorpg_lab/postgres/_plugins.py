@@ -48,6 +48,37 @@ def _options(
     return kwargs
 
 
+#: HOCON switches for the opt-in write history, read when the component's dict does not
+#: set the option itself: (component, constructor option, config path).
+HISTORY_SWITCHES = (
+    ("journal", "log_conflicts", "actorpg.persistence.journal.postgres.log-conflicts"),
+    ("snapshot_store", "log_pruning", "actorpg.persistence.snapshot-store.postgres.log-pruning"),
+    ("durable_state_store", "log_conflicts",
+     "actorpg.persistence.durable-state-store.postgres.log-conflicts"),
+)
+#: HOCON: the writer name the history records (default ``<host>:<pid>``).
+WRITER_KEY = "actorpg.persistence.writer"
+
+
+def _from_config(ext: PersistenceExtension, component: str, kwargs: dict[str, Any]) -> None:
+    """Fill the write-history options of ``component`` from the system's config."""
+    config = ext.system.config
+    for name, option, path in HISTORY_SWITCHES:
+        if name != component or option in kwargs:
+            continue
+        value = config.get(path, None)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            raise TypeError(f"{path} must be true or false, got {value!r}")
+        kwargs[option] = value
+        writer = config.get(WRITER_KEY, None)
+        if value and writer is not None and "writer" not in kwargs:
+            if not isinstance(writer, str):
+                raise TypeError(f"{WRITER_KEY} must be a string, got {writer!r}")
+            kwargs["writer"] = writer
+
+
 def _build(component: str, cls: type[Any], kwargs: dict[str, Any]) -> Any:
     try:
         return cls(**kwargs)
@@ -77,6 +108,15 @@ def register_postgres_plugins(
     system.terminate()`` closes them.  Returns the durable-state store (pass it to a
     :class:`~actorpg_lab.DurableStateActor` or select its plugin id in the config).
     All options are validated before anything is registered.
+
+    The opt-in write history (``log_conflicts`` of the journal and the durable-state
+    store, ``log_pruning`` of the snapshot store, ``writer``) can be set in those dicts
+    or in the system's config::
+
+        actorpg.persistence.journal.postgres.log-conflicts = true
+        actorpg.persistence.snapshot-store.postgres.log-pruning = true
+        actorpg.persistence.durable-state-store.postgres.log-conflicts = true
+        actorpg.persistence.writer = "billing-worker-1"   # default: <host>:<pid>
     """
     if not isinstance(ext, PersistenceExtension):
         raise TypeError(
@@ -87,11 +127,17 @@ def register_postgres_plugins(
         raise TypeError(
             f"pool must be a psycopg_pool.AsyncConnectionPool, got {type(pool).__name__}"
         )
-    j = _build("journal", PostgresJournal, _options("journal", journal, pool))
-    s = _build("snapshot_store", PostgresSnapshotStore,
-               _options("snapshot_store", snapshot_store, pool))
+    options = {
+        "journal": _options("journal", journal, pool),
+        "snapshot_store": _options("snapshot_store", snapshot_store, pool),
+        "durable_state_store": _options("durable_state_store", durable_state_store, pool),
+    }
+    for component, kwargs in options.items():
+        _from_config(ext, component, kwargs)
+    j = _build("journal", PostgresJournal, options["journal"])
+    s = _build("snapshot_store", PostgresSnapshotStore, options["snapshot_store"])
     d = _build("durable_state_store", PostgresDurableStateStore,
-               _options("durable_state_store", durable_state_store, pool))
+               options["durable_state_store"])
     ext.register_journal(POSTGRES_JOURNAL_PLUGIN, j, owned=True)
     ext.register_snapshot_store(POSTGRES_SNAPSHOT_PLUGIN, s, owned=True)
     ext.register_durable_state_store(POSTGRES_DURABLE_STATE_PLUGIN, d, owned=True)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -17,6 +17,7 @@ from .._write_attempts import report_snapshot_activity
 from ._database import decode_stored
 from ._sql import statement
 from ._store import PostgresStore
+from ._write_history import PruningLog, check_writer
 
 __all__ = ["PostgresSnapshotStore"]
 
@@ -29,6 +30,10 @@ class PostgresSnapshotStore(PostgresStore):
     ``save`` upserts the snapshot at ``(persistence_id, sequence_nr)`` and then prunes
     older ones in a separate statement: a failing prune is logged and never fails the
     save.  ``keep_n <= 0`` keeps every snapshot.
+
+    ``log_pruning=True`` records every pruned snapshot in ``<snapshots_table>_pruned``
+    (persistence_id, sequence_nr, saved_at, pruned_at, writer; ``writer`` defaults to
+    ``<host>:<pid>``) — only when something was pruned, best effort (logged, never raised).
     """
 
     def __init__(
@@ -41,6 +46,8 @@ class PostgresSnapshotStore(PostgresStore):
         keep_n: int = 3,
         auto_create_tables: bool = True,
         codec: JsonCodec | None = None,
+        log_pruning: bool = False,
+        writer: str | None = None,
     ) -> None:
         self.snapshots_table = check_table_name("snapshots_table", snapshots_table)
         if isinstance(keep_n, bool) or not isinstance(keep_n, int):
@@ -48,9 +55,16 @@ class PostgresSnapshotStore(PostgresStore):
         self.keep_n = keep_n
         self.codec = codec or default_codec
         names = {"snapshots": self.snapshots_table}
-        super().__init__(url=url, pool_config=pool_config, pool=pool,
-                         schema=statement("snapshots_schema", **names),
+        schema = statement("snapshots_schema", **names)
+        if log_pruning:
+            schema = sql.Composed([schema, sql.SQL("\n"),
+                                   PruningLog.schema(self.snapshots_table)])
+        super().__init__(url=url, pool_config=pool_config, pool=pool, schema=schema,
                          auto_create_tables=auto_create_tables)
+        #: Where pruned snapshots are recorded (``log_pruning=True``), else ``None``.
+        self.pruning_log: PruningLog | None = (
+            PruningLog(self._db, self.snapshots_table, check_writer(writer))
+            if log_pruning else None)
         self._save_sql = statement("snapshots_save", **names)
         self._prune_sql = statement("snapshots_prune", **names)
         self._load_sql = statement("snapshots_load", **names)
@@ -88,6 +102,8 @@ class PostgresSnapshotStore(PostgresStore):
             f"prune snapshots of {persistence_id!r}", self._prune_sql,
             {"pid": persistence_id, "keep_n": self.keep_n},
         )
+        if rows and self.pruning_log is not None:
+            await self.pruning_log.record(persistence_id, [(int(r[0]), int(r[1])) for r in rows])
         return tuple(sorted(int(r[0]) for r in rows))
 
     async def _load(self, pid: str, below: int) -> Snapshot | None:

@@ -1,4 +1,5 @@
--- Keep the newest %(keep_n)s snapshots of a stream; returns what was pruned.
+-- Keep the newest %(keep_n)s snapshots of a stream; returns what was pruned (and when it
+-- had been saved, for the opt-in pruning history).
 DELETE FROM {snapshots}
 WHERE persistence_id = %(pid)s
   AND sequence_nr < (
@@ -7,4 +8,4 @@ WHERE persistence_id = %(pid)s
       ORDER BY sequence_nr DESC
       OFFSET %(keep_n)s - 1 LIMIT 1
   )
-RETURNING sequence_nr
+RETURNING sequence_nr, timestamp

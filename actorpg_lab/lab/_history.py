@@ -1,0 +1,173 @@
+"""The persisted write history, read back: conflicts and pruned snapshots from any process.
+
+The stores write it when asked to (``log_conflicts=True`` / ``log_pruning=True``, see
+:mod:`actorpg_lab.postgres._write_history`); :meth:`Workbench.conflicts_frame
+<actorpg_lab.lab.Workbench.conflicts_frame>` and :meth:`~actorpg_lab.lab.Workbench.pruned_frame`
+load it, :func:`plot_conflict_timeline` and :func:`plot_pruning_history` draw it (they
+also accept the frames of the in-process recorders).  A history table that does not
+exist (logging never switched on) reads as an empty frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ._health import _ids_json
+from ._sql import render
+
+if TYPE_CHECKING:
+    from ._frames import FrameLoader
+
+__all__ = ["CONFLICT_COLUMNS", "PRUNED_COLUMNS", "load_conflicts", "load_pruned",
+           "plot_conflict_timeline", "plot_pruning_history"]
+
+CONFLICT_COLUMNS = ["store", "persistence_id", "expected", "actual", "writer", "timestamp"]
+PRUNED_COLUMNS = ["persistence_id", "sequence_nr", "saved_at", "pruned_at", "lifetime", "writer"]
+
+
+def _ms(column: pa.ChunkedArray | pa.Array) -> pd.Series:
+    values = pd.Series(column.to_numpy(zero_copy_only=False), dtype="int64")
+    return pd.to_datetime(values, unit="ms", utc=True).astype("datetime64[ms, UTC]")
+
+
+def load_conflicts(frames: FrameLoader, sources: Iterable[tuple[str, str]],
+                   persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """``sources``: ``(store name, conflicts table)`` pairs, e.g. ``("journal", "events_conflicts")``."""
+    ids, _ = _ids_json(persistence_ids)
+    parts = []
+    for store, table in sources:
+        if not frames.table_exists(table):
+            continue
+        data = frames.query(render("history_conflicts", conflicts=table), [ids])
+        part = pd.DataFrame({
+            "store": store,
+            "persistence_id": data.column("persistence_id").to_pylist(),
+            "expected": pd.Series(data.column("expected").to_pylist(), dtype="int64"),
+            "actual": pd.Series(data.column("actual").to_pylist(), dtype="int64"),
+            "writer": data.column("writer").to_pylist(),
+            "timestamp": _ms(data.column("timestamp")),
+        }, columns=CONFLICT_COLUMNS)
+        parts.append(part)
+    if not parts:
+        frame = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("expected", "actual")
+                                           else "object") for c in CONFLICT_COLUMNS})
+        frame["timestamp"] = pd.Series(dtype="datetime64[ms, UTC]")
+    else:
+        frame = pd.concat(parts, ignore_index=True).sort_values(
+            ["timestamp", "store", "persistence_id"], kind="stable").reset_index(drop=True)
+    for column in ("store", "persistence_id", "writer"):
+        frame[column] = frame[column].astype("category")
+    return frame
+
+
+def load_pruned(frames: FrameLoader, table: str,
+                persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """The pruning history of the snapshot table whose log is ``table``."""
+    ids, _ = _ids_json(persistence_ids)
+    if frames.table_exists(table):
+        data = frames.query(render("history_pruned", pruned=table), [ids])
+        frame = pd.DataFrame({
+            "persistence_id": data.column("persistence_id").to_pylist(),
+            "sequence_nr": pd.Series(data.column("sequence_nr").to_pylist(), dtype="int64"),
+            "saved_at": _ms(data.column("saved_at")),
+            "pruned_at": _ms(data.column("pruned_at")),
+            "writer": data.column("writer").to_pylist(),
+        })
+    else:
+        frame = pd.DataFrame({
+            "persistence_id": pd.Series(dtype="object"),
+            "sequence_nr": pd.Series(dtype="int64"),
+            "saved_at": pd.Series(dtype="datetime64[ms, UTC]"),
+            "pruned_at": pd.Series(dtype="datetime64[ms, UTC]"),
+            "writer": pd.Series(dtype="object"),
+        })
+    frame["lifetime"] = frame["pruned_at"] - frame["saved_at"]
+    for column in ("persistence_id", "writer"):
+        frame[column] = frame[column].astype("category")
+    return frame[PRUNED_COLUMNS]
+
+
+def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
+                           persistence_id: str | None = None, annotate: bool | None = None
+                           ) -> Any:
+    """Writers × time, one ✖ per rejected write labelled ``expected≠actual``.
+
+    ``frame`` is :meth:`Workbench.conflicts_frame` (the persisted history, any process)
+    or a :class:`ConflictRecorder` frame (its ``conflict`` attempts are drawn).
+    Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    if "outcome" in frame.columns:  # a recorder's attempts
+        frame = frame[frame["outcome"] == "conflict"].rename(columns={"finished": "timestamp"})
+    missing = {"persistence_id", "writer", "expected", "actual", "timestamp"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"expected a conflicts_frame() (or a recorder frame), missing "
+                         f"columns {sorted(missing)}")
+    if persistence_id is not None:
+        frame = frame[frame["persistence_id"] == persistence_id]
+    writers = sorted(frame["writer"].astype(str).unique())
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 1.2 + 0.35 * min(max(len(writers), 1), 40)))
+    if frame.empty:
+        ax.set_title("no conflicts recorded")
+        return ax
+    row = {w: i for i, w in enumerate(writers)}
+    y = frame["writer"].astype(str).map(row)
+    stores = frame["store"].astype(str) if "store" in frame.columns else None
+    colours = {"journal": "#cf222e", "durable_state": "#8250df"}
+    for store in (sorted(stores.unique()) if stores is not None else [None]):
+        part = frame if store is None else frame[stores == store]
+        ax.scatter(part["timestamp"], y[part.index], marker="X", s=40, zorder=3,
+                   color=colours.get(str(store), "#cf222e"),
+                   label=f"{store or 'conflict'} ({len(part)})")
+    if annotate if annotate is not None else len(frame) <= 80:
+        for (_, rec), yy in zip(frame.iterrows(), y, strict=True):
+            ax.annotate(f"{int(rec['expected'])}≠{int(rec['actual'])}", (rec["timestamp"], yy),
+                        textcoords="offset points", xytext=(3, 5), fontsize=7, color="#cf222e")
+    ax.set_yticks(range(len(writers)), writers)
+    ax.set_ylim(-0.7, len(writers) - 0.3)
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("writer")
+    keys = frame["persistence_id"].astype(str).unique()
+    ax.set_title("rejected writes (expected≠found)" + (f" on {keys[0]}" if len(keys) == 1
+                                                       else f" on {len(keys)} keys"))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
+                         persistence_id: str | None = None) -> Any:
+    """One bar per pruned snapshot (y = its sequence number) from its save to its pruning,
+    a colour per stream.  ``frame`` is :meth:`Workbench.pruned_frame` or a
+    :meth:`PruningRecorder.lifetimes` frame.  Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    missing = {"persistence_id", "sequence_nr", "saved_at", "pruned_at"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"expected a pruned_frame() (or recorder lifetimes), missing "
+                         f"columns {sorted(missing)}")
+    frame = frame[frame["pruned_at"].notna()]
+    if persistence_id is not None:
+        frame = frame[frame["persistence_id"] == persistence_id]
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(10, 4))
+    if frame.empty:
+        ax.set_title("no pruned snapshots recorded")
+        return ax
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (pid, part) in enumerate(frame.groupby("persistence_id", observed=True)):
+        colour = colours[i % len(colours)]
+        ax.hlines(part["sequence_nr"], part["saved_at"], part["pruned_at"], colors=colour,
+                  linewidth=3, label=str(pid))
+        ax.scatter(part["pruned_at"], part["sequence_nr"], color=colour, marker="x", s=20)
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("snapshot sequence_nr")
+    ax.set_title("pruned snapshots: saved → pruned (✕)")
+    if frame["persistence_id"].nunique() <= 12:
+        ax.legend(fontsize=8, loc="upper left")
+    return ax
