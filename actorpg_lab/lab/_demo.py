@@ -53,6 +53,7 @@ __all__ = [
     "break_stream",
     "ensure_demo",
     "race_appends",
+    "run_demo_app",
     "save_snapshot_ahead",
     "seed_bank",
     "seed_counters",
@@ -531,6 +532,28 @@ async def _break_demo_streams(wb: Workbench, ids: list[str]) -> BrokenStreams:
     _log.info("demo: %s frozen at %d (Account has no handler)", frozen_pid, frozen_head + 1)
     return BrokenStreams(gap=(gap_pid, lost), snapshot_ahead=(ahead_pid, ahead_seq),
                          on_event_failed=(frozen_pid, frozen_head + 1))
+
+
+def run_demo_app(wb: Workbench, *, timeout: float = 300.0) -> str:
+    """Run the demo application — the main command ``make demo`` runs (``python -m
+    actorpg_lab.lab --no-browser --summary``) — in ANOTHER process against this
+    workbench's database and schema; returns what it printed.
+
+    It seeds the demo data once (:func:`ensure_demo`) with its writers logging their
+    conflicts and pruning, so :meth:`Workbench.conflicts_frame` and
+    :meth:`Workbench.pruned_frame` then show history another process wrote.  The URL
+    travels in the environment (``ACTORPG_DSN``), never in the process arguments."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ACTORPG_DSN": wb.url}
+    done = subprocess.run([sys.executable, "-m", "actorpg_lab.lab", "--no-browser", "--summary"],
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the demo application failed (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-1500:]}")
+    return done.stdout
 
 
 # -- breaking things on purpose (notebook 02) ---------------------------------------------
