@@ -42,7 +42,12 @@ class Listener:
         kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
         conn = await AsyncConnection.connect(
             conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True}))
-        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        try:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except BaseException:  # failed, or cancelled by wait()'s timeout: do not leak it
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         self._conn = conn
         self._task = asyncio.create_task(self._pump(conn), name=f"listen:{self.channel}")
 
