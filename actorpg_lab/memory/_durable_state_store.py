@@ -22,6 +22,21 @@ class InMemoryDurableStateStore:
         self.codec = codec or default_codec
         self._records: dict[str, tuple[int, str, int]] = {}
 
+    @classmethod
+    def sharing(cls, store: InMemoryDurableStateStore) -> InMemoryDurableStateStore:
+        """A second store over ``store``'s records (same codec), e.g. for two writers.
+
+        What a second process's store over the same table is to PostgreSQL: a separate
+        handle whose compare-and-set meets the same records.
+        """
+        if not isinstance(store, InMemoryDurableStateStore):
+            raise TypeError(
+                f"sharing expects an InMemoryDurableStateStore, got {type(store).__name__}"
+            )
+        twin = cls(codec=store.codec)
+        twin._records = store._records
+        return twin
+
     def __repr__(self) -> str:
         return f"<InMemoryDurableStateStore records={len(self._records)}>"
 

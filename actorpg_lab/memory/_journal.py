@@ -46,6 +46,20 @@ class InMemoryJournal:
         self._deleted_to: dict[str, int] = {}
         self._waiters: set[asyncio.Future[None]] = set()
 
+    @classmethod
+    def sharing(cls, journal: InMemoryJournal) -> InMemoryJournal:
+        """A second journal over ``journal``'s streams (same codec), e.g. for two writers.
+
+        What a second process's store over the same tables is to PostgreSQL: a separate
+        handle whose appends, deletes and live waits meet the same data.
+        """
+        if not isinstance(journal, InMemoryJournal):
+            raise TypeError(f"sharing expects an InMemoryJournal, got {type(journal).__name__}")
+        twin = cls(codec=journal.codec)
+        twin._events, twin._deleted_to, twin._waiters = (
+            journal._events, journal._deleted_to, journal._waiters)
+        return twin
+
     def __repr__(self) -> str:
         n = sum(len(v) for v in self._events.values())
         return f"<InMemoryJournal streams={len(self._events)} events={n}>"

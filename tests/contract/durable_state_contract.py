@@ -79,6 +79,7 @@ class DurableStateContract:
         final = await durable.load("counter")
         assert final is not None
         assert final.state == {"n": 40} and final.revision == 40 and acknowledged == 40
+        assert await other_durable.load("counter") == final  # both handles see one record
 
     async def test_racing_creates_exactly_one_wins(
         self, durable: DurableStateStore, other_durable: DurableStateStore
@@ -90,6 +91,8 @@ class DurableStateContract:
         assert sum(not isinstance(r, BaseException) for r in results) == 1
         errors = [r for r in results if isinstance(r, DurableStateConcurrencyError)]
         assert len(errors) == 5 and all(e.actual == 1 for e in errors)
+        [winner] = [r for r in results if not isinstance(r, BaseException)]
+        assert await durable.load("new") == await other_durable.load("new") == winner
 
     @pytest.mark.parametrize("pid", ["", "x\x00"])
     async def test_bad_persistence_id(self, durable: DurableStateStore, pid: str) -> None:

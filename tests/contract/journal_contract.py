@@ -129,6 +129,8 @@ class JournalContract:
         stored = await journal.read("race")
         assert [e.sequence_nr for e in stored] == [1, 2, 3]
         assert [e.event for e in stored[1:]] == [winners[0][0].event] * 2
+        assert await other_journal.read("race") == stored  # both handles see one stream
+        assert await other_journal.highest_seq("race") == 3
 
     async def test_many_writers_with_retry_leave_no_gaps(self, journal: Journal) -> None:
         async def writer(name: str) -> None:

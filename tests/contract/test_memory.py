@@ -21,7 +21,8 @@ class TestInMemoryJournal(JournalContract):
 
     @pytest.fixture
     def other_journal(self, journal: InMemoryJournal) -> InMemoryJournal:
-        return journal  # one process, one dict: the "other view" is the same store
+        # a separate journal object over the same streams: the in-memory "other process"
+        return InMemoryJournal.sharing(journal)
 
 
 class TestInMemorySnapshotStore(SnapshotStoreContract):
@@ -47,4 +48,4 @@ class TestInMemoryDurableState(DurableStateContract):
 
     @pytest.fixture
     def other_durable(self, durable: InMemoryDurableStateStore) -> InMemoryDurableStateStore:
-        return durable
+        return InMemoryDurableStateStore.sharing(durable)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 import pytest
@@ -14,47 +14,64 @@ from .durable_state_contract import DurableStateContract
 from .journal_contract import JournalContract
 from .snapshot_contract import SnapshotStoreContract
 
-POOL_MODES = ["shared_pool", "own_pool"]
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
 
 
-def connect_kwargs(mode: str, pg_url: str, pg_pool: Any) -> dict[str, Any]:
-    if mode == "shared_pool":
+S = TypeVar("S", bound=_Closable)
+
+
+class Closing(Protocol):
+    def __call__(self, store: S) -> S: ...
+
+
+@pytest.fixture(params=["shared_pool", "own_pool"])
+def connect(request: pytest.FixtureRequest, pg_url: str, pg_pool: Any) -> dict[str, Any]:
+    """How the store under test connects: the shared test pool, or a pool of its own."""
+    if request.param == "shared_pool":
         return {"pool": pg_pool}
     return {"url": pg_url, "pool_config": {"min_size": 1, "max_size": 4}}
 
 
+@pytest.fixture
+def other_process(pg_url: str) -> dict[str, Any]:
+    """A second store with its own pool: another process's view of the same tables."""
+    return {"url": pg_url, "pool_config": {"min_size": 1, "max_size": 8}}
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[Closing]:
+    """``closing(store)`` returns ``store`` and closes it when the test ends."""
+    stores: list[_Closable] = []
+
+    def track(store: S) -> S:
+        stores.append(store)
+        return store
+
+    yield track
+    for store in stores:
+        await store.close()
+
+
 class TestPostgresJournal(JournalContract):
-    @pytest.fixture(params=POOL_MODES)
-    async def journal(
-        self, request: pytest.FixtureRequest, pg_url: str, pg_pool: Any
-    ) -> AsyncIterator[PostgresJournal]:
-        journal = PostgresJournal(**connect_kwargs(request.param, pg_url, pg_pool))
-        yield journal
-        await journal.close()
+    @pytest.fixture
+    def journal(self, connect: dict[str, Any], closing: Closing) -> PostgresJournal:
+        return closing(PostgresJournal(**connect))
 
     @pytest.fixture
-    async def other_journal(self, pg_url: str) -> AsyncIterator[PostgresJournal]:
-        # A second journal with its own pool: another process's view of the same tables.
-        journal = PostgresJournal(url=pg_url, pool_config={"min_size": 1, "max_size": 8})
-        yield journal
-        await journal.close()
+    def other_journal(
+        self, other_process: dict[str, Any], closing: Closing
+    ) -> PostgresJournal:
+        return closing(PostgresJournal(**other_process))
 
 
 class TestPostgresSnapshotStore(SnapshotStoreContract):
-    @pytest.fixture(params=POOL_MODES)
-    async def make_snapshots(
-        self, request: pytest.FixtureRequest, pg_url: str, pg_pool: Any
-    ) -> AsyncIterator[Callable[[int], PostgresSnapshotStore]]:
-        stores: list[PostgresSnapshotStore] = []
-
-        def make(keep_n: int) -> PostgresSnapshotStore:
-            store = PostgresSnapshotStore(keep_n=keep_n, **connect_kwargs(request.param, pg_url, pg_pool))
-            stores.append(store)
-            return store
-
-        yield make
-        for store in stores:
-            await store.close()
+    @pytest.fixture
+    def make_snapshots(
+        self, connect: dict[str, Any], closing: Closing
+    ) -> Callable[[int], PostgresSnapshotStore]:
+        return lambda keep_n: closing(PostgresSnapshotStore(keep_n=keep_n, **connect))
 
     @pytest.fixture
     def break_pruning(self, pg_url: str) -> Callable[[Any], None]:
@@ -75,16 +92,14 @@ class TestPostgresSnapshotStore(SnapshotStoreContract):
 
 
 class TestPostgresDurableState(DurableStateContract):
-    @pytest.fixture(params=POOL_MODES)
-    async def durable(
-        self, request: pytest.FixtureRequest, pg_url: str, pg_pool: Any
-    ) -> AsyncIterator[PostgresDurableStateStore]:
-        store = PostgresDurableStateStore(**connect_kwargs(request.param, pg_url, pg_pool))
-        yield store
-        await store.close()
+    @pytest.fixture
+    def durable(
+        self, connect: dict[str, Any], closing: Closing
+    ) -> PostgresDurableStateStore:
+        return closing(PostgresDurableStateStore(**connect))
 
     @pytest.fixture
-    async def other_durable(self, pg_url: str) -> AsyncIterator[PostgresDurableStateStore]:
-        store = PostgresDurableStateStore(url=pg_url, pool_config={"min_size": 1, "max_size": 8})
-        yield store
-        await store.close()
+    def other_durable(
+        self, other_process: dict[str, Any], closing: Closing
+    ) -> PostgresDurableStateStore:
+        return closing(PostgresDurableStateStore(**other_process))
