@@ -389,16 +389,24 @@ async def corrupt_stores(pg_url: str) -> Any:
         await store.close()
 
 
-async def test_gap_is_a_journal_integrity_error_naming_stream_and_seq(
-    corrupt_stores: Any, pg_url: str
+@pytest.mark.parametrize(("corruption", "error", "sequence_nrs"), [
+    pytest.param("DELETE FROM events WHERE persistence_id = 'acct-1' AND sequence_nr = 4",
+                 JournalIntegrityError, (4, 5), id="gap-is-a-journal-integrity-error"),
+    pytest.param("INSERT INTO snapshots VALUES ('acct-1', 9, '[1]', 0)",
+                 SnapshotIntegrityError, (9,), id="snapshot-ahead-is-a-snapshot-integrity-error"),
+])
+async def test_broken_stream_fails_replay_naming_stream_and_seq(
+    corrupt_stores: Any, pg_url: str, corruption: str, error: type[PersistenceError],
+    sequence_nrs: tuple[int, ...],
 ) -> None:
     j, s, _ = corrupt_stores
-    _sql(pg_url, "DELETE FROM events WHERE persistence_id = 'acct-1' AND sequence_nr = 4")
-    with pytest.raises(JournalIntegrityError) as info:
+    _sql(pg_url, corruption)
+    with pytest.raises(error) as info:
         await replay_state(j, s, "acct-1", [], _fold)
+    assert isinstance(info.value, JournalIntegrityError | SnapshotIntegrityError)
     assert info.value.persistence_id == "acct-1"
-    assert info.value.sequence_nr in (4, 5)
-    assert "acct-1" in str(info.value) and "4" in str(info.value)
+    assert info.value.sequence_nr in sequence_nrs
+    assert "acct-1" in str(info.value) and str(sequence_nrs[0]) in str(info.value)
 
 
 @pytest.mark.parametrize("bad_payload", ["{not json", "", "NaN", "[1,", "\"unterminated",
@@ -443,17 +451,6 @@ async def test_non_json_snapshot_and_durable_payloads_are_integrity_errors(
         await d.load("acct-1")
     assert "acct-1" in str(dinfo.value) and "revision 1" in str(dinfo.value)
     assert not isinstance(dinfo.value, JournalError)  # an integrity problem, not an outage
-
-
-async def test_snapshot_ahead_of_journal_is_a_snapshot_integrity_error(
-    corrupt_stores: Any, pg_url: str
-) -> None:
-    j, s, _ = corrupt_stores
-    _sql(pg_url, "INSERT INTO snapshots VALUES ('acct-1', 9, '[1]', 0)")
-    with pytest.raises(SnapshotIntegrityError) as info:
-        await replay_state(j, s, "acct-1", [], _fold)
-    assert (info.value.persistence_id, info.value.sequence_nr) == ("acct-1", 9)
-    assert "acct-1" in str(info.value) and "9" in str(info.value)
 
 
 async def test_integrity_errors_do_not_break_other_streams(corrupt_stores: Any,

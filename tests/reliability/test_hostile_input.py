@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -44,10 +45,11 @@ UNICODE = [
 ]
 VALUES = INJECTION + UNICODE
 
+Stores = tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore]
+
 
 @pytest.fixture
-async def stores(pg_url: str) -> AsyncIterator[tuple[PostgresJournal, PostgresSnapshotStore,
-                                                     PostgresDurableStateStore]]:
+async def stores(pg_url: str) -> AsyncIterator[Stores]:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE canary (id int)")
         conn.execute("INSERT INTO canary VALUES (42)")
@@ -73,6 +75,29 @@ def table_counts(pg_url: str) -> dict[str, int]:
     return counts
 
 
+async def assert_every_store_rejects(
+    stores: Stores, *, pid: str = "p", value: Any = "e", match: str | None = None
+) -> None:
+    """Writing ``value`` under ``pid`` is a ``ValueError`` (matching ``match``) on each store.
+
+    The journal gets a batch whose first entry is fine, so a rejection must refuse the
+    whole batch.
+    """
+    journal, snapshots, durable = stores
+    writes: dict[str, Callable[[], Awaitable[Any]]] = {
+        "journal.append": lambda: journal.append(pid, [JournalEntry(1), JournalEntry(value)], 0),
+        "snapshots.save": lambda: snapshots.save(pid, 1, value),
+        "durable.upsert": lambda: durable.upsert(pid, 0, value),
+    }
+    for name, write in writes.items():
+        try:
+            await write()
+        except ValueError as exc:
+            assert match is None or re.search(match, str(exc)), f"{name}: {exc}"
+        else:
+            pytest.fail(f"{name} accepted {value!r:.80} under persistence_id {pid!r:.80}")
+
+
 def raw_event(pg_url: str, pid: str, seq: int) -> tuple[str, str, str] | None:
     with psycopg.connect(pg_url) as conn:
         row = conn.execute(
@@ -83,7 +108,7 @@ def raw_event(pg_url: str, pid: str, seq: int) -> tuple[str, str, str] | None:
 
 
 async def test_hostile_strings_round_trip_on_every_value_path(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], pg_url: str
+    stores: Stores, pg_url: str
 ) -> None:
     journal, snapshots, durable = stores
     tried = 0
@@ -145,7 +170,7 @@ MAX_ID_BYTES = 1024  # documented in actorpg_lab._validation
 
 
 async def test_longest_allowed_ids_and_tags_work_even_incompressible(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], pg_url: str
+    stores: Stores, pg_url: str
 ) -> None:
     journal, snapshots, durable = stores
     pid = _random_text(MAX_ID_BYTES, 1)
@@ -160,19 +185,12 @@ async def test_longest_allowed_ids_and_tags_work_even_incompressible(
     await journal.append(emoji_pid, [JournalEntry("e")], 0)
 
 
-async def test_too_long_ids_and_tags_are_rejected_before_writing(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], pg_url: str
-) -> None:
-    journal, snapshots, durable = stores
+async def test_too_long_ids_and_tags_are_rejected_before_writing(stores: Stores, pg_url: str) -> None:
+    journal, _, _ = stores
     before = table_counts(pg_url)
     long_pid = _random_text(MAX_ID_BYTES + 1, 4)
     for pid in (long_pid, "🔥" * (MAX_ID_BYTES // 4) + "x", "x" * 1_000_000):
-        with pytest.raises(ValueError, match="persistence_id"):
-            await journal.append(pid, [JournalEntry("e")], 0)
-        with pytest.raises(ValueError, match="persistence_id"):
-            await snapshots.save(pid, 1, "s")
-        with pytest.raises(ValueError, match="persistence_id"):
-            await durable.upsert(pid, 0, "d")
+        await assert_every_store_rejects(stores, pid=pid, match="persistence_id")
     with pytest.raises(ValueError, match="tag"):
         await journal.append("ok", [JournalEntry("e", ("ok",)),
                                     JournalEntry("e", (_random_text(MAX_ID_BYTES + 1, 5),))], 0)
@@ -182,22 +200,16 @@ async def test_too_long_ids_and_tags_are_rejected_before_writing(
 
 @pytest.mark.parametrize("pid", ["a\x00b", "\x00", ""])
 async def test_nul_and_empty_persistence_ids_are_rejected(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], pid: str,
+    stores: Stores, pid: str,
     pg_url: str,
 ) -> None:
-    journal, snapshots, durable = stores
-    with pytest.raises(ValueError, match="persistence_id"):
-        await journal.append(pid, [JournalEntry("e")], 0)
-    with pytest.raises(ValueError, match="persistence_id"):
-        await snapshots.save(pid, 1, "s")
-    with pytest.raises(ValueError, match="persistence_id"):
-        await durable.upsert(pid, 0, "d")
+    await assert_every_store_rejects(stores, pid=pid, match="persistence_id")
     assert table_counts(pg_url)["events"] == 0
 
 
 @pytest.mark.parametrize("tag", ["a,b", ",", "", "nul\x00", "\ud800"])
 async def test_bad_tags_reject_the_whole_batch(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], tag: str,
+    stores: Stores, tag: str,
     pg_url: str,
 ) -> None:
     journal, _, _ = stores
@@ -212,41 +224,23 @@ SURROGATES = ["\ud800", "a\udfffb", "\udc80\ud800"]
 
 @pytest.mark.parametrize("s", SURROGATES)
 async def test_lone_surrogates_are_value_errors_before_writing(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], s: str,
+    stores: Stores, s: str,
     pg_url: str,
 ) -> None:
-    journal, snapshots, durable = stores
-    with pytest.raises(ValueError):
-        await journal.append(f"pid{s}", [JournalEntry(1)], 0)
-    with pytest.raises(ValueError):
-        await journal.append("p", [JournalEntry(1), JournalEntry({"k": s})], 0)
-    with pytest.raises(ValueError):
-        await journal.append("p", [JournalEntry(1), JournalEntry({s: 1})], 0)
-    with pytest.raises(ValueError):
-        await snapshots.save(f"pid{s}", 1, 1)
-    with pytest.raises(ValueError):
-        await snapshots.save("p", 1, [s])
-    with pytest.raises(ValueError):
-        await durable.upsert(f"pid{s}", 0, 1)
-    with pytest.raises(ValueError):
-        await durable.upsert("p", 0, s)
+    await assert_every_store_rejects(stores, pid=f"pid{s}")
+    for value in ({"k": s}, {s: 1}, [s], s):
+        await assert_every_store_rejects(stores, value=value)
     assert set(table_counts(pg_url).values()) == {0}
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, {"x": [1, math.nan]}])
 async def test_nan_and_infinity_are_rejected_before_writing(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], bad: Any,
+    stores: Stores, bad: Any,
     pg_url: str,
 ) -> None:
-    journal, snapshots, durable = stores
-    with pytest.raises(ValueError, match="JSON"):
-        await journal.append("p", [JournalEntry(1), JournalEntry(bad)], 0)
-    with pytest.raises(ValueError, match="JSON"):
-        await snapshots.save("p", 1, bad)
-    with pytest.raises(ValueError, match="JSON"):
-        await durable.upsert("p", 0, bad)
+    await assert_every_store_rejects(stores, value=bad, match="JSON")
     assert set(table_counts(pg_url).values()) == {0}
-    assert await journal.persistence_ids() == []
+    assert await stores[0].persistence_ids() == []
 
 
 def _nested(depth: int, kind: str) -> Any:
@@ -259,7 +253,7 @@ def _nested(depth: int, kind: str) -> Any:
 @pytest.mark.parametrize("depth", [100, 500, 999, 1000, 1024, 1025, 2000, 10_000, 100_000])
 @pytest.mark.parametrize("kind", ["list", "dict"])
 async def test_deep_nesting_round_trips_or_is_rejected_cleanly(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], depth: int,
+    stores: Stores, depth: int,
     kind: str, pg_url: str,
 ) -> None:
     journal, _, durable = stores
@@ -281,7 +275,7 @@ async def test_deep_nesting_round_trips_or_is_rejected_cleanly(
 
 
 async def test_huge_payload_50_mb_round_trips(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore], pg_url: str
+    stores: Stores, pg_url: str
 ) -> None:
     journal, _, _ = stores
     big = {"blob": _random_text(1000, 6) * 50_000, "tail": "🔥end"}  # 50 MB of text
@@ -300,7 +294,7 @@ async def test_huge_payload_50_mb_round_trips(
 
 
 async def test_injection_strings_as_tag_filters_only_match_literally(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore],
+    stores: Stores,
 ) -> None:
     journal, _, _ = stores
     await journal.append("p", [JournalEntry(1, ("plain",))], 0)
@@ -315,8 +309,7 @@ async def test_injection_strings_as_tag_filters_only_match_literally(
 @pytest.mark.parametrize("number", [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1,
                                     10**30, -(10**40)])
 async def test_big_integers_round_trip_exactly_or_are_rejected_before_writing(
-    stores: tuple[PostgresJournal, PostgresSnapshotStore, PostgresDurableStateStore],
-    number: int, pg_url: str,
+    stores: Stores, number: int, pg_url: str
 ) -> None:
     """JSON has no integer limit but the decoder does (64 bits): a value that would come
     back as a (lossy) float must be refused up front, never silently altered."""
@@ -327,10 +320,7 @@ async def test_big_integers_round_trip_exactly_or_are_rejected_before_writing(
     except ValueError as exc:
         assert str(number) in str(exc)
         assert set(table_counts(pg_url).values()) == {0}
-        with pytest.raises(ValueError):
-            await snapshots.save("big", 1, event)
-        with pytest.raises(ValueError):
-            await durable.upsert("big", 0, event)
+        await assert_every_store_rejects(stores, pid="big", value=event, match=str(number))
         assert set(table_counts(pg_url).values()) == {0}
         return
     [back] = await journal.read("big")
