@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -25,72 +25,36 @@ from actorpg_lab import EmbeddedPostgres, JournalEntry, JournalError, TagFilter
 from actorpg_lab.postgres import PostgresDurableStateStore, PostgresJournal, PostgresSnapshotStore
 from tests.contract.durable_state_contract import DurableStateContract
 from tests.contract.journal_contract import JournalContract
+from tests.contract.postgres_stores import PostgresStores
 from tests.contract.snapshot_contract import SnapshotStoreContract
 
 from ._checks import SECRET
 
 
 # -- the contract suite as a DML-only role -------------------------------------------------
-def _rw(limited_urls: dict[str, str]) -> dict[str, Any]:
-    return {"url": limited_urls["rw"], "auto_create_tables": False,
-            "pool_config": {"min_size": 1, "max_size": 8}}
-
-
-class TestJournalContractAsDmlOnlyRole(JournalContract):
-    @pytest.fixture
-    async def journal(self, limited_urls: dict[str, str]) -> AsyncIterator[PostgresJournal]:
-        journal = PostgresJournal(**_rw(limited_urls))
-        yield journal
-        await journal.close()
+class AsDmlOnlyRole(PostgresStores):
+    """Both handles connect as the role with SELECT/INSERT/UPDATE/DELETE only."""
 
     @pytest.fixture
-    async def other_journal(self, limited_urls: dict[str, str]) -> AsyncIterator[PostgresJournal]:
-        journal = PostgresJournal(**_rw(limited_urls))
-        yield journal
-        await journal.close()
-
-
-class TestSnapshotContractAsDmlOnlyRole(SnapshotStoreContract):
-    @pytest.fixture
-    async def make_snapshots(
-        self, limited_urls: dict[str, str]
-    ) -> AsyncIterator[Callable[[int], PostgresSnapshotStore]]:
-        stores: list[PostgresSnapshotStore] = []
-
-        def make(keep_n: int) -> PostgresSnapshotStore:
-            stores.append(PostgresSnapshotStore(keep_n=keep_n, **_rw(limited_urls)))
-            return stores[-1]
-
-        yield make
-        for store in stores:
-            await store.close()
+    def connect(self, limited_urls: dict[str, str]) -> dict[str, Any]:
+        return {"url": limited_urls["rw"], "auto_create_tables": False,
+                "pool_config": {"min_size": 1, "max_size": 8}}
 
     @pytest.fixture
-    def break_pruning(self, pg_url: str) -> Callable[[Any], None]:
-        def break_it(store: PostgresSnapshotStore) -> None:  # as the superuser
-            with psycopg.connect(pg_url, autocommit=True) as conn:
-                conn.execute("CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql "
-                             "AS $$ BEGIN RAISE EXCEPTION 'pruning refused'; END $$")
-                conn.execute("CREATE TRIGGER refuse_delete BEFORE DELETE ON snapshots "
-                             "FOR EACH ROW EXECUTE FUNCTION refuse_delete()")
-
-        return break_it
+    def other_process(self, connect: dict[str, Any]) -> dict[str, Any]:
+        return connect  # the same settings; each store builds its own pool from them
 
 
-class TestDurableStateContractAsDmlOnlyRole(DurableStateContract):
-    @pytest.fixture
-    async def durable(self, limited_urls: dict[str, str]
-                      ) -> AsyncIterator[PostgresDurableStateStore]:
-        store = PostgresDurableStateStore(**_rw(limited_urls))
-        yield store
-        await store.close()
+class TestJournalContractAsDmlOnlyRole(AsDmlOnlyRole, JournalContract):
+    pass
 
-    @pytest.fixture
-    async def other_durable(self, limited_urls: dict[str, str]
-                            ) -> AsyncIterator[PostgresDurableStateStore]:
-        store = PostgresDurableStateStore(**_rw(limited_urls))
-        yield store
-        await store.close()
+
+class TestSnapshotContractAsDmlOnlyRole(AsDmlOnlyRole, SnapshotStoreContract):
+    pass
+
+
+class TestDurableStateContractAsDmlOnlyRole(AsDmlOnlyRole, DurableStateContract):
+    pass
 
 
 async def test_dml_only_role_really_cannot_create_tables(limited_urls: dict[str, str]) -> None:
