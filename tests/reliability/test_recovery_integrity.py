@@ -87,25 +87,24 @@ async def test_undecodable_event_fails_recovery_naming_stream_and_seq(
     assert actor.recovered_with is None
 
 
-async def test_undecodable_snapshot_fails_recovery(pg_pool: Any, system: ActorSystem) -> None:
+@pytest.mark.parametrize(("corruption", "error", "sequence_nr"), [
+    pytest.param(["UPDATE snapshots SET payload = 'garbage'"], SnapshotIntegrityError, 5,
+                 id="undecodable-snapshot"),
+    pytest.param(["UPDATE snapshots SET sequence_nr = 50"], SnapshotIntegrityError, 50,
+                 id="snapshot-ahead"),
+    pytest.param(["DELETE FROM snapshots", "DELETE FROM events WHERE sequence_nr = 2"],
+                 JournalIntegrityError, 2, id="gap"),
+])
+async def test_broken_snapshot_or_stream_fails_recovery(
+    pg_pool: Any, system: ActorSystem, corruption: list[str],
+    error: type[JournalIntegrityError | SnapshotIntegrityError], sequence_nr: int,
+) -> None:
     await _seed(pg_pool, system)
-    await _sql(pg_pool, "UPDATE snapshots SET payload = 'garbage'")
+    for statement in corruption:
+        await _sql(pg_pool, statement)
     _, cause = await _recover(pg_pool)
-    assert isinstance(cause, SnapshotIntegrityError)
-    assert (cause.persistence_id, cause.sequence_nr) == (PID, 5)
-
-
-async def test_snapshot_ahead_and_gap_fail_recovery(pg_pool: Any, system: ActorSystem) -> None:
-    await _seed(pg_pool, system)
-    await _sql(pg_pool, "UPDATE snapshots SET sequence_nr = 50")
-    _, cause = await _recover(pg_pool)
-    assert isinstance(cause, SnapshotIntegrityError)
-    assert (cause.persistence_id, cause.sequence_nr) == (PID, 50)
-    await _sql(pg_pool, "DELETE FROM snapshots")
-    await _sql(pg_pool, "DELETE FROM events WHERE sequence_nr = 2")
-    _, cause = await _recover(pg_pool)
-    assert isinstance(cause, JournalIntegrityError)
-    assert cause.persistence_id == PID and cause.sequence_nr == 2
+    assert isinstance(cause, error)
+    assert (cause.persistence_id, cause.sequence_nr) == (PID, sequence_nr)
 
 
 # -- the workbench -------------------------------------------------------------------------
