@@ -1,4 +1,10 @@
-"""The documented examples run as written: API.md's actor example and the README example."""
+"""The documented examples run as written.
+
+* the actor API in its shared-pool form (``register_postgres_plugins(ext, pool=pool)``),
+  as the API reference shows it;
+* README.md's actor example, extracted from README.md itself at test time (the block
+  the README says this file runs), so the documentation cannot drift from what works.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +33,10 @@ class Account(PersistentActor):
         return balance
 
 
-async def test_api_md_actor_example(pg_pool: Any) -> None:
+async def test_actor_api_example_with_a_shared_pool(pg_pool: Any) -> None:
     pool = pg_pool
     command = 25
-    # ---- API.md "Actors", verbatim --------------------------------------------------
+    # ---- the API reference's "Actors" example, verbatim ---------------------------------
     system = ActorSystem("bank", config='''
       actorpg.persistence.journal.plugin = "actorpg.persistence.journal.postgres"
       actorpg.persistence.snapshot-store.plugin = "actorpg.persistence.snapshot-store.postgres"
@@ -53,13 +59,18 @@ async def test_api_md_actor_example(pg_pool: Any) -> None:
         assert await cur.fetchall() == [(1, "25"), (2, "25")]  # the told command ran too
 
 
+README = Path(__file__).parents[2] / "README.md"
+#: The README sentence that introduces the block this file runs.
+README_MARKER = "this very\nblock is run by `tests/runtime/test_examples.py`"
+
+
 def readme_example() -> str:
-    """The actor example in README.md (the first python block of its "## Actors" section)."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("\n## Actors\n", 1)[1]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
+    """The python block right after the README sentence saying this file runs it."""
+    readme = README.read_text(encoding="utf-8")
+    assert readme.count(README_MARKER) == 1, "README.md no longer introduces the tested example"
+    after = readme.split(README_MARKER, 1)[1]
+    assert after.split("```", 1)[0].strip().endswith(":"), "the example must follow the sentence"
+    return after.split("```python\n", 1)[1].split("\n```\n", 1)[0]
 
 
 def test_readme_example_runs(pg_url: str, tmp_path: Path) -> None:
