@@ -31,6 +31,10 @@ T = TypeVar("T")
 
 _TYPE = "$type"
 _VALUE = "$value"
+#: The envelope keys of an encoded dataclass, public for readers of stored payloads
+#: (the workbench's frames and streams); the codec itself uses the private names.
+TYPE_KEY = _TYPE
+VALUE_KEY = _VALUE
 
 #: The integers orjson decodes exactly; beyond them it returns a (lossy) float.
 _MIN_INT = -(2**63)

@@ -159,9 +159,10 @@ async def replay_state(
     on_event: Callable[[Any, Any], Any],
     to_seq: int | None = None,
     *,
-    snapshot: SnapshotChoice = "latest",
+    snapshot: SnapshotChoice | Snapshot = "latest",
     on_step: Callable[[ReplayStep], None] | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    head: int | None = None,
 ) -> ReplayResult:
     """Rebuild the state of ``persistence_id`` up to ``to_seq`` (default: the head).
 
@@ -170,6 +171,10 @@ async def replay_state(
     snapshot with ``sequence_nr <= N``.  The events after it are read in pages of
     ``page_size`` and folded with ``on_event(state, event)``; ``on_step`` (when given)
     sees every :class:`ReplayStep`.  ``to_seq`` beyond the head replays to the head.
+
+    A caller that already loaded them passes the :class:`Snapshot` itself as
+    ``snapshot`` and the journal ``head`` (read after the snapshot), so neither is
+    loaded again.
 
     Raises :class:`JournalIntegrityError` (gap, duplicate, out-of-order or missing
     events) or :class:`SnapshotIntegrityError` (snapshot beyond the journal head)
@@ -186,8 +191,16 @@ async def replay_state(
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be callable or None, got {on_step!r}")
 
-    snap = await select_snapshot(snapshot_store, pid, to_seq, snapshot)
-    head = await journal.highest_seq(pid)  # read AFTER the snapshot: head >= snap.sequence_nr
+    if isinstance(snapshot, Snapshot):
+        if snapshot.persistence_id != pid:
+            raise ValueError(f"snapshot of {snapshot.persistence_id!r} passed to replay {pid!r}")
+        snap: Snapshot | None = snapshot
+    else:
+        snap = await select_snapshot(snapshot_store, pid, to_seq, snapshot)
+    if head is None:
+        head = await journal.highest_seq(pid)  # read AFTER the snapshot: head >= snap.seq
+    else:
+        check_non_negative_int("head", head)
     if snap is not None and snap.sequence_nr > head:
         raise SnapshotIntegrityError(
             f"snapshot of {pid!r} at sequence_nr {snap.sequence_nr} is ahead of the journal "

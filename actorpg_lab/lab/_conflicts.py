@@ -12,14 +12,13 @@ and :meth:`~ConflictRecorder.plot_timeline` draws writers × time.
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import pandas as pd
 
 from .._write_attempts import WriteAttempt, add_write_listener
+from ._recorder import Recorder
 
 __all__ = ["ConflictRecorder"]
 
@@ -28,7 +27,7 @@ _COLUMNS = ["store", "persistence_id", "writer", "expected", "actual", "written"
 _MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s", "#333333")}
 
 
-class ConflictRecorder:
+class ConflictRecorder(Recorder[WriteAttempt]):
     """Collects write attempts while active (a context manager; also :meth:`start`/:meth:`stop`).
 
     :param persistence_ids: only keep attempts on these keys (default: all).
@@ -37,57 +36,24 @@ class ConflictRecorder:
 
     def __init__(self, persistence_ids: Iterable[str] | None = None,
                  stores: Iterable[str] | None = None) -> None:
-        self.persistence_ids = None if persistence_ids is None else frozenset(persistence_ids)
+        super().__init__(add_write_listener, persistence_ids)
         self.stores = None if stores is None else frozenset(stores)
         unknown = (self.stores or frozenset()) - {"journal", "durable_state"}
         if unknown:
             raise ValueError(f"stores must be 'journal' and/or 'durable_state', got {unknown!r}")
-        self.attempts: list[WriteAttempt] = []
-        self._lock = threading.Lock()
-        self._unsubscribe: Any = None
 
-    # -- recording --------------------------------------------------------------------
     @property
-    def active(self) -> bool:
-        return self._unsubscribe is not None
+    def attempts(self) -> list[WriteAttempt]:
+        """The attempts recorded so far (the live list)."""
+        return self._recorded
 
-    def start(self) -> ConflictRecorder:
-        """Start listening (idempotent)."""
-        if self._unsubscribe is None:
-            self._unsubscribe = add_write_listener(self._record)
-        return self
-
-    def stop(self) -> ConflictRecorder:
-        """Stop listening (idempotent); what was recorded stays."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        return self
-
-    def clear(self) -> None:
-        with self._lock:
-            self.attempts.clear()
-
-    def __enter__(self) -> ConflictRecorder:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _record(self, attempt: WriteAttempt) -> None:
-        if self.persistence_ids is not None and attempt.persistence_id not in self.persistence_ids:
-            return
-        if self.stores is not None and attempt.store not in self.stores:
-            return
-        with self._lock:
-            self.attempts.append(attempt)
+    def keeps(self, item: WriteAttempt) -> bool:
+        return super().keeps(item) and (self.stores is None or item.store in self.stores)
 
     # -- tables -----------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
         """One row per attempt, ordered by start time (``started``/``finished`` UTC datetimes)."""
-        with self._lock:
-            attempts = list(self.attempts)
+        attempts = self._items()
         frame = pd.DataFrame(
             [
                 {
@@ -184,8 +150,7 @@ class ConflictRecorder:
 
     # -- display ----------------------------------------------------------------------
     def _counts(self) -> dict[str, int]:
-        with self._lock:
-            attempts = list(self.attempts)
+        attempts = self._items()
         counts = {"ok": 0, "conflict": 0, "error": 0}
         for a in attempts:
             counts[a.outcome] = counts.get(a.outcome, 0) + 1
@@ -198,11 +163,9 @@ class ConflictRecorder:
                 f"conflict={c['conflict']} error={c['error']}>")
 
     def _repr_html_(self) -> str:
-        c = self._counts()
         head = html.escape(repr(self))
         rates = self.conflict_rates().head(10)
         table = rates.to_html(index=False, float_format=lambda v: f"{v:.1%}") if len(rates) else ""
-        del c
         return f"<div class='actorpg-conflicts'><b>{head}</b>{table}</div>"
 
 

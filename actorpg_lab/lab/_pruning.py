@@ -9,61 +9,30 @@ snapshotted every N events and kept K snapshots?" from the journal lengths alone
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import pandas as pd
 
 from .._write_attempts import SnapshotActivity, add_snapshot_listener
+from ._recorder import Recorder
 
 __all__ = ["PruningRecorder", "plot_recovery_cost", "recovery_cost", "simulate_policies"]
 
 
-class PruningRecorder:
+class PruningRecorder(Recorder[SnapshotActivity]):
     """Collects snapshot saves/prunes while active (a context manager; or start/stop).
 
     :param persistence_ids: only keep activity on these streams (default: all).
     """
 
     def __init__(self, persistence_ids: Iterable[str] | None = None) -> None:
-        self.persistence_ids = None if persistence_ids is None else frozenset(persistence_ids)
-        self.activity: list[SnapshotActivity] = []
-        self._lock = threading.Lock()
-        self._unsubscribe: Any = None
+        super().__init__(add_snapshot_listener, persistence_ids)
 
     @property
-    def active(self) -> bool:
-        return self._unsubscribe is not None
-
-    def start(self) -> PruningRecorder:
-        if self._unsubscribe is None:
-            self._unsubscribe = add_snapshot_listener(self._record)
-        return self
-
-    def stop(self) -> PruningRecorder:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        return self
-
-    def __enter__(self) -> PruningRecorder:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def _record(self, activity: SnapshotActivity) -> None:
-        if self.persistence_ids is not None and activity.persistence_id not in self.persistence_ids:
-            return
-        with self._lock:
-            self.activity.append(activity)
-
-    def _items(self) -> list[SnapshotActivity]:
-        with self._lock:
-            return list(self.activity)
+    def activity(self) -> list[SnapshotActivity]:
+        """The saves recorded so far (the live list)."""
+        return self._recorded
 
     # -- tables -----------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:

@@ -19,21 +19,21 @@ A broken stream does not raise: the problem is recorded in :attr:`Replayer.probl
 
 from __future__ import annotations
 
-import html
 import logging
-import pprint
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
 
+from .._codec import JsonCodec, default_codec
 from .._errors import JournalIntegrityError, SnapshotIntegrityError
 from .._protocols import Journal, SnapshotStore
 from .._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
-from .._types import PersistentEvent
-from .._validation import check_persistence_id
+from .._types import PersistentEvent, Snapshot
+from .._validation import check_non_negative_int, check_persistence_id
 from ._diff import StateDiff, diff_states
+from ._read_model import event_type_name
 
 __all__ = ["ReplayProblem", "Replayer", "resolve_behaviour"]
 
@@ -102,15 +102,6 @@ def resolve_behaviour(
     return actor.on_event, actor.initial_state(), type(actor).__qualname__
 
 
-def _event_type(event: Any) -> str:
-    if isinstance(event, dict):
-        for key in ("$type", "type", "kind"):
-            if isinstance(event.get(key), str):
-                return str(event[key])
-        return "dict"
-    return type(event).__qualname__
-
-
 class Replayer:
     """Recorded step-by-step replay of one stream; see the module docstring.
 
@@ -130,69 +121,107 @@ class Replayer:
         *,
         snapshot: SnapshotChoice = "latest",
         to_seq: int | None = None,
-        label: str = "",
     ) -> None:
         self.persistence_id = check_persistence_id(persistence_id)
+        if snapshot not in ("latest", "none"):
+            if isinstance(snapshot, bool) or not isinstance(snapshot, int):
+                raise (ValueError if isinstance(snapshot, str) else TypeError)(
+                    f"snapshot must be 'latest', 'none' or a sequence number, got {snapshot!r}")
+            check_non_negative_int("snapshot", snapshot)
+        if to_seq is not None:
+            check_non_negative_int("to_seq", to_seq)
         self.on_event = on_event
         self.initial_state = initial_state
         self.snapshot = snapshot
         self.to_seq = to_seq
-        self.label = label
         self._run = run
         self._journal = journal
         self._snapshot_store = snapshot_store
-        self._widget: Any = None
-        self._views: list[Callable[[], None]] = []
+        #: The codec that names the events' types (the journal's).
+        self.codec: JsonCodec = getattr(journal, "codec", default_codec)
+        #: The replayed steps, one per event folded.
         self.steps: list[ReplayStep] = []
+        #: What would make (or made) recovery fail; empty for a healthy stream.
         self.problems: list[ReplayProblem] = []
+        #: True when the chosen snapshot was unusable and the journal was replayed from
+        #: the initial state instead.
+        self.fallback = False
+        #: Where an actor's recovery would start: the newest snapshot (None: from scratch).
+        self.recovery_snapshot_seq: int | None = None
+        #: The journal head when the stream was (re)loaded.
+        self.head = 0
+        #: The sequence number the history starts after (the snapshot's, or 0).
+        self.start_seq = 0
+        #: The state the history starts from (the snapshot's, or the initial state).
+        self.start_state: Any = initial_state
+        #: The last sequence number of the history.
+        self.end_seq = 0
+        #: The sequence number :attr:`state` reflects.
+        self.position = 0
+        self._loaded = False
+        self._views: list[Callable[[], None]] = []
+        self._view: Any = None
         self._history: pd.DataFrame | None = None
         self._history_steps: list[ReplayStep] | None = None
         self.reload()
 
     # -- loading ----------------------------------------------------------------------
     def reload(self) -> Replayer:
-        """Replay the stream again from the database (keeps the position when possible)."""
-        old_position = getattr(self, "position", None)
+        """Replay the stream again from the database (keeps the position when possible).
+
+        Loads the latest snapshot and the journal head once and hands both to
+        :func:`~actorpg_lab._replay.replay_state` (a retry up to a gap, or the fallback
+        after an unusable snapshot, reuses them)."""
+        old_position = self.position if self._loaded else None
         self.steps = []
         self.problems = []
         self.fallback = False
-        latest = None
+        latest: Snapshot | None = None
         if self._snapshot_store is not None:
             latest = self._run(self._snapshot_store.load_latest(self.persistence_id))
-        #: Where an actor's recovery would start: the newest snapshot (None: from scratch).
-        self.recovery_snapshot_seq: int | None = None if latest is None else latest.sequence_nr
-        self.head: int = self._run(self._journal.highest_seq(self.persistence_id))
-        result = self._replay(self.snapshot, self.to_seq)
-        if result is None and self.problems and self.problems[-1].kind == "snapshot_ahead":
+        self.recovery_snapshot_seq = None if latest is None else latest.sequence_nr
+        self.head = self._run(self._journal.highest_seq(self.persistence_id))
+        start = self._start_snapshot(latest)
+        if not self._replay(start, self.to_seq) and self.problems[-1].kind == "snapshot_ahead":
             self.fallback = True
-            result = self._replay("none", self.to_seq)
-        #: What replay_state returned (None when a problem stopped it).
-        self.result: ReplayResult | None = result
+            self._replay(None, self.to_seq)
         self.end_seq = self.steps[-1].event.sequence_nr if self.steps else self.start_seq
         self.position = self.start_seq
         if old_position is not None:
             self.position = min(max(old_position, self.start_seq), self.end_seq)
+        self._loaded = True
         self._refresh()
         return self
 
-    def _replay(self, snapshot: SnapshotChoice, to_seq: int | None) -> ReplayResult | None:
-        snap = self._run(select_snapshot(self._snapshot_store, self.persistence_id, to_seq,
-                                         snapshot))
-        #: The sequence number the history starts after (the snapshot's, or 0).
-        self.start_seq: int = snap.sequence_nr if snap is not None else 0
-        #: The state the history starts from (the snapshot's, or the initial state).
-        self.start_state: Any = snap.state if snap is not None else self.initial_state
+    def _start_snapshot(self, latest: Snapshot | None) -> Snapshot | None:
+        """The snapshot the replay starts from: ``latest`` itself when it is within the
+        requested bound (the usual case, no second query), else the newest below it."""
+        if self.snapshot == "none" or latest is None:
+            return None
+        bounds = [b for b in (self.to_seq, self.snapshot) if isinstance(b, int)]
+        if not bounds or latest.sequence_nr <= min(bounds):
+            return latest
+        loaded: Snapshot | None = self._run(select_snapshot(
+            self._snapshot_store, self.persistence_id, self.to_seq, self.snapshot))
+        return loaded
+
+    def _replay(self, snap: Snapshot | None, to_seq: int | None) -> bool:
+        """Replay from ``snap`` (``None``: the initial state) up to ``to_seq``, recording
+        the steps; False when a problem stopped it (recorded in :attr:`problems`)."""
+        self.start_seq = snap.sequence_nr if snap is not None else 0
+        self.start_state = snap.state if snap is not None else self.initial_state
         steps: list[ReplayStep] = []
         try:
-            result: ReplayResult = self._run(replay_state(
+            _result: ReplayResult = self._run(replay_state(
                 self._journal, self._snapshot_store, self.persistence_id, self.initial_state,
-                self.on_event, to_seq, snapshot=snapshot, on_step=steps.append,
+                self.on_event, to_seq, snapshot=snap if snap is not None else "none",
+                on_step=steps.append, head=self.head,
             ))
         except SnapshotIntegrityError as exc:
             self.problems.append(ReplayProblem("snapshot_ahead", str(exc),
                                                getattr(exc, "sequence_nr", None), exc))
             self.steps = []
-            return None
+            return False
         except JournalIntegrityError as exc:
             seq = getattr(exc, "sequence_nr", None)
             self.problems.append(ReplayProblem("gap", str(exc), seq, exc))
@@ -201,19 +230,19 @@ class Replayer:
                 # replay_state checks a whole page before folding it: replay once more up
                 # to just before the gap so the history shows every foldable event.
                 problems, self.problems = self.problems, []
-                partial = self._replay(snapshot, seq - 1)
+                self._replay(snap, seq - 1)
                 self.problems = problems + self.problems
-                return partial
+                return False
             self.steps = steps
-            return None
+            return False
         except Exception as exc:
             seq = (steps[-1].event.sequence_nr if steps else self.start_seq) + 1
             self.problems.append(ReplayProblem(
                 "on_event_failed", f"{type(exc).__name__}: {exc}", seq, exc))
             self.steps = steps
-            return None
+            return False
         self.steps = steps
-        return result
+        return True
 
     # -- navigation -------------------------------------------------------------------
     @property
@@ -246,10 +275,6 @@ class Replayer:
         step = self.steps[i - 1]
         return diff_states(step.state_before, step.state_after)
 
-    @property
-    def at_end(self) -> bool:
-        return self.position >= self.end_seq
-
     def step(self, n: int = 1) -> ReplayStep | None:
         """Apply the next ``n`` events; returns the last step applied (``None`` at the end)."""
         if n < 0:
@@ -276,10 +301,6 @@ class Replayer:
         self._move(seq)
         return self.state
 
-    def rewind(self) -> None:
-        """Back to the start (the snapshot or the initial state)."""
-        self._move(self.start_seq)
-
     def _move(self, seq: int) -> None:
         if seq != self.position:
             self.position = seq
@@ -304,7 +325,7 @@ class Replayer:
         rows = [
             {
                 "seq": s.event.sequence_nr,
-                "event_type": _event_type(s.event.event),
+                "event_type": event_type_name(s.event.event, self.codec),
                 "event": s.event.event,
                 "timestamp": s.event.timestamp,
                 "tags": list(s.event.tags),
@@ -323,14 +344,24 @@ class Replayer:
         return frame.set_index("seq")
 
     # -- display ----------------------------------------------------------------------
+    def start_description(self) -> str:
+        """Where the history starts: ``snapshot @n`` or ``initial state``."""
+        return (f"snapshot @{self.start_seq}" if self.start_seq and not self.fallback
+                else "initial state")
+
+    def recovery_description(self) -> str:
+        """Where an actor's recovery would start."""
+        return ("latest snapshot @" + str(self.recovery_snapshot_seq)
+                if self.recovery_snapshot_seq is not None else "initial state")
+
+    def overview(self) -> str:
+        """What was replayed and where recovery would start (no stream name, no problems)."""
+        return (f"replayed {len(self.steps)} events from {self.start_description()} "
+                f"(head {self.head}); recovery would start from {self.recovery_description()}")
+
     def summary(self) -> str:
         """One line: where the replay started, where recovery would start, problems."""
-        start = (f"snapshot @{self.start_seq}" if self.start_seq and not self.fallback
-                 else "initial state")
-        rec = ("latest snapshot @" + str(self.recovery_snapshot_seq)
-               if self.recovery_snapshot_seq is not None else "initial state")
-        text = (f"{self.persistence_id}: replayed {len(self.steps)} events from {start} "
-                f"(head {self.head}); recovery would start from {rec}")
+        text = f"{self.persistence_id}: {self.overview()}"
         if self.problems:
             text += "; PROBLEMS: " + "; ".join(str(p) for p in self.problems)
         return text
@@ -339,112 +370,26 @@ class Replayer:
         return (f"<Replayer {self.persistence_id!r} position={self.position} "
                 f"range={self.start_seq}..{self.end_seq} problems={len(self.problems)}>")
 
-    def _problems_html(self) -> str:
-        if not self.problems:
-            return ""
-        items = "".join(f"<li>{html.escape(str(p))}</li>" for p in self.problems)
-        extra = ("<div>The snapshot is unusable; showing a replay from the initial state "
-                 "instead.</div>" if self.fallback else "")
-        return (f"<div class='actorpg-problem' style='color:#cf222e;border:1px solid #cf222e;"
-                f"padding:4px 8px;margin:4px 0'><b>⚠ Recovery problem</b><ul style='margin:0'>"
-                f"{items}</ul>{extra}</div>")
+    def add_view(self, render: Callable[[], None]) -> None:
+        """Call ``render`` after every move or reload (how a view follows the model)."""
+        self._views.append(render)
 
-    def _header_html(self) -> str:
-        return (f"<div class='actorpg-replayer-header'><b>{html.escape(self.persistence_id)}</b>"
-                f" — {html.escape(self.summary().split(': ', 1)[1].split('; PROBLEMS')[0])}"
-                f"</div>{self._problems_html()}")
+    def _view_of(self) -> Any:
+        if self._view is None:
+            from ._replayer_view import ReplayerView
 
-    def _event_html(self) -> str:
-        ev = self.event
-        if ev is None:
-            where = (f"snapshot @{self.start_seq}" if self.start_seq and not self.fallback
-                     else "the initial state")
-            return f"<i>at the start: {html.escape(where)}</i>"
-        stamp = pd.Timestamp(ev.timestamp, unit="ms", tz="UTC").isoformat()
-        tags = ", ".join(ev.tags) or "—"
-        return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(_event_type(ev.event))} "
-                f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>"
-                f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>")
-
-    def _state_html(self) -> str:
-        return (f"<pre style='margin:0'>{html.escape(pprint.pformat(self.state, width=60))}"
-                f"</pre>")
+            self._view = ReplayerView(self)
+        return self._view
 
     def _repr_html_(self) -> str:
-        return (
-            f"<div class='actorpg-replayer'>{self._header_html()}"
-            f"<div>position <b>{self.position}</b> of {self.start_seq}..{self.end_seq}</div>"
-            f"<table><tr><th>event</th><th>state</th><th>diff</th></tr><tr>"
-            f"<td style='vertical-align:top'>{self._event_html()}</td>"
-            f"<td style='vertical-align:top' class='actorpg-state'>{self._state_html()}</td>"
-            f"<td style='vertical-align:top'>{self.diff._repr_html_()}</td>"
-            f"</tr></table></div>"
-        )
+        html: str = self._view_of().html()
+        return html
 
     def widget(self) -> Any:
-        """An ipywidgets view: slider + play + back/step buttons and event/state/diff panes.
-
-        The step button has the CSS class ``actorpg-step`` (description ``"Step ▶"``),
-        the back button ``actorpg-back``, the panes ``actorpg-event``, ``actorpg-state``
-        and ``actorpg-diff``.  The view follows :meth:`step`/:meth:`back`/:meth:`seek`.
-        """
-        if self._widget is not None:
-            return self._widget
-        import ipywidgets as w
-
-        lo, hi = self.start_seq, self.end_seq
-        slider = w.IntSlider(value=self.position, min=lo, max=max(hi, lo), description="seq",
-                             continuous_update=True, layout=w.Layout(width="420px"))
-        play = w.Play(value=self.position, min=lo, max=max(hi, lo), step=1, interval=600,
-                      description="Play")
-        w.jslink((play, "value"), (slider, "value"))
-        back = w.Button(description="◀ Back", tooltip="undo the last event",
-                        layout=w.Layout(width="90px"))
-        back.add_class("actorpg-back")
-        step = w.Button(description="Step ▶", tooltip="apply the next event",
-                        layout=w.Layout(width="90px"))
-        step.add_class("actorpg-step")
-        header = w.HTML(self._header_html())
-        header.add_class("actorpg-header")
-        event_pane = w.HTML()
-        event_pane.add_class("actorpg-event")
-        state_pane = w.HTML()
-        state_pane.add_class("actorpg-state")
-        diff_pane = w.HTML()
-        diff_pane.add_class("actorpg-diff")
-
-        def render() -> None:
-            if slider.value != self.position:
-                slider.value = self.position
-            header.value = self._header_html()
-            event_pane.value = self._event_html()
-            state_pane.value = self._state_html()
-            diff_pane.value = self.diff._repr_html_()
-            back.disabled = self.position <= self.start_seq
-            step.disabled = self.position >= self.end_seq
-
-        def on_slider(change: dict[str, Any]) -> None:
-            self._move(int(change["new"]))
-
-        slider.observe(on_slider, names="value")
-        step.on_click(lambda _b: self.step())
-        back.on_click(lambda _b: self.back())
-        self._views.append(render)
-        render()
-
-        def box(title: str, pane: Any) -> Any:
-            return w.VBox([w.HTML(f"<b>{title}</b>"), pane],
-                          layout=w.Layout(width="33%", padding="0 6px"))
-
-        view = w.VBox([
-            header,
-            w.HBox([play, back, slider, step]),
-            w.HBox([box("Event", event_pane), box("State", state_pane),
-                    box("Diff", diff_pane)]),
-        ])
-        view.add_class("actorpg-replayer")
-        self._widget = view
-        return view
+        """An ipywidgets view (see :class:`~actorpg_lab.lab._replayer_view.ReplayerView`):
+        slider + play + back/step buttons and event/state/diff panes that follow
+        :meth:`step`/:meth:`back`/:meth:`seek`."""
+        return self._view_of().widget()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

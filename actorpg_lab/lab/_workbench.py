@@ -27,11 +27,14 @@ from .._dsn import describe_target, redact_dsn, with_connect_timeout
 from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
+from ._arguments import EventFilter, TimeLike
 from ._conflicts import ConflictRecorder
-from ._frames import FrameLoader, Tables, TimeLike
+from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
+from ._payloads import PayloadErrors
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
 from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
 from ._runner import LoopThread
+from ._session import timeout_params
 
 __all__ = ["DEFAULT_DATA_DIR", "Workbench", "connect", "find_data_dir", "use_schema"]
 
@@ -47,7 +50,10 @@ def connect(url: str | None = None, *, events_table: str = "events",
             tags_table: str | None = None, snapshots_table: str = "snapshots",
             durable_state_table: str = "durable_state", keep_n: int = 3,
             schema: str | None = None, fresh_schema: bool = False,
-            data_dir: str | os.PathLike[str] | None = None, quiet: bool = False) -> Workbench:
+            data_dir: str | os.PathLike[str] | None = None, quiet: bool = False,
+            connect_timeout: float | None = None,
+            max_load_rows: int | None = DEFAULT_MAX_LOAD_ROWS,
+            max_load_bytes: int | None = DEFAULT_MAX_LOAD_BYTES) -> Workbench:
     """Open a :class:`Workbench`.
 
     :param url: a libpq URL (``postgresql://user@host/db``) or ``key=value`` conninfo.
@@ -62,6 +68,13 @@ def connect(url: str | None = None, *, events_table: str = "events",
         on every connection) — e.g. one schema per notebook so their tables never clash.
     :param fresh_schema: drop and recreate ``schema`` first (a clean, repeatable run).
     :param quiet: do not print where the embedded server is.
+    :param connect_timeout: seconds a connection may take (libpq ``connect_timeout``);
+        ``None``: the library's default, 10 s unless the URL or ``$PGCONNECT_TIMEOUT``
+        sets one.
+    :param max_load_rows: / :param max_load_bytes: the frames' size guard: a load the
+        planner estimates above either cap (default 5M rows / 2 GiB) is refused with a
+        message on how to narrow it (``allow_large=True`` on the call loads it anyway;
+        ``None`` turns a cap off).
     """
     embedded: EmbeddedPostgres | None = None
     if url is None:
@@ -74,15 +87,17 @@ def connect(url: str | None = None, *, events_table: str = "events",
             print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
             print(f"  connect with: {psql} '{url}'")
     if schema is not None:
-        url = use_schema(url, schema, fresh=fresh_schema)
+        url = use_schema(url, schema, fresh=fresh_schema, connect_timeout=connect_timeout)
     elif fresh_schema:
         raise ValueError("fresh_schema=True needs schema=<name>")
     return Workbench(url, events_table=events_table, tags_table=tags_table,
                      snapshots_table=snapshots_table, durable_state_table=durable_state_table,
-                     keep_n=keep_n, embedded=embedded)
+                     keep_n=keep_n, embedded=embedded, connect_timeout=connect_timeout,
+                     max_load_rows=max_load_rows, max_load_bytes=max_load_bytes)
 
 
-def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:
+def use_schema(url: str, schema: str, *, fresh: bool = False,
+               connect_timeout: float | None = None) -> str:
     """Create ``schema`` if it is missing (drop it first when ``fresh``) and return ``url``
     with ``search_path`` set to it."""
     import psycopg
@@ -91,8 +106,9 @@ def use_schema(url: str, schema: str, *, fresh: bool = False) -> str:
     from ._sql import composed, load_sql
 
     check_table_name("schema", schema)
+    timeout = timeout_params(connect_timeout)
     try:
-        conn = psycopg.connect(url, autocommit=True, **with_connect_timeout(url))
+        conn = psycopg.connect(url, autocommit=True, **with_connect_timeout(url, timeout))
     except psycopg.OperationalError as exc:
         raise psycopg.OperationalError(f"cannot connect to {describe_target(url)}: {exc}") from exc
     with conn:
@@ -118,7 +134,10 @@ class Workbench:
     def __init__(self, url: str, *, events_table: str = "events", tags_table: str | None = None,
                  snapshots_table: str = "snapshots", durable_state_table: str = "durable_state",
                  keep_n: int = 3, embedded: EmbeddedPostgres | None = None,
-                 pool_max_size: int = 8) -> None:
+                 pool_max_size: int = 8,
+                 connect_timeout: float | None = None,
+                 max_load_rows: int | None = DEFAULT_MAX_LOAD_ROWS,
+                 max_load_bytes: int | None = DEFAULT_MAX_LOAD_BYTES) -> None:
         if not isinstance(url, str) or not url:
             raise TypeError(f"url must be a non-empty str, got {url!r}")
         tags = tags_table if tags_table is not None else f"{events_table}_tags"
@@ -131,7 +150,8 @@ class Workbench:
         )
         self.url = url
         self.embedded = embedded
-        self.frames = FrameLoader(url, self.tables)
+        self.frames = FrameLoader(url, self.tables, connect_timeout=connect_timeout,
+                                  max_load_rows=max_load_rows, max_load_bytes=max_load_bytes)
         self._loop = LoopThread()
         self._closed = False
         try:
@@ -140,7 +160,8 @@ class Workbench:
             present = all(self.frames.table_exists(t) for t in (
                 self.tables.events, self.tables.tags, self.tables.meta,
                 self.tables.snapshots, self.tables.durable_state))
-            self._pool: Any = self._loop.run(_open_pool(url, pool_max_size))
+            self._pool: Any = self._loop.run(_open_pool(url, pool_max_size,
+                                                        timeout_params(connect_timeout)))
         except BaseException:
             self.frames.close()
             self._loop.stop()
@@ -198,52 +219,68 @@ class Workbench:
                       tags: str | TagFilter | None = None, from_seq: int | None = None,
                       to_seq: int | None = None, since: TimeLike | None = None,
                       until: TimeLike | None = None, limit: int | None = None,
-                      expand: bool = False, progress: bool | None = None) -> pd.DataFrame:
+                      expand: bool = False, progress: bool | None = None,
+                      errors: PayloadErrors = "raise",
+                      allow_large: bool = False) -> pd.DataFrame:
         """Events as a DataFrame, in (persistence_id, sequence_nr) order.
 
         Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``timestamp``
         (``datetime64[ms, UTC]``), ``tags`` (list of str), ``payload`` (raw JSON text) —
         or, with ``expand=True``, the payload fields as columns (``event_type`` for
-        codec-encoded dataclasses, nested objects as ``a.b``).
+        codec-encoded dataclasses, nested objects as ``a.b``).  A payload that is not
+        JSON stops an expanded load with a :class:`~actorpg_lab.JournalIntegrityError`
+        naming its persistence id and sequence number; ``errors="mark"`` loads the rest
+        and adds a ``payload_error`` column instead.
 
         Filters (all optional, combined with AND): ``persistence_ids`` (one or many),
         ``tags`` (a tag or a :class:`~actorpg_lab.TagFilter`), ``from_seq``/``to_seq``
         (inclusive), ``since`` (inclusive)/``until`` (exclusive) as epoch ms, datetime or
         ISO string, and ``limit``.  Loads above 100k rows are fetched in keyset pages with
         a progress bar (``progress=False`` hides it and loads with one streamed query).
+        A load the planner estimates above the workbench's caps (5M rows / 2 GiB by
+        default) is refused unless ``allow_large=True``.
         """
-        return self.frames.journal(persistence_ids=persistence_ids, tags=tags,
-                                   from_seq=from_seq, to_seq=to_seq, since=since, until=until,
-                                   limit=limit, expand=expand, progress=progress)
+        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
+                                  to_seq=to_seq, since=since, until=until, tags=tags)
+        return self.frames.journal(where, limit=limit, expand=expand, progress=progress,
+                                   errors=errors, allow_large=allow_large)
 
     def tag_frame(self, tag_filter: str | TagFilter, *,
                   persistence_ids: str | Iterable[str] | None = None,
                   from_seq: int | None = None, to_seq: int | None = None,
                   since: TimeLike | None = None, until: TimeLike | None = None,
                   limit: int | None = None, expand: bool = False,
-                  progress: bool | None = None) -> pd.DataFrame:
+                  progress: bool | None = None, errors: PayloadErrors = "raise",
+                  allow_large: bool = False) -> pd.DataFrame:
         """Events matching a tag or :class:`~actorpg_lab.TagFilter`, in the order of
-        ``read_by_tag`` (timestamp, persistence_id, sequence_nr); same columns and
-        filters as :meth:`journal_frame`."""
-        return self.frames.tagged(tag_filter, persistence_ids=persistence_ids,
-                                  from_seq=from_seq, to_seq=to_seq, since=since, until=until,
-                                  limit=limit, expand=expand, progress=progress)
+        ``read_by_tag`` (timestamp, persistence_id, sequence_nr); same columns, filters
+        and options as :meth:`journal_frame`."""
+        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
+                                  to_seq=to_seq, since=since, until=until)
+        return self.frames.tagged(tag_filter, where, limit=limit, expand=expand,
+                                  progress=progress, errors=errors, allow_large=allow_large)
 
     def snapshots_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
                         from_seq: int | None = None, to_seq: int | None = None,
                         since: TimeLike | None = None, until: TimeLike | None = None,
-                        limit: int | None = None, expand: bool = False) -> pd.DataFrame:
+                        limit: int | None = None, expand: bool = False,
+                        errors: PayloadErrors = "raise",
+                        allow_large: bool = False) -> pd.DataFrame:
         """Stored snapshots: persistence_id, sequence_nr, timestamp, payload (or expanded)."""
-        return self.frames.snapshots(persistence_ids=persistence_ids, from_seq=from_seq,
-                                     to_seq=to_seq, since=since, until=until, limit=limit,
-                                     expand=expand)
+        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
+                                  to_seq=to_seq, since=since, until=until)
+        return self.frames.snapshots(where, limit=limit, expand=expand, errors=errors,
+                                     allow_large=allow_large)
 
     def durable_state_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
                             since: TimeLike | None = None, until: TimeLike | None = None,
-                            limit: int | None = None, expand: bool = False) -> pd.DataFrame:
+                            limit: int | None = None, expand: bool = False,
+                            errors: PayloadErrors = "raise",
+                            allow_large: bool = False) -> pd.DataFrame:
         """Durable-state records: persistence_id, revision, timestamp, payload (or expanded)."""
-        return self.frames.durable_state(persistence_ids=persistence_ids, since=since,
-                                         until=until, limit=limit, expand=expand)
+        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
+        return self.frames.durable_state(where, limit=limit, expand=expand, errors=errors,
+                                         allow_large=allow_large)
 
     def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
                       health: bool = True) -> pd.DataFrame:
@@ -355,9 +392,9 @@ class Workbench:
             state) or a sequence number (the newest snapshot at or below it).
         :param to_seq: stop there (default: the head).
         """
-        on_event, initial, label = resolve_behaviour(behaviour, persistence_id)
+        on_event, initial, _label = resolve_behaviour(behaviour, persistence_id)
         return Replayer(self.run, self.journal, self.snapshot_store, persistence_id, on_event,
-                        initial, snapshot=snapshot, to_seq=to_seq, label=label)
+                        initial, snapshot=snapshot, to_seq=to_seq)
 
     # -- recorders and what-ifs ---------------------------------------------------------
     def record_conflicts(self, persistence_ids: Iterable[str] | None = None,
@@ -426,12 +463,13 @@ def _close_open_workbenches() -> None:
             _log.debug("closing %r at exit failed", wb, exc_info=True)
 
 
-async def _open_pool(url: str, max_size: int) -> Any:
+async def _open_pool(url: str, max_size: int, timeout: dict[str, Any]) -> Any:
     import psycopg
     from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=max_size, kwargs=with_connect_timeout(url, {"autocommit": True}),
+        url, min_size=1, max_size=max_size,
+        kwargs=with_connect_timeout(url, {"autocommit": True, **timeout}),
         open=False, name="actorpg-lab",
     )
     try:

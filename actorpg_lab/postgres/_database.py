@@ -102,10 +102,16 @@ def decode_stored(
         ) from exc
 
 
+#: Server errors that end the session: the connection is gone whatever its state (the
+#: workbench's ADBC reader retries on the same classes).
+SESSION_ENDED: tuple[type[psycopg.Error], ...] = (
+    errors.AdminShutdown, errors.CrashShutdown, errors.CannotConnectNow)
+
+
 def _is_dead_connection(exc: BaseException, conn: AsyncConnection[Any] | None) -> bool:
     if conn is not None and conn.closed:
         return True
-    if isinstance(exc, (errors.AdminShutdown, errors.CrashShutdown, errors.CannotConnectNow)):
+    if isinstance(exc, SESSION_ENDED):
         return True
     return isinstance(exc, psycopg.OperationalError) and conn is not None and conn.broken
 

@@ -30,12 +30,12 @@ def test_parallel_halves_give_the_serial_frame(wb: lab.Workbench, pg_url: str,
     _seed(wb, pg_url)
     wb.frames.parallel_min_rows = 0
     serial = wb.journal_frame(progress=False, expand=expand)
-    assert wb.frames._helper is None
+    assert wb.frames.session._helper is None
     wb.frames.parallel_min_rows = 1
     middle = wb.frames._split_key("events", "persistence_id")
     assert middle is not None and "p-000" < middle < "p-039"
     parallel = wb.journal_frame(progress=False, expand=expand)
-    assert wb.frames._helper is not None  # the second half came over the second connection
+    assert wb.frames.session._helper is not None  # the second half came over the second connection
     assert len(parallel) == 240
     assert parallel["persistence_id"].astype(str).is_monotonic_increasing
     pd.testing.assert_frame_equal(_plain(parallel), _plain(serial))
@@ -43,7 +43,7 @@ def test_parallel_halves_give_the_serial_frame(wb: lab.Workbench, pg_url: str,
     filtered = wb.journal_frame(progress=False, tags="odd", from_seq=2, expand=expand)
     assert len(filtered) == 40 * 2 and set(filtered["sequence_nr"]) == {3, 5}
     wb.frames.close()
-    assert wb.frames._helper is None
+    assert wb.frames.session._helper is None
 
 
 def test_no_split_without_statistics_or_below_the_threshold(wb: lab.Workbench,
@@ -57,7 +57,7 @@ def test_no_split_without_statistics_or_below_the_threshold(wb: lab.Workbench,
     # analysed, but estimated below the threshold
     assert wb.frames._split_key("events", "persistence_id") is None
     assert len(wb.journal_frame(progress=False)) == 241
-    assert wb.frames._helper is None
+    assert wb.frames.session._helper is None
 
 
 def test_parallel_tag_frame_halves_give_the_serial_frame(wb: lab.Workbench, pg_url: str) -> None:
@@ -65,12 +65,12 @@ def test_parallel_tag_frame_halves_give_the_serial_frame(wb: lab.Workbench, pg_u
     wb.frames.parallel_min_rows = 0
     filters: list[str | TagFilter] = ["odd", TagFilter(all=["odd"], not_=["none"])]
     serial = [wb.tag_frame(f, progress=False) for f in filters]
-    assert wb.frames._helper is None
+    assert wb.frames.session._helper is None
     wb.frames.parallel_min_rows = 1
     assert wb.frames._split_key("events_tags", "timestamp") is not None
     for flt, expected in zip(filters, serial, strict=True):
         parallel = wb.tag_frame(flt, progress=False)
-        assert wb.frames._helper is not None
+        assert wb.frames.session._helper is not None
         assert len(parallel) == 120
         pd.testing.assert_frame_equal(_plain(parallel), _plain(expected))
     events = wb.run(wb.journal.read_by_tag(TagFilter(all=["odd"])))

@@ -54,7 +54,7 @@ def test_step_back_seek_state_and_history(wb: lab.Workbench) -> None:
     assert history["state_after"].tolist() == states[1:]
     assert cast(Any, history.loc[2, "diff"]).to_dict() == {
         "balance": {"old": 100, "new": 300}, "transactions": {"old": 1, "new": 2}}
-    assert history.loc[1, "event_type"] == "Deposited"
+    assert history.loc[1, "event_type"] == "bank.Deposited"  # the registered name, as in frames
     assert str(history["timestamp"].dtype) == "datetime64[ms, UTC]"
 
 
@@ -176,3 +176,43 @@ def test_diff_states() -> None:
     assert p.to_dict() == {"y": {"old": 2, "new": 3}, "tags[0]": {"new": "a"}}
     assert diff_states(1, "1").to_dict() == {"<root>": {"old": 1, "new": "1"}}
     assert "→" in str(p) and "<li" in p._repr_html_()
+
+
+class _Counting:
+    """Wraps a store and counts the calls of each method (the real store answers)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def test_reload_loads_the_snapshot_and_the_head_once(wb: lab.Workbench) -> None:
+    events = seed_account(wb, n=12)
+    wb.run(wb.snapshot_store.save("acc-1", 8, fold(events)[8]))
+    journal, snapshots = _Counting(wb.journal), _Counting(wb.snapshot_store)
+    r = lab.Replayer(wb.run, journal, snapshots, "acc-1",
+                     Account("x").on_event, AccountState())
+    assert r.ok and (r.start_seq, r.end_seq) == (8, 12)
+    assert snapshots.calls == {"load_latest": 1}
+    assert journal.calls.get("highest_seq") == 1
+    journal.calls.clear()
+    snapshots.calls.clear()
+    r.reload()
+    assert snapshots.calls == {"load_latest": 1} and journal.calls.get("highest_seq") == 1
+    # A bound below the latest snapshot needs one more (bounded) snapshot query.
+    snapshots.calls.clear()
+    bounded = lab.Replayer(wb.run, journal, snapshots, "acc-1",
+                           Account("x").on_event, AccountState(), to_seq=5)
+    assert bounded.start_seq == 0 and bounded.end_seq == 5
+    assert snapshots.calls == {"load_latest": 1, "load_before": 1}

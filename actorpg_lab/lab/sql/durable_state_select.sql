@@ -1,9 +1,9 @@
--- durable_state_frame: $1 persistence ids (JSON array or NULL), $2..$3 time window
--- [from, until) in epoch ms, $4 limit (NULL = none).
+-- durable_state_frame: $ids persistence ids (JSON array or NULL), $since..$until time
+-- window [since, until) in epoch ms, $page_size (NULL = none).
 SELECT d.persistence_id, d.revision, d.payload, d."timestamp"
 FROM {table} d
-WHERE ($1::jsonb IS NULL
-       OR d.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))
-  AND d."timestamp" >= $2::bigint AND d."timestamp" < $3::bigint
+WHERE ($ids::jsonb IS NULL
+       OR d.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($ids::jsonb))))
+  AND d."timestamp" >= $since::bigint AND d."timestamp" < $until::bigint
 ORDER BY d.persistence_id
-LIMIT $4::bigint
+LIMIT $page_size::bigint

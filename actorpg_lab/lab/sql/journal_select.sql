@@ -1,12 +1,13 @@
 -- One keyset page of journal_frame, in (persistence_id, sequence_nr) order (the primary key).
--- {where} is journal_where.sql ($1..$8); $9/$10 the last (persistence_id, sequence_nr) of
--- the previous page (NULL for the first page); $11 the page size (NULL = no limit);
--- $12/$13 a persistence_id range [from, to) (NULL = open; a parallel load's halves).
+-- {where} is journal_where.sql; $after_pid/$after_seq the last (persistence_id, sequence_nr)
+-- of the previous page (NULL for the first page); $page_size (NULL = no limit);
+-- $range_from/$range_to a persistence_id range [from, to) (NULL = open; a parallel
+-- load's halves).
 SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
 FROM {events} e
 WHERE {where}
-  AND ($9::text IS NULL OR (e.persistence_id, e.sequence_nr) > ($9::text, $10::bigint))
-  AND ($12::text IS NULL OR e.persistence_id >= $12::text)
-  AND ($13::text IS NULL OR e.persistence_id < $13::text)
+  AND ($after_pid::text IS NULL OR (e.persistence_id, e.sequence_nr) > ($after_pid::text, $after_seq::bigint))
+  AND ($range_from::text IS NULL OR e.persistence_id >= $range_from::text)
+  AND ($range_to::text IS NULL OR e.persistence_id < $range_to::text)
 ORDER BY e.persistence_id, e.sequence_nr
-LIMIT $11::bigint
+LIMIT $page_size::bigint

@@ -2,7 +2,7 @@
 -- table's rows and a middle value of a text column from its statistics — the middle bound
 -- of the histogram, or (when every value is a "most common value", e.g. few long streams)
 -- the first value with at least half of the listed rows before it.  NULL without statistics.
--- $1 the table (a quoted identifier, resolved through search_path), $2 the column.
+-- $table the table (a quoted identifier, resolved through search_path), $column the column.
 SELECT c.reltuples::bigint AS estimated_rows,
        coalesce(
            s.bounds[(cardinality(s.bounds) + 1) / 2],
@@ -23,6 +23,6 @@ LEFT JOIN LATERAL (
            st.most_common_vals::text::text[] AS mcv,
            st.most_common_freqs AS freqs
     FROM pg_stats st
-    WHERE st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = $2::text
+    WHERE st.schemaname = n.nspname AND st.tablename = c.relname AND st.attname = $column::text
 ) s ON true
-WHERE c.oid = to_regclass($1::text)
+WHERE c.oid = to_regclass($table::text)

@@ -1,10 +1,11 @@
 -- streams_frame: one row per stream found in the events, meta or snapshots table.
--- The event type is the "$type" of codec-encoded dataclass payloads, which always start
--- with the 10 characters  {"$type":"  (matched with LIKE '_"$type":"%').
--- $1 persistence ids (JSON array or NULL).
+-- The event types are the names in the payloads' codec envelopes: the text after
+-- $type_prefix (the read model's type_prefix(), what every envelope starts with) up to the
+-- closing quote — the same name journal_frame(expand=True) shows in event_type.
+-- $ids persistence ids (JSON array or NULL).
 WITH wanted AS (
-    SELECT CASE WHEN $1::jsonb IS NULL THEN NULL
-                ELSE ARRAY(SELECT jsonb_array_elements_text($1::jsonb)) END AS ids
+    SELECT CASE WHEN $ids::jsonb IS NULL THEN NULL
+                ELSE ARRAY(SELECT jsonb_array_elements_text($ids::jsonb)) END AS ids
 ),
 snaps AS (
     SELECT s.persistence_id, count(*) AS snapshots, max(s.sequence_nr) AS latest_snapshot_seq
@@ -20,8 +21,9 @@ ev AS (
            count(*) FILTER (WHERE e.sequence_nr > coalesce(sn.latest_snapshot_seq, 0))
                AS events_to_replay,
            max(e."timestamp") AS last_write_ms,
-           array_agg(DISTINCT split_part(substr(e.payload, 11), '"', 1))
-               FILTER (WHERE e.payload LIKE '_"$type":"%') AS event_types
+           array_agg(DISTINCT split_part(substr(e.payload, length($type_prefix::text) + 1),
+                                         '"', 1))
+               FILTER (WHERE starts_with(e.payload, $type_prefix::text)) AS event_types
     FROM {events} e
     CROSS JOIN wanted w
     LEFT JOIN snaps sn ON sn.persistence_id = e.persistence_id

@@ -1,4 +1,4 @@
--- How many events tag_frame loads for ONE tag ($9; same shape as tagged_one_select.sql).
+-- How many events tag_frame loads for ONE tag ($tag; same shape as tagged_one_select.sql).
 SELECT count(*) AS n
 FROM {tags} t
 CROSS JOIN LATERAL (
@@ -7,6 +7,6 @@ CROSS JOIN LATERAL (
     WHERE x.persistence_id = t.persistence_id AND x.sequence_nr = t.sequence_nr
     OFFSET 0
 ) e
-WHERE t.tag = $9::text
-  AND t."timestamp" >= $4::bigint AND t."timestamp" < $5::bigint
+WHERE t.tag = $tag::text
+  AND t."timestamp" >= $since::bigint AND t."timestamp" < $until::bigint
   AND {where}

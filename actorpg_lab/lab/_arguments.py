@@ -1,0 +1,157 @@
+"""The workbench loaders' arguments: parsed and validated once, before any SQL runs.
+
+:class:`EventFilter` is the one small frozen object the loaders pass around instead of
+positional lists: which streams, which sequence range, which time window, which tags.
+Every value is checked here — a bool where an int belongs, a negative or out-of-range
+number (beyond PostgreSQL's ``bigint``), a time that is not finite or cannot be parsed —
+and named in the error, so a bad argument never reaches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from .._tag_filter import TagFilter, as_tag_filter
+from .._validation import MAX_BIGINT, check_persistence_id
+
+__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "check_limit", "ids_value", "to_epoch_ms"]
+
+#: Anything accepted as a time bound: epoch milliseconds, a datetime (naive = UTC),
+#: a pandas Timestamp or an ISO-8601 string.
+TimeLike: TypeAlias = int | float | str | _dt.datetime | pd.Timestamp
+
+#: PostgreSQL's smallest bigint (an absent lower time bound).
+MIN_BIGINT = -(2**63)
+
+
+def _check_bigint(name: str, value: int) -> int:
+    if not MIN_BIGINT <= value <= MAX_BIGINT:
+        raise ValueError(f"{name} is out of range: {value!r} (PostgreSQL bigint holds "
+                         f"{MIN_BIGINT}..{MAX_BIGINT})")
+    return value
+
+
+def to_epoch_ms(value: TimeLike | None, name: str) -> int | None:
+    """``value`` as epoch milliseconds (``None`` stays ``None``); naive datetimes are UTC.
+
+    A float must be finite; every result must fit PostgreSQL's ``bigint``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a time (epoch ms, datetime or ISO string), got {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite time, got {value!r}")
+        return _check_bigint(name, int(value))
+    if isinstance(value, (int, np.integer)):
+        return _check_bigint(name, int(value))
+    if isinstance(value, (str, _dt.datetime, pd.Timestamp)):
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{name}: cannot parse {value!r} as a time ({exc})") from None
+        if pd.isna(stamp):
+            raise ValueError(f"{name}: {value!r} is not a time")
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize("UTC")
+        return int((stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1))
+    raise TypeError(
+        f"{name} must be epoch ms, a datetime, a pandas Timestamp or an ISO string, "
+        f"got {type(value).__name__}: {value!r}"
+    )
+
+
+def _check_count(name: str, value: Any, *, what: str = "an int") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}: {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative: {value!r}")
+    return _check_bigint(name, int(value))
+
+
+def check_limit(limit: int | None) -> int | None:
+    """``limit`` validated (``None``: no limit)."""
+    if limit is None:
+        return None
+    return _check_count("limit", limit, what="an int or None")
+
+
+def _check_ids(persistence_ids: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if persistence_ids is None:
+        return None
+    ids = [persistence_ids] if isinstance(persistence_ids, str) else list(persistence_ids)
+    for pid in ids:
+        check_persistence_id(pid)
+    return tuple(ids)
+
+
+def ids_value(persistence_ids: str | Iterable[str] | None) -> str | None:
+    """The SQL value of a persistence-id filter: a JSON array, ``None`` for all."""
+    ids = _check_ids(persistence_ids)
+    return None if ids is None else orjson.dumps(list(ids)).decode()
+
+
+def _json_list(values: tuple[str, ...]) -> str | None:
+    return orjson.dumps(list(values)).decode() if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which rows a load reads (all conditions combined with AND), validated.
+
+    Absent bounds are the widest values (``0``, the largest ``bigint``, ...): the SQL
+    folds them to ``TRUE`` at plan time, so an unfiltered load checks nothing per row.
+    """
+
+    persistence_ids: tuple[str, ...] | None = None
+    from_seq: int = 0
+    to_seq: int = MAX_BIGINT
+    since_ms: int = MIN_BIGINT
+    until_ms: int = MAX_BIGINT
+    tags: TagFilter | None = None
+
+    @classmethod
+    def parse(cls, *, persistence_ids: str | Iterable[str] | None = None,
+              from_seq: int | None = None, to_seq: int | None = None,
+              since: TimeLike | None = None, until: TimeLike | None = None,
+              tags: str | TagFilter | None = None) -> EventFilter:
+        """The filter of a loader call's keyword arguments (``None``: no condition)."""
+        since_ms = to_epoch_ms(since, "since")
+        until_ms = to_epoch_ms(until, "until")
+        return cls(
+            persistence_ids=_check_ids(persistence_ids),
+            from_seq=0 if from_seq is None else _check_count("from_seq", from_seq),
+            to_seq=MAX_BIGINT if to_seq is None else _check_count("to_seq", to_seq),
+            since_ms=MIN_BIGINT if since_ms is None else since_ms,
+            until_ms=MAX_BIGINT if until_ms is None else until_ms,
+            tags=None if tags is None else as_tag_filter(tags),
+        )
+
+    def without_tags(self) -> EventFilter:
+        """The same filter with no tag condition (a load driven by the tag index)."""
+        return EventFilter(self.persistence_ids, self.from_seq, self.to_seq,
+                           self.since_ms, self.until_ms, None)
+
+    def sql_values(self) -> dict[str, int | str | None]:
+        """The named values of ``sql/journal_where.sql`` (and the other selects'
+        ``$ids``/``$from_seq``/``$to_seq``/``$since``/``$until``)."""
+        tags = self.tags
+        return {
+            "ids": None if self.persistence_ids is None
+            else orjson.dumps(list(self.persistence_ids)).decode(),
+            "from_seq": self.from_seq,
+            "to_seq": self.to_seq,
+            "since": self.since_ms,
+            "until": self.until_ms,
+            "tags_all": None if tags is None else _json_list(tags.all),
+            "tags_any": None if tags is None else _json_list(tags.any),
+            "tags_not": None if tags is None else _json_list(tags.not_),
+        }

@@ -1,0 +1,170 @@
+"""The frame builder: Arrow record batches in, one pandas DataFrame out.
+
+Dtypes: ``persistence_id`` categorical, ``timestamp`` ``datetime64[ms, UTC]``,
+``tags`` a list of str per row (an Arrow-backed ``list<string>`` column), ``payload``
+the raw JSON text — or, with ``expand``, the payload's fields as columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._payloads import PayloadErrors, PayloadExpander, column_names, parse_pool
+from ._read_model import split_tags
+
+__all__ = ["STREAMS_SCHEMA", "FrameBuilder", "streams_frame"]
+
+STREAMS_SCHEMA = pa.schema([
+    ("persistence_id", pa.string()),
+    ("events", pa.int64()),
+    ("first_seq", pa.int64()),
+    ("head", pa.int64()),
+    ("deleted_to", pa.int64()),
+    ("snapshots", pa.int64()),
+    ("latest_snapshot_seq", pa.int64()),
+    ("events_to_replay", pa.int64()),
+    ("last_write_ms", pa.int64()),
+    ("event_types", pa.list_(pa.string())),
+])
+
+
+class FrameBuilder:
+    """Builds a frame from record batches as they stream in.
+
+    Each batch is reduced to its final columns at once (ids, numbers, timestamps, tags
+    split into lists, and — with ``expand`` — the parsed payload columns), so with
+    ``expand=True`` the raw JSON of a batch is dropped as soon as it has been parsed.
+
+    :param second: the key column after ``persistence_id`` (``sequence_nr``/``revision``).
+    :param errors: what a corrupt payload does with ``expand`` (see :mod:`._payloads`).
+    """
+
+    def __init__(self, second: str, tags: bool, expand: bool,
+                 errors: PayloadErrors = "raise") -> None:
+        self.second = second
+        self.tags = tags
+        self.expand = expand
+        self.errors: PayloadErrors = errors
+        self.columns: dict[str, list[pa.Array]] = {"persistence_id": [], second: [],
+                                                   "timestamp": []}
+        if tags:
+            self.columns["tags"] = []
+        if not expand:
+            self.columns["payload"] = []
+        self.expander = PayloadExpander(errors=errors, position=second)
+        self.rows = 0
+        #: The keys of the last row added (a keyset page continues after them).
+        self.last: dict[str, Any] = {}
+
+    def sibling(self) -> FrameBuilder:
+        """An empty builder of the same shape (for rows loaded in parallel)."""
+        return FrameBuilder(self.second, tags=self.tags, expand=self.expand,
+                            errors=self.errors)
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        self.rows += batch.num_rows
+        cols = self.columns
+        pids = _one_chunk(batch.column("persistence_id"))
+        seconds = _one_chunk(batch.column(self.second))
+        # Dictionary-encoded per batch (so in the worker thread of a parallel load); to_pandas
+        # unifies the batches' dictionaries into one categorical.
+        cols["persistence_id"].append(pc.dictionary_encode(pids, memory_pool=parse_pool()))
+        cols[self.second].append(seconds)
+        cols["timestamp"].append(_one_chunk(batch.column("timestamp")))
+        if self.tags:
+            cols["tags"].append(split_tags(batch.column("tags"), parse_pool()))
+        if self.expand:
+            self.expander.add(_one_chunk(batch.column("payload")), (pids, seconds))
+        else:
+            cols["payload"].append(_one_chunk(batch.column("payload")))
+        self.last = {name: batch.column(name)[-1].as_py()
+                     for name in ("persistence_id", self.second, "timestamp")}
+
+    def add_all(self, batches: Iterable[pa.RecordBatch]) -> int:
+        """Add every batch; returns how many rows they held."""
+        rows = 0
+        for batch in batches:
+            self.add(batch)
+            rows += batch.num_rows
+        return rows
+
+    def extend(self, other: FrameBuilder) -> None:
+        """Append everything ``other`` (loaded after this one, same columns) holds."""
+        for name, chunks in other.columns.items():
+            self.columns[name].extend(chunks)
+        self.expander.extend(other.expander)
+        self.rows += other.rows
+        if other.rows:
+            self.last = other.last
+        other.columns = {}
+
+    def frame(self) -> pd.DataFrame:
+        types = {"persistence_id": pa.dictionary(pa.int32(), pa.string()),
+                 self.second: pa.int64(),
+                 "timestamp": pa.int64(), "tags": pa.list_(pa.string()),
+                 "payload": pa.string()}
+        cols = {name: pa.chunked_array(chunks, type=types[name])
+                for name, chunks in self.columns.items()}
+        self.columns = {}
+        base = pa.table({
+            "persistence_id": cols.pop("persistence_id"),
+            self.second: cols.pop(self.second),
+            "timestamp": timestamps(cols.pop("timestamp")),
+        })
+        frame: pd.DataFrame = base.to_pandas(memory_pool=parse_pool())
+        del base
+        if self.tags:
+            frame["tags"] = pd.Series(pd.arrays.ArrowExtensionArray(cols.pop("tags")))
+        if not self.expand:
+            frame["payload"] = cols.pop("payload").to_pandas()
+            return frame
+        expanded = self.expander.frame()
+        if expanded.shape[1] == 0:
+            return frame
+        expanded.columns = column_names(list(expanded.columns),
+                                        {*frame.columns, "payload"}, renamed=True)
+        combined: pd.DataFrame = pd.concat([frame, expanded], axis=1)
+        return combined
+
+
+def timestamps(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Epoch milliseconds as ``timestamp[ms, UTC]``."""
+    return pc.cast(column, pa.timestamp("ms", tz="UTC"))
+
+
+def _one_chunk(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    return column
+
+
+def _list_column(column: pa.ChunkedArray | pa.Array) -> np.ndarray[Any, np.dtype[Any]]:
+    """An object array holding one Python list per row."""
+    values = column.to_pylist()
+    # Assigning a list of equal-length lists to an object array would broadcast it as
+    # 2-D; fill element by element instead.
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value if value is not None else []
+    return out
+
+
+def streams_frame(table: pa.Table) -> pd.DataFrame:
+    """The frame of ``sql/streams.sql``'s result (see :meth:`Workbench.streams_frame`)."""
+    frame: pd.DataFrame = table.drop_columns(["last_write_ms", "event_types"]).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get
+    )
+    for column in ("events", "head", "deleted_to", "snapshots", "events_to_replay"):
+        frame[column] = frame[column].astype("int64")
+    frame["persistence_id"] = frame["persistence_id"].astype("category")
+    frame["last_write"] = timestamps(table["last_write_ms"]).to_pandas()
+    frame["event_types"] = [sorted(v) for v in _list_column(table["event_types"])]
+    return frame

@@ -1,0 +1,91 @@
+"""The workbench's read model: how a stored event is named and how its tags are split.
+
+One place for what every view of the journal must agree on:
+
+* an event's type name is the name in its stored envelope (``{"$type": name,
+  "$value": {...}}``, the keys owned by :mod:`actorpg_lab._codec`) — the registered
+  name.  :func:`event_type_name` gives it for a decoded event (the replayer's
+  history), :func:`payload_column` maps the expanded envelope to the ``event_type``
+  column (``journal_frame(expand=True)``) and :func:`type_prefix` is the text every
+  encoded envelope starts with (``streams.sql`` reads the name after it);
+* the events table keeps an event's tags as one comma-separated text;
+  :func:`split_tags` turns a column of them into lists (``''`` -> no tags).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._codec import TYPE_KEY, VALUE_KEY, JsonCodec, default_codec
+
+__all__ = ["EVENT_TYPE_COLUMN", "event_type_name", "payload_column", "split_tags",
+           "type_prefix"]
+
+#: The column of an expanded frame that holds the event type name.
+EVENT_TYPE_COLUMN = "event_type"
+
+#: The separator of the events table's tag mirror (tags never contain it).
+TAG_SEPARATOR = ","
+
+_VALUE_PREFIX = VALUE_KEY + "."
+
+
+def event_type_name(event: Any, codec: JsonCodec = default_codec) -> str | None:
+    """The type name stored in ``event``'s envelope: the registered name of a
+    dataclass (``bank.Deposited``), the name of an envelope whose type is not registered
+    (read back as a plain ``dict``), ``None`` for a plain JSON value (which has no
+    envelope — its frame row has no ``event_type`` either)."""
+    if isinstance(event, dict):
+        name = event.get(TYPE_KEY)
+        return name if isinstance(name, str) and VALUE_KEY in event else None
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        cls = type(event)
+        # An unregistered dataclass is registered under module.QualName when encoded.
+        return codec.type_name(cls) or f"{cls.__module__}.{cls.__qualname__}"
+    return None
+
+
+def payload_column(path: str) -> str:
+    """The frame column of a flattened payload field: the envelope's type key becomes
+    ``event_type``, ``$value.<field>`` the field itself, anything else stays."""
+    if path == TYPE_KEY:
+        return EVENT_TYPE_COLUMN
+    if path.startswith(_VALUE_PREFIX):
+        return path[len(_VALUE_PREFIX):]
+    return path
+
+
+def type_prefix() -> str:
+    """The text every encoded envelope starts with, up to the type name:
+    ``{"$type":"`` (the codec writes the type key first, without spaces)."""
+    return "{" + orjson.dumps(TYPE_KEY).decode() + ':"'
+
+
+def split_tags(csv: pa.ChunkedArray | pa.Array,
+               memory_pool: pa.MemoryPool | None = None) -> pa.ListArray:
+    """The events table's tag mirror as an Arrow ``list<string>`` (``''`` -> ``[]``),
+    vectorised (no Python loop over rows)."""
+    if isinstance(csv, pa.ChunkedArray):
+        csv = csv.combine_chunks() if csv.num_chunks else pa.array([], pa.string())
+    pool = memory_pool
+    parts = pc.split_pattern(csv, TAG_SEPARATOR, memory_pool=pool)
+    untagged = pc.equal(csv, "", memory_pool=pool)
+    if not pc.any(untagged).as_py():
+        result: pa.ListArray = parts  # every event is tagged: nothing to drop
+        return result
+    # Tags are never empty, so every "" comes from an event without tags: drop those
+    # values and rebuild the offsets.
+    lengths = pc.subtract(pc.list_value_length(parts, memory_pool=pool),
+                          pc.cast(untagged, pa.int32(), memory_pool=pool),
+                          memory_pool=pool).to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(csv) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    values = parts.flatten()
+    values = pc.filter(values, pc.not_equal(values, "", memory_pool=pool), memory_pool=pool)
+    return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -1,0 +1,144 @@
+"""The view of a :class:`~actorpg_lab.lab.Replayer`: HTML and an ipywidgets player.
+
+The model (:mod:`._replayer`) knows the replay; this module only renders it — a header
+(stream, what was replayed, where recovery would start, problems in red), the event at
+the current position, the state and the diff — and, as a widget, follows the model's
+moves through :meth:`Replayer.add_view`.
+"""
+
+from __future__ import annotations
+
+import html
+import pprint
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ._read_model import event_type_name
+
+if TYPE_CHECKING:
+    from ._replayer import Replayer
+
+__all__ = ["ReplayerView"]
+
+
+class ReplayerView:
+    """Renders one :class:`Replayer` (HTML for ``_repr_html_``; :meth:`widget`)."""
+
+    def __init__(self, model: Replayer) -> None:
+        self.model = model
+        self._widget: Any = None
+
+    # -- HTML -------------------------------------------------------------------------
+    def problems_html(self) -> str:
+        r = self.model
+        if not r.problems:
+            return ""
+        items = "".join(f"<li>{html.escape(str(p))}</li>" for p in r.problems)
+        extra = ("<div>The snapshot is unusable; showing a replay from the initial state "
+                 "instead.</div>" if r.fallback else "")
+        return (f"<div class='actorpg-problem' style='color:#cf222e;border:1px solid #cf222e;"
+                f"padding:4px 8px;margin:4px 0'><b>⚠ Recovery problem</b><ul style='margin:0'>"
+                f"{items}</ul>{extra}</div>")
+
+    def header_html(self) -> str:
+        r = self.model
+        return (f"<div class='actorpg-replayer-header'><b>{html.escape(r.persistence_id)}</b>"
+                f" — {html.escape(r.overview())}</div>{self.problems_html()}")
+
+    def event_html(self) -> str:
+        r = self.model
+        ev = r.event
+        if ev is None:
+            where = r.start_description()
+            where = "the initial state" if where == "initial state" else where
+            return f"<i>at the start: {html.escape(where)}</i>"
+        stamp = pd.Timestamp(ev.timestamp, unit="ms", tz="UTC").isoformat()
+        tags = ", ".join(ev.tags) or "—"
+        name = event_type_name(ev.event, r.codec) or type(ev.event).__qualname__
+        return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(name)} "
+                f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>"
+                f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>")
+
+    def state_html(self) -> str:
+        return (f"<pre style='margin:0'>"
+                f"{html.escape(pprint.pformat(self.model.state, width=60))}</pre>")
+
+    def html(self) -> str:
+        r = self.model
+        return (
+            f"<div class='actorpg-replayer'>{self.header_html()}"
+            f"<div>position <b>{r.position}</b> of {r.start_seq}..{r.end_seq}</div>"
+            f"<table><tr><th>event</th><th>state</th><th>diff</th></tr><tr>"
+            f"<td style='vertical-align:top'>{self.event_html()}</td>"
+            f"<td style='vertical-align:top' class='actorpg-state'>{self.state_html()}</td>"
+            f"<td style='vertical-align:top'>{r.diff._repr_html_()}</td>"
+            f"</tr></table></div>"
+        )
+
+    # -- widget -----------------------------------------------------------------------
+    def widget(self) -> Any:
+        """An ipywidgets view: slider + play + back/step buttons and event/state/diff panes.
+
+        The step button has the CSS class ``actorpg-step`` (description ``"Step ▶"``),
+        the back button ``actorpg-back``, the panes ``actorpg-event``, ``actorpg-state``
+        and ``actorpg-diff``.  The view follows the model's step/back/seek/reload.
+        """
+        if self._widget is not None:
+            return self._widget
+        import ipywidgets as w
+
+        r = self.model
+        lo, hi = r.start_seq, r.end_seq
+        slider = w.IntSlider(value=r.position, min=lo, max=max(hi, lo), description="seq",
+                             continuous_update=True, layout=w.Layout(width="420px"))
+        play = w.Play(value=r.position, min=lo, max=max(hi, lo), step=1, interval=600,
+                      description="Play")
+        w.jslink((play, "value"), (slider, "value"))
+        back = w.Button(description="◀ Back", tooltip="undo the last event",
+                        layout=w.Layout(width="90px"))
+        back.add_class("actorpg-back")
+        step = w.Button(description="Step ▶", tooltip="apply the next event",
+                        layout=w.Layout(width="90px"))
+        step.add_class("actorpg-step")
+        header = w.HTML(self.header_html())
+        header.add_class("actorpg-header")
+        event_pane = w.HTML()
+        event_pane.add_class("actorpg-event")
+        state_pane = w.HTML()
+        state_pane.add_class("actorpg-state")
+        diff_pane = w.HTML()
+        diff_pane.add_class("actorpg-diff")
+
+        def render() -> None:
+            if slider.value != r.position:
+                slider.value = r.position
+            header.value = self.header_html()
+            event_pane.value = self.event_html()
+            state_pane.value = self.state_html()
+            diff_pane.value = r.diff._repr_html_()
+            back.disabled = r.position <= r.start_seq
+            step.disabled = r.position >= r.end_seq
+
+        def on_slider(change: dict[str, Any]) -> None:
+            r.seek(min(max(int(change["new"]), r.start_seq), r.end_seq))
+
+        slider.observe(on_slider, names="value")
+        step.on_click(lambda _b: r.step())
+        back.on_click(lambda _b: r.back())
+        r.add_view(render)
+        render()
+
+        def box(title: str, pane: Any) -> Any:
+            return w.VBox([w.HTML(f"<b>{title}</b>"), pane],
+                          layout=w.Layout(width="33%", padding="0 6px"))
+
+        view = w.VBox([
+            header,
+            w.HBox([play, back, slider, step]),
+            w.HBox([box("Event", event_pane), box("State", state_pane),
+                    box("Diff", diff_pane)]),
+        ])
+        view.add_class("actorpg-replayer")
+        self._widget = view
+        return view
