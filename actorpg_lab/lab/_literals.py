@@ -34,8 +34,8 @@ def _literal(value: Any) -> str:
 def bind_literals(statement: str, params: SqlValues) -> str:
     """``statement`` with each ``$name`` replaced by ``params[name]`` (a mapping) or each
     ``$n`` by ``params[n-1]`` (a sequence), quoted by psycopg.  A placeholder without a
-    value is an error (never left for the server to misread); without values the
-    statement is returned unchanged."""
+    value is an error (never left for the server to misread); with positional values a
+    ``$name`` is left alone, and without values the statement is returned unchanged."""
     if not params:
         return statement
     if isinstance(params, Mapping):
@@ -53,7 +53,7 @@ def bind_literals(statement: str, params: SqlValues) -> str:
     def by_position(match: re.Match[str]) -> str:
         token = match.group(1)
         if not token.isdigit():
-            raise ValueError(f"statement uses ${token} but the values are positional")
+            return match.group(0)  # e.g. '"$type"' inside a string literal: not a value
         index = int(token) - 1
         if not 0 <= index < len(values):
             raise ValueError(f"statement uses ${index + 1} but only {len(values)} values given")
