@@ -22,6 +22,7 @@ from ._protocols import DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
 from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
+from ._validation import Limits
 from ._write_attempts import (
     SnapshotActivity,
     WriteAttempt,
@@ -67,6 +68,7 @@ __all__ = [
     "JournalError",
     "JournalIntegrityError",
     "JsonCodec",
+    "Limits",
     "PersistenceError",
     "PersistenceExtension",
     "PersistentActor",

@@ -1,20 +1,32 @@
 """Input validation shared by every store: checks run BEFORE anything is written.
 
 Errors are ``ValueError`` or ``TypeError`` and name the offending value.
+
+Every store also enforces :class:`Limits` (``limits=`` on each store, in memory and on
+PostgreSQL alike): at most :data:`DEFAULT_MAX_PAYLOAD_BYTES` (64 MiB) of encoded JSON
+per payload (event, snapshot state, durable state) and
+:data:`DEFAULT_MAX_TAGS_PER_EVENT` (256) tags per event, so one careless or hostile
+write cannot exhaust the memory of every process that later reads it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._types import JournalEntry
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_MAX_TAGS_PER_EVENT",
+    "Limits",
     "check_non_negative_int",
     "check_optional_limit",
     "check_page",
+    "check_payload_size",
     "check_persistence_id",
     "check_seq_range",
     "check_table_name",
@@ -32,6 +44,51 @@ MAX_BIGINT = 2**63 - 1
 #: so longer values would fail only at INSERT time; they are rejected up front instead.
 MAX_PERSISTENCE_ID_BYTES = 1024
 MAX_TAG_BYTES = 1024
+#: Default cap on one encoded payload (event, snapshot state or durable state), in bytes.
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+#: Default cap on the number of (distinct) tags of one event.
+DEFAULT_MAX_TAGS_PER_EVENT = 256
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size caps a store enforces before writing; pass ``limits=Limits(...)`` (or a
+    mapping with these keys, e.g. from HOCON) to a store to change them.
+
+    :param max_payload_bytes: largest encoded JSON payload, in UTF-8 bytes (64 MiB).
+    :param max_tags_per_event: most distinct tags on one event (256).
+    """
+
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    max_tags_per_event: int = DEFAULT_MAX_TAGS_PER_EVENT
+
+    def __post_init__(self) -> None:
+        for name in ("max_payload_bytes", "max_tags_per_event"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"Limits.{name} must be an int, got {type(value).__name__}: "
+                                f"{value!r}")
+            if value < 1:
+                raise ValueError(f"Limits.{name} must be at least 1: {value!r}")
+
+    @classmethod
+    def of(cls, value: Limits | Mapping[str, Any] | None) -> Limits:
+        """``value`` as :class:`Limits` (``None``: the defaults; a mapping: its keys)."""
+        if value is None:
+            return DEFAULT_LIMITS
+        if isinstance(value, Limits):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"max_payload_bytes", "max_tags_per_event"}
+            if unknown:
+                raise ValueError(f"unknown limits: {sorted(unknown)!r} (known: "
+                                 f"max_payload_bytes, max_tags_per_event)")
+            return cls(**dict(value))
+        raise TypeError(f"limits must be a Limits or a mapping, got {type(value).__name__}: "
+                        f"{value!r:.200}")
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def _utf8_length(name: str, value: str) -> int:
@@ -141,8 +198,31 @@ def check_page(after: object, limit: object) -> tuple[str | None, int | None]:
     return (None if after is None else check_persistence_id(after)), check_optional_limit(limit)
 
 
-def validate_entries(entries: object) -> list[tuple[Any, tuple[str, ...]]]:
-    """Check an ``append`` batch: a sequence of :class:`JournalEntry`; returns (event, tags)."""
+def check_payload_size(payload: str, limits: Limits, what: str) -> str:
+    """Return the encoded ``payload`` if it fits ``limits.max_payload_bytes`` (UTF-8)."""
+    limit = limits.max_payload_bytes
+    chars = len(payload)
+    if chars * 4 <= limit:  # fits even if every character took 4 bytes: no encoding
+        return payload
+    if chars > limit:  # UTF-8 takes at least one byte per character: no need to count
+        size = f"at least {chars} bytes of JSON"
+    else:
+        exact = len(payload.encode("utf-8", "surrogatepass"))
+        if exact <= limit:
+            return payload
+        size = f"{exact} bytes of JSON"
+    raise ValueError(
+        f"{what} is too large: {size}, over the limit of {limit} bytes "
+        f"(Limits.max_payload_bytes; pass limits= to the store to change it)"
+    )
+
+
+def validate_entries(
+    entries: object, limits: Limits = DEFAULT_LIMITS
+) -> list[tuple[Any, tuple[str, ...]]]:
+    """Check an ``append`` batch: a sequence of :class:`JournalEntry`; returns (event, tags).
+
+    Each event may carry at most ``limits.max_tags_per_event`` distinct tags."""
     if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
         raise TypeError(
             f"entries must be a sequence of JournalEntry, got {type(entries).__name__}: "
@@ -154,5 +234,12 @@ def validate_entries(entries: object) -> list[tuple[Any, tuple[str, ...]]]:
             raise TypeError(
                 f"entries[{i}] must be a JournalEntry, got {type(entry).__name__}: {entry!r:.200}"
             )
-        checked.append((entry.event, check_tags(entry.tags)))
+        tags = check_tags(entry.tags)
+        if len(tags) > limits.max_tags_per_event:
+            raise ValueError(
+                f"entries[{i}] has {len(tags)} tags, over the limit of "
+                f"{limits.max_tags_per_event} per event (Limits.max_tags_per_event; pass "
+                f"limits= to the store to change it): {tags[:5]!r}..."
+            )
+        checked.append((entry.event, tags))
     return checked

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .._codec import JsonCodec, default_codec
 from .._errors import DurableStateConcurrencyError
 from .._types import DurableStateRecord
-from .._validation import check_non_negative_int, check_persistence_id
+from .._validation import Limits, check_non_negative_int, check_payload_size, check_persistence_id
 from .._write_attempts import report_write_attempt
 from ._clock import now_ms
 
@@ -18,8 +19,10 @@ __all__ = ["InMemoryDurableStateStore"]
 class InMemoryDurableStateStore:
     """Durable state in a dict with revision compare-and-set."""
 
-    def __init__(self, *, codec: JsonCodec | None = None) -> None:
+    def __init__(self, *, codec: JsonCodec | None = None,
+                 limits: Limits | Mapping[str, Any] | None = None) -> None:
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         self._records: dict[str, tuple[int, str, int]] = {}
 
     @classmethod
@@ -45,7 +48,7 @@ class InMemoryDurableStateStore:
     ) -> DurableStateRecord:
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_revision", expected_revision)
-        payload = self.codec.encode(state)
+        payload = check_payload_size(self.codec.encode(state), self.limits, "durable state")
         started = time.time()
         current = self._records.get(pid)
         actual = current[0] if current else 0

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._codec import JsonCodec, default_codec
 from .._errors import JournalConcurrencyError
 from .._tag_filter import TagFilter, check_tag_query
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
+    Limits,
     check_non_negative_int,
     check_page,
+    check_payload_size,
     check_persistence_id,
     check_seq_range,
     validate_entries,
@@ -40,8 +43,10 @@ class _StoredEvent:
 class InMemoryJournal:
     """A journal held in a dict; same semantics as :class:`~actorpg_lab.postgres.PostgresJournal`."""
 
-    def __init__(self, *, codec: JsonCodec | None = None) -> None:
+    def __init__(self, *, codec: JsonCodec | None = None,
+                 limits: Limits | Mapping[str, Any] | None = None) -> None:
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         self._events: dict[str, list[_StoredEvent]] = {}
         self._deleted_to: dict[str, int] = {}
         self._waiters: set[asyncio.Future[None]] = set()
@@ -77,8 +82,9 @@ class InMemoryJournal:
     ) -> list[PersistentEvent]:
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
-        checked = validate_entries(entries)
-        payloads = [self.codec.encode(event) for event, _ in checked]
+        checked = validate_entries(entries, self.limits)
+        payloads = [check_payload_size(self.codec.encode(event), self.limits, f"entries[{i}] payload")
+                    for i, (event, _) in enumerate(checked)]
         if not checked:
             return []
         started = time.time()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from .._codec import JsonCodec, default_codec
 from .._types import Snapshot
-from .._validation import check_non_negative_int, check_persistence_id
+from .._validation import Limits, check_non_negative_int, check_payload_size, check_persistence_id
 from .._write_attempts import report_snapshot_activity
 from ._clock import now_ms
 
@@ -19,11 +20,13 @@ _log = logging.getLogger("actorpg_lab.memory")
 class InMemorySnapshotStore:
     """Snapshots in a dict, keeping the newest ``keep_n`` per id (``keep_n <= 0`` keeps all)."""
 
-    def __init__(self, keep_n: int = 3, *, codec: JsonCodec | None = None) -> None:
+    def __init__(self, keep_n: int = 3, *, codec: JsonCodec | None = None,
+                 limits: Limits | Mapping[str, Any] | None = None) -> None:
         if isinstance(keep_n, bool) or not isinstance(keep_n, int):
             raise TypeError(f"keep_n must be an int, got {type(keep_n).__name__}: {keep_n!r}")
         self.keep_n = keep_n
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         self._snapshots: dict[str, dict[int, tuple[str, int]]] = {}
 
     def __repr__(self) -> str:
@@ -33,7 +36,7 @@ class InMemorySnapshotStore:
     async def save(self, persistence_id: str, sequence_nr: int, state: Any) -> Snapshot:
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("sequence_nr", sequence_nr)
-        payload = self.codec.encode(state)
+        payload = check_payload_size(self.codec.encode(state), self.limits, "snapshot state")
         ts = now_ms()
         self._snapshots.setdefault(pid, {})[sequence_nr] = (payload, ts)
         try:

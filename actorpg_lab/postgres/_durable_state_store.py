@@ -12,7 +12,13 @@ from psycopg_pool import AsyncConnectionPool
 from .._codec import JsonCodec, default_codec
 from .._errors import DurableStateConcurrencyError, JournalError
 from .._types import DurableStateRecord
-from .._validation import check_non_negative_int, check_persistence_id, check_table_name
+from .._validation import (
+    Limits,
+    check_non_negative_int,
+    check_payload_size,
+    check_persistence_id,
+    check_table_name,
+)
 from .._write_attempts import has_listeners, report_write_attempt
 from ._database import WriteConflict, decode_stored
 from ._sql import statement
@@ -53,9 +59,11 @@ class PostgresDurableStateStore(PostgresStore):
         codec: JsonCodec | None = None,
         log_conflicts: bool = False,
         writer: str | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
     ) -> None:
         self.table = check_table_name("table", table)
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         names = {"table": self.table}
         schema = statement("durable_state_schema", **names)
         if log_conflicts:
@@ -80,7 +88,7 @@ class PostgresDurableStateStore(PostgresStore):
         """Write ``state`` if the record is at ``expected_revision``; returns the new record."""
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_revision", expected_revision)
-        payload = self.codec.encode(state)
+        payload = check_payload_size(self.codec.encode(state), self.limits, "durable state")
         started = time.time()
         query = self._insert_sql if expected_revision == 0 else self._update_sql
         params = {"pid": pid, "payload": payload, "expected": expected_revision}

@@ -28,8 +28,10 @@ from .._tag_filter import TagFilter, check_tag_query, split_tags
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
     MAX_BIGINT,
+    Limits,
     check_non_negative_int,
     check_page,
+    check_payload_size,
     check_persistence_id,
     check_seq_range,
     check_table_name,
@@ -84,6 +86,7 @@ class PostgresJournal(PostgresStore):
     :param notify: send ``NOTIFY <events_table>_appended`` with every append so live
         queries wake at once (they poll too, so this only lowers latency).
     :param codec: payload codec (default :data:`actorpg_lab.default_codec`).
+    :param limits: payload-size and tags-per-event caps (:class:`~actorpg_lab.Limits`).
     :param coalesce_appends: group commit: appends that arrive while two are already in
         flight are written together, one statement and one commit for many streams
         (each append still all-or-nothing with its own head check and outcome).
@@ -105,6 +108,7 @@ class PostgresJournal(PostgresStore):
         auto_create_tables: bool = True,
         notify: bool = True,
         codec: JsonCodec | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
         coalesce_appends: bool = True,
         log_conflicts: bool = False,
         writer: str | None = None,
@@ -117,6 +121,7 @@ class PostgresJournal(PostgresStore):
         self.channel = f"{self.events_table}_appended"
         self.notify = bool(notify)
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         names = {"events": self.events_table, "tags": self.tags_table, "meta": self.meta_table}
         schema = statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event",
                            **names)
@@ -175,11 +180,13 @@ class PostgresJournal(PostgresStore):
         """
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
-        checked = validate_entries(entries)
+        checked = validate_entries(entries, self.limits)
         if expected_seq + len(checked) > MAX_BIGINT:
             raise ValueError(f"expected_seq is too large for {len(checked)} more events: {expected_seq}")
         encode = self.codec.encode
         payloads = [encode(event) for event, _ in checked]
+        for i, payload in enumerate(payloads):
+            check_payload_size(payload, self.limits, f"entries[{i}] payload")
         if not checked:
             return []
         return await self._coalescer.submit(

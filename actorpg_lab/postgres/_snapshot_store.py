@@ -12,7 +12,14 @@ from psycopg_pool import AsyncConnectionPool
 from .._codec import JsonCodec, default_codec
 from .._errors import SnapshotIntegrityError
 from .._types import Snapshot
-from .._validation import MAX_BIGINT, check_non_negative_int, check_persistence_id, check_table_name
+from .._validation import (
+    MAX_BIGINT,
+    Limits,
+    check_non_negative_int,
+    check_payload_size,
+    check_persistence_id,
+    check_table_name,
+)
 from .._write_attempts import report_snapshot_activity
 from ._database import decode_stored
 from ._sql import statement
@@ -48,12 +55,14 @@ class PostgresSnapshotStore(PostgresStore):
         codec: JsonCodec | None = None,
         log_pruning: bool = False,
         writer: str | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
     ) -> None:
         self.snapshots_table = check_table_name("snapshots_table", snapshots_table)
         if isinstance(keep_n, bool) or not isinstance(keep_n, int):
             raise TypeError(f"keep_n must be an int, got {type(keep_n).__name__}: {keep_n!r}")
         self.keep_n = keep_n
         self.codec = codec or default_codec
+        self.limits = Limits.of(limits)
         names = {"snapshots": self.snapshots_table}
         schema = statement("snapshots_schema", **names)
         if log_pruning:
@@ -78,7 +87,7 @@ class PostgresSnapshotStore(PostgresStore):
         """Save ``state`` as of ``sequence_nr``, then prune to the newest ``keep_n``."""
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("sequence_nr", sequence_nr)
-        payload = self.codec.encode(state)
+        payload = check_payload_size(self.codec.encode(state), self.limits, "snapshot state")
         row = await self._db.fetch_one(
             f"save snapshot {pid!r}@{sequence_nr}", self._save_sql,
             {"pid": pid, "seq": sequence_nr, "payload": payload},
