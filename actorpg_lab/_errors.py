@@ -103,29 +103,30 @@ class DurableStateConcurrencyError(PersistenceError):
         return (type(self), (self.persistence_id, self.expected, self.actual))
 
 
-class JournalIntegrityError(PersistenceError):
+class _StreamPositionError(PersistenceError):
+    """Shared by the integrity errors: ``persistence_id`` and ``sequence_nr`` name where."""
+
+    def __init__(
+        self, message: str, *, persistence_id: str | None = None, sequence_nr: int | None = None
+    ) -> None:
+        self.persistence_id = persistence_id
+        self.sequence_nr = sequence_nr
+        super().__init__(message)
+
+
+class JournalIntegrityError(_StreamPositionError):
     """A journal slice is not contiguous and ascending, or a payload cannot be decoded.
 
     ``persistence_id`` and ``sequence_nr`` name where the problem was found.
     """
 
-    def __init__(
-        self, message: str, *, persistence_id: str | None = None, sequence_nr: int | None = None
-    ) -> None:
-        self.persistence_id = persistence_id
-        self.sequence_nr = sequence_nr
-        super().__init__(message)
 
+class SnapshotIntegrityError(_StreamPositionError):
+    """A snapshot is ahead of its journal (its sequence number exceeds the journal head),
+    or its state cannot be decoded.
 
-class SnapshotIntegrityError(PersistenceError):
-    """A snapshot is ahead of its journal (its sequence number exceeds the journal head)."""
-
-    def __init__(
-        self, message: str, *, persistence_id: str | None = None, sequence_nr: int | None = None
-    ) -> None:
-        self.persistence_id = persistence_id
-        self.sequence_nr = sequence_nr
-        super().__init__(message)
+    ``persistence_id`` and ``sequence_nr`` name the snapshot.
+    """
 
 
 class ActorStoppedError(RuntimeError):

@@ -12,10 +12,12 @@ One concept per module:
 * :mod:`._persistence_extension` — :class:`PersistenceExtension`: the per-system
   journal / snapshot / durable-state plugins chosen by config.
 
-Everything here is also importable from :mod:`actorpg_lab` itself.
+Everything here is also importable from :mod:`actorpg_lab` itself, and so are the
+runtime's errors (:class:`~actorpg_lab.ActorStoppedError`,
+:class:`~actorpg_lab.RecoveryFailedError`, :class:`~actorpg_lab.PluginNotFoundError`),
+which live with every other exception class in :mod:`actorpg_lab._errors`.
 """
 
-from .._errors import ActorStoppedError, PluginNotFoundError, RecoveryFailedError
 from ._config import Config
 from ._durable_state_actor import DurableStateActor
 from ._persistence_extension import PersistenceExtension
@@ -25,7 +27,6 @@ from ._system import Actor, ActorRef, ActorSystem, Extension
 __all__ = [
     "Actor",
     "ActorRef",
-    "ActorStoppedError",
     "ActorSystem",
     "Config",
     "DurableStateActor",
@@ -33,8 +34,6 @@ __all__ = [
     "Extension",
     "PersistenceExtension",
     "PersistentActor",
-    "PluginNotFoundError",
-    "RecoveryFailedError",
     "SnapshotPolicy",
     "every_n_events",
 ]

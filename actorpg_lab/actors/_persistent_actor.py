@@ -37,7 +37,7 @@ from .._protocols import Journal, SnapshotStore
 from .._replay import DEFAULT_PAGE_SIZE, ReplayResult, replay_state
 from .._types import JournalEntry, PersistentEvent, Snapshot
 from .._validation import check_non_negative_int
-from ._base import PersistenceActorBase, describe, maybe_await
+from ._base import PersistenceActorBase
 from ._system import ActorSystem
 
 __all__ = [
@@ -91,9 +91,7 @@ class PersistentActor(PersistenceActorBase):
     journal_plugin_id: str | None = None
     snapshot_store_plugin_id: str | None = None
 
-    _state: Any = None
     _last_seq: int = 0
-    _needs_resync: bool = False
     _policy: SnapshotPolicy | None = None
     _page_size: int = DEFAULT_PAGE_SIZE
     #: The :class:`ReplayResult` of the last (re-)recovery.
@@ -114,17 +112,12 @@ class PersistentActor(PersistenceActorBase):
 
     # -- properties --------------------------------------------------------------------
     @property
-    def state(self) -> Any:
-        """The current state (after recovery and every persisted event)."""
-        return self._state
-
-    @property
     def last_sequence_nr(self) -> int:
         """The sequence number of the last event reflected in :attr:`state`."""
         return self._last_seq
 
-    def _current_state(self) -> Any:
-        return self._state
+    def _position(self) -> str:
+        return f"last_sequence_nr={self._last_seq}"
 
     # -- life cycle --------------------------------------------------------------------
     def _attach(self, system: ActorSystem) -> None:
@@ -163,17 +156,8 @@ class PersistentActor(PersistenceActorBase):
         self.last_recovery = result
         return result
 
-    async def _start(self) -> None:
-        result = await self._recover()
-        _log.debug("%s recovered: %s", self.persistence_id, result)
-        self._recovered = True
-        await maybe_await(self.on_recovery_complete(self._state))
-
-    async def _before_command(self) -> None:
-        if self._needs_resync:
-            _log.info("%s: re-syncing from the journal before the next command",
-                      self.persistence_id)
-            await self._recover()
+    async def _load(self) -> ReplayResult:
+        return await self._recover()
 
     # -- persisting --------------------------------------------------------------------
     async def persist(self, event: Any) -> PersistentEvent:
@@ -195,7 +179,9 @@ class PersistentActor(PersistenceActorBase):
         try:
             stored = await journal.append(self.persistence_id, entries, previous)
         except JournalConcurrencyError:
-            await self._resync_after_conflict()
+            if await self._resync_after_conflict():
+                _log.info("%s: another writer appended; re-synced to sequence_nr %d",
+                          self.persistence_id, self._last_seq)
             raise
         except PersistenceError:
             self._needs_resync = True  # the append may or may not have committed
@@ -221,17 +207,6 @@ class PersistentActor(PersistenceActorBase):
                 _log.warning("%s: saving the snapshot at %d failed (the events are stored)",
                              self.persistence_id, self._last_seq, exc_info=True)
         return stored
-
-    async def _resync_after_conflict(self) -> None:
-        try:
-            result = await self._recover()
-        except Exception:
-            self._needs_resync = True
-            _log.warning("%s: re-sync after a concurrent write failed; retrying before the "
-                         "next command", self.persistence_id, exc_info=True)
-        else:
-            _log.info("%s: another writer appended; re-synced to sequence_nr %d",
-                      self.persistence_id, result.last_sequence_nr)
 
     # -- snapshots and history ---------------------------------------------------------
     async def save_snapshot(self) -> Snapshot:
@@ -259,19 +234,3 @@ class PersistentActor(PersistenceActorBase):
         await journal.delete(self.persistence_id, to_seq)
         if latest.sequence_nr > 0:
             await snapshots.delete(self.persistence_id, latest.sequence_nr - 1)
-
-    def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} persistence_id={getattr(self, 'persistence_id', None)!r} "
-            f"last_sequence_nr={self._last_seq} state={describe(self._state)}>"
-        )
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return (
-            f"<b>{html.escape(type(self).__name__)}</b> "
-            f"<code>{html.escape(str(getattr(self, 'persistence_id', None)))}</code> "
-            f"seq={self._last_seq}<br><pre>{html.escape(describe(self._state, 2000))}</pre>"
-        )
-
