@@ -47,10 +47,21 @@ class Journal(Protocol):
         ...
 
     async def read_by_tag(
-        self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
+        self,
+        tag_filter: TagFilter,
+        *,
+        after: tuple[int, str, int] | None = None,
+        from_timestamp: int = 0,
+        limit: int | None = None,
     ) -> list[PersistentEvent]:
-        """Events matching ``tag_filter`` with ``timestamp >= from_timestamp``, ordered by
-        ``(timestamp, persistence_id, sequence_nr)``, at most ``limit`` of them."""
+        """Events matching ``tag_filter`` whose ``(position, persistence_id, sequence_nr)``
+        key is after ``after`` and whose position is below the visibility horizon, in
+        key order, with ``timestamp >= from_timestamp``, at most ``limit`` of them."""
+        ...
+
+    async def visibility_horizon(self) -> tuple[int, bool]:
+        """``(horizon, held_back)``: positions below ``horizon`` are final; ``held_back``
+        says committed events wait at or above it behind an open transaction."""
         ...
 
     async def wait_for_appends(self, timeout: float) -> bool:

@@ -33,12 +33,13 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import frames, health, recovery, writes
+    from . import frames, health, live, recovery, writes
 
     return {
         "append_single": writes.run_append_single,
         "append_concurrent": writes.run_append_concurrent,
         "batches": writes.run_batches,
+        "live_latency": live.run_live_latency,
         "recovery": recovery.run_recovery,
         "recovery_snapshot": recovery.run_recovery_snapshot,
         "journal_frame": frames.run_journal_frame,

@@ -44,6 +44,7 @@ class Sizes:
     frame_tags: int
     repeats: int
     frame_repeats: int
+    live_events: int = 1000  # appends (one per 10 ms) in the live-latency scenario
 
     @classmethod
     def full(cls) -> Sizes:
@@ -60,7 +61,7 @@ class Sizes:
             append_calls=30, es_single_saves=10, concurrent_actors=4, concurrent_calls=5,
             batch_size=100, batches=3, es_batches=2, recovery_events=2000,
             snapshot_every=100, es_recovery_events=500, frame_events=5000,
-            frame_streams=50, frame_tags=10, repeats=1, frame_repeats=1,
+            frame_streams=50, frame_tags=10, repeats=1, frame_repeats=1, live_events=30,
         )
 
 

@@ -31,12 +31,13 @@ async def test_schema_matches_the_contract(pg_url: str, pg_pool: Any) -> None:
     await journal.append("a", [JournalEntry({"x": 1}, ["t1", "t2"])], 0)
     await snapshots.save("a", 1, {})
     await durable.upsert("a", 0, {})
+    # the documented columns, plus position (the writing transaction's id, for tag queries)
     assert columns(pg_url, "events") == [
         ("persistence_id", "text"), ("sequence_nr", "bigint"), ("payload", "text"),
-        ("tags", "text"), ("timestamp", "bigint")]
+        ("tags", "text"), ("timestamp", "bigint"), ("position", "xid8")]
     assert columns(pg_url, "events_tags") == [
         ("persistence_id", "text"), ("sequence_nr", "bigint"), ("tag", "text"),
-        ("timestamp", "bigint")]
+        ("timestamp", "bigint"), ("position", "xid8")]
     assert columns(pg_url, "events_meta") == [("persistence_id", "text"), ("deleted_to", "bigint")]
     assert columns(pg_url, "snapshots") == [
         ("persistence_id", "text"), ("sequence_nr", "bigint"), ("payload", "text"),

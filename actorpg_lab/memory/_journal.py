@@ -1,19 +1,24 @@
 """The in-memory event journal: streams in a dict, tag queries by scanning.
 
 Same semantics as :class:`~actorpg_lab.postgres.PostgresJournal`; payloads go through
-the codec on write and read exactly as in the database.
+the codec on write and read exactly as in the database.  Each append takes the next
+``position`` (a counter, like the writing transaction's id on PostgreSQL); an append
+is instantaneous here, so the visibility horizon is the next position, except while
+:meth:`InMemoryJournal.open_transaction` models a writer that has taken a position but
+not committed yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .._codec import JsonCodec, default_codec
 from .._errors import JournalConcurrencyError
-from .._tag_filter import TagFilter, check_tag_query
+from .._tag_filter import EventKey, TagFilter, check_tag_query
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
     Limits,
@@ -31,13 +36,15 @@ __all__ = ["InMemoryJournal"]
 
 
 class _StoredEvent:
-    __slots__ = ("payload", "sequence_nr", "tags", "timestamp")
+    __slots__ = ("payload", "position", "sequence_nr", "tags", "timestamp")
 
-    def __init__(self, sequence_nr: int, payload: str, tags: tuple[str, ...], timestamp: int):
+    def __init__(self, sequence_nr: int, payload: str, tags: tuple[str, ...], timestamp: int,
+                 position: int = 0):
         self.sequence_nr = sequence_nr
         self.payload = payload
         self.tags = tags
         self.timestamp = timestamp
+        self.position = position
 
 
 class InMemoryJournal:
@@ -50,6 +57,8 @@ class InMemoryJournal:
         self._events: dict[str, list[_StoredEvent]] = {}
         self._deleted_to: dict[str, int] = {}
         self._waiters: set[asyncio.Future[None]] = set()
+        self._next_position = 1
+        self._open: set[int] = set()
 
     @classmethod
     def sharing(cls, journal: InMemoryJournal) -> InMemoryJournal:
@@ -75,7 +84,18 @@ class InMemoryJournal:
         return max(last, self._deleted_to.get(pid, 0))
 
     def _to_event(self, pid: str, e: _StoredEvent) -> PersistentEvent:
-        return PersistentEvent(pid, e.sequence_nr, self.codec.decode(e.payload), e.timestamp, e.tags)
+        return PersistentEvent(pid, e.sequence_nr, self.codec.decode(e.payload), e.timestamp, e.tags,
+                               e.position)
+
+    def _take_position(self) -> int:
+        position = self._next_position
+        self._next_position += 1
+        return position
+
+    @property
+    def horizon(self) -> int:
+        """Positions below this are final: the oldest open transaction's, else the next."""
+        return min(self._open, default=self._next_position)
 
     async def append(
         self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
@@ -94,8 +114,9 @@ class InMemoryJournal:
                                  outcome="conflict", started=started, events=len(checked))
             raise JournalConcurrencyError(pid, expected_seq, head)
         ts = now_ms()
+        position = self._take_position()
         stored = [
-            _StoredEvent(expected_seq + i + 1, payload, tags, ts)
+            _StoredEvent(expected_seq + i + 1, payload, tags, ts, position)
             for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True))
         ]
         self._events.setdefault(pid, []).extend(stored)
@@ -138,19 +159,53 @@ class InMemoryJournal:
         return ids if limit is None else ids[:limit]
 
     async def read_by_tag(
-        self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
+        self,
+        tag_filter: TagFilter,
+        *,
+        after: EventKey | None = None,
+        from_timestamp: int = 0,
+        limit: int | None = None,
     ) -> list[PersistentEvent]:
-        check_tag_query(tag_filter, from_timestamp, limit)
+        """Events matching ``tag_filter`` after the key ``after``, below the horizon, in
+        ``(position, persistence_id, sequence_nr)`` order (as on PostgreSQL)."""
+        key = check_tag_query(tag_filter, from_timestamp, limit, after)
+        if tag_filter.matches_nothing:
+            return []
+        horizon = self.horizon
         hits = [
-            (e.timestamp, pid, e.sequence_nr, e)
+            ((e.position, pid, e.sequence_nr), pid, e)
             for pid, events in self._events.items()
             for e in events
-            if e.timestamp >= from_timestamp and tag_filter.matches(e.tags)
+            if key < (e.position, pid, e.sequence_nr) and e.position < horizon
+            and e.timestamp >= from_timestamp and tag_filter.matches(e.tags)
         ]
-        hits.sort(key=lambda h: h[:3])
+        hits.sort(key=lambda h: h[0])
         if limit is not None:
             hits = hits[:limit]
-        return [self._to_event(pid, e) for _, pid, _, e in hits]
+        return [self._to_event(pid, e) for _, pid, e in hits]
+
+    async def visibility_horizon(self) -> tuple[int, bool]:
+        """``(horizon, held_back)``: see :meth:`PostgresJournal.visibility_horizon`."""
+        horizon = self.horizon
+        held = any(e.position >= horizon for events in self._events.values() for e in events)
+        return horizon, held
+
+    @contextlib.asynccontextmanager
+    async def open_transaction(self) -> AsyncIterator[int]:
+        """Model a writer whose transaction took a position and has not committed yet.
+
+        Yields the position; until the block exits, tag queries hold back every event at
+        or above it, exactly as PostgreSQL holds them back behind an open transaction.
+        Events the block stores with this position (tests splice them in) become
+        visible when it exits.
+        """
+        position = self._take_position()
+        self._open.add(position)
+        try:
+            yield position
+        finally:
+            self._open.discard(position)
+            self._wake()
 
     def _wake(self) -> None:
         for waiter in self._waiters:

@@ -5,8 +5,10 @@ Every store talks to the database through a :class:`Database`.  It
 * owns or borrows a :class:`psycopg_pool.AsyncConnectionPool` (a shared ``pool=``
   is never closed; one built lazily from ``url`` + ``pool_config`` is closed by
   :meth:`Database.close`);
-* creates the store's tables once, under an advisory lock so several processes can
-  start against a fresh database at the same time; a failure is not remembered;
+* checks the store's schema once (the catalog first: nothing is locked when all is
+  there) and builds only what is missing, under an advisory lock so several processes
+  can start against a fresh database at the same time (:mod:`._schema`); a failure is
+  not remembered;
 * is the ONE place where driver errors become library errors (:func:`translate`):
   unique violations, serialization failures and deadlocks become
   :class:`WriteConflict`; everything else a :class:`~actorpg_lab.JournalError`
@@ -36,15 +38,13 @@ from .._errors import (
     SnapshotIntegrityError,
     WriteConflict,
 )
+from ._schema import SchemaSpec, ensure_schema
 
 __all__ = ["Database", "WriteConflict", "decode_stored", "translate"]
 
 _log = logging.getLogger("actorpg_lab.postgres")
 
 T = TypeVar("T")
-
-#: Advisory lock key serialising CREATE TABLE IF NOT EXISTS across processes.
-_SCHEMA_LOCK_KEY = 0x6163746F72706721  # "actorpg!"
 
 #: Defaults for a pool the store builds itself; ``pool_config`` overrides any of them.
 DEFAULT_POOL_CONFIG: Mapping[str, Any] = {"min_size": 1, "max_size": 10, "timeout": 10.0}
@@ -125,8 +125,9 @@ class Database:
         url: str | None,
         pool_config: Mapping[str, Any] | None,
         pool: AsyncConnectionPool[Any] | None,
-        schema: sql.Composed | None,
+        schema: SchemaSpec | None,
         owner: str,
+        create_tables: bool = True,
     ) -> None:
         if pool is not None and (url is not None or pool_config is not None):
             raise ValueError(
@@ -151,6 +152,7 @@ class Database:
         self.owns_pool = pool is None
         self._pool = pool
         self._schema = schema
+        self._create_tables = create_tables
         self._schema_ready = schema is None
         self._lock = asyncio.Lock()
         self._closed = False
@@ -165,9 +167,24 @@ class Database:
         return f"<Database {self.owner} {self.where}>"
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
     def pool(self) -> AsyncConnectionPool[Any] | None:
         """The pool, once opened (``None`` before the first call of a lazily built pool)."""
         return self._pool
+
+    def connection_settings(self) -> tuple[str, dict[str, Any]]:
+        """``(conninfo, kwargs)`` of this store's connections, without opening anything
+        (for a dedicated connection outside the pool, e.g. LISTEN)."""
+        if self._pool is not None and not self.owns_pool:
+            conninfo = self._pool.conninfo if isinstance(self._pool.conninfo, str) else ""
+            kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+            return conninfo, dict(kwargs)
+        config = {**DEFAULT_POOL_CONFIG, **self.pool_config}
+        return self.url or "", dict(config.get("kwargs") or {})
 
     async def ready_pool(self) -> AsyncConnectionPool[Any]:
         """The pool, opened (and the schema created) on first use."""
@@ -209,9 +226,7 @@ class Database:
     async def _create_schema(self, pool: AsyncConnectionPool[Any]) -> None:
         assert self._schema is not None
         try:
-            async with pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK_KEY])
-                await conn.execute(self._schema)
+            await ensure_schema(pool, self._schema, create=self._create_tables)
         except Exception as exc:
             raise translate(exc, f"{self.owner}: creating tables") from exc
         _log.debug("%s: tables ready", self.owner)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -21,6 +21,7 @@ from .._validation import (
 )
 from .._write_attempts import has_listeners, report_write_attempt
 from ._database import WriteConflict, decode_stored
+from ._schema import SchemaSpec, TableSpec
 from ._sql import statement
 from ._store import PostgresStore
 from ._write_history import ConflictLog, check_writer
@@ -65,10 +66,11 @@ class PostgresDurableStateStore(PostgresStore):
         self.codec = codec or default_codec
         self.limits = Limits.of(limits)
         names = {"table": self.table}
-        schema = statement("durable_state_schema", **names)
+        tables = [TableSpec(self.table, statement("durable_state_schema", **names))]
         if log_conflicts:
-            schema = sql.Composed([schema, sql.SQL("\n"), ConflictLog.schema(self.table)])
-        super().__init__(url=url, pool_config=pool_config, pool=pool, schema=schema,
+            tables.append(TableSpec(f"{self.table}_conflicts", ConflictLog.schema(self.table)))
+        super().__init__(url=url, pool_config=pool_config, pool=pool,
+                         schema=SchemaSpec("PostgresDurableStateStore", tables),
                          auto_create_tables=auto_create_tables)
         #: Where rejected upserts are recorded (``log_conflicts=True``), else ``None``.
         self.conflict_log: ConflictLog | None = (

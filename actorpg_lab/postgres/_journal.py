@@ -19,12 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
 from .._errors import JournalConcurrencyError, JournalError
-from .._tag_filter import TagFilter, check_tag_query, split_tags
+from .._tag_filter import EventKey, TagFilter, check_tag_query, split_tags
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
     MAX_BIGINT,
@@ -40,6 +40,7 @@ from .._validation import (
 from .._write_attempts import has_listeners, report_write_attempt
 from ._append_coalescer import AppendCoalescer, outcome
 from ._database import WriteConflict, decode_stored
+from ._journal_schema import journal_schema
 from ._listener import Listener
 from ._sql import statement
 from ._store import PostgresStore
@@ -123,12 +124,10 @@ class PostgresJournal(PostgresStore):
         self.codec = codec or default_codec
         self.limits = Limits.of(limits)
         names = {"events": self.events_table, "tags": self.tags_table, "meta": self.meta_table}
-        schema = statement("journal_schema", tags_by_event=f"{self.tags_table}_by_event",
-                           **names)
-        if log_conflicts:
-            schema = sql.Composed([schema, sql.SQL("\n"), ConflictLog.schema(self.events_table)])
         super().__init__(
-            url=url, pool_config=pool_config, pool=pool, schema=schema,
+            url=url, pool_config=pool_config, pool=pool,
+            schema=journal_schema(self.events_table, self.tags_table, self.meta_table,
+                                  log_conflicts=log_conflicts),
             auto_create_tables=auto_create_tables,
         )
         #: Where rejected appends are recorded (``log_conflicts=True``), else ``None``.
@@ -155,7 +154,9 @@ class PostgresJournal(PostgresStore):
         self._delete_sql = statement("journal_delete", **names)
         self._ids_sql = statement("journal_persistence_ids", **names)
         self._by_tag_sql = statement("journal_by_tag", **names)
-        self._by_filter_sql = statement("journal_by_tag_filter", **names)
+        self._by_any_tag_sql = statement("journal_by_any_tag", **names)
+        self._by_no_tag_sql = statement("journal_by_no_tag", **names)
+        self._horizon_sql = statement("journal_horizon", **names)
         self._listener: Listener | None = None
 
     def __repr__(self) -> str:
@@ -251,7 +252,7 @@ class PostgresJournal(PostgresStore):
             raise
         if untagged_one:
             if row is not None:
-                return self._stored(request, int(row[0]))
+                return self._stored(request, int(row[0]), int(row[1]))
             try:
                 head = await self.highest_seq(pid)
             except JournalError:
@@ -262,7 +263,7 @@ class PostgresJournal(PostgresStore):
         head, timestamp = int(row[0]), int(row[1])
         if head != expected_seq:
             return await self._after_moved_head(request, head, attempts > 1 or maybe_written)
-        return self._stored(request, timestamp)
+        return self._stored(request, timestamp, int(row[2]))
 
     async def _after_moved_head(
         self, request: AppendRequest, head: int, maybe_ours: bool
@@ -278,12 +279,14 @@ class PostgresJournal(PostgresStore):
             await self.conflict_log.record(pid, expected_seq, head)
         raise JournalConcurrencyError(pid, expected_seq, head)
 
-    def _stored(self, request: AppendRequest, timestamp: int) -> list[PersistentEvent]:
+    def _stored(self, request: AppendRequest, timestamp: int,
+                position: int) -> list[PersistentEvent]:
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
         stored_value = self.codec.stored_value  # == decode(payload), without parsing if it can
         return [
-            PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags)
+            PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags,
+                            position)
             for i, (payload, (event, tags)) in enumerate(
                 zip(request.payloads, request.checked, strict=True), start=1
             )
@@ -335,7 +338,7 @@ class PostgresJournal(PostgresStore):
         for request, row in zip(batch, rows, strict=True):
             head, timestamp = int(row[1]), int(row[2])
             if head == request.expected:
-                outcomes.append((self._stored(request, timestamp), None))
+                outcomes.append((self._stored(request, timestamp, int(row[3])), None))
             else:
                 outcomes.append(await outcome(
                     self._after_moved_head(request, head, attempts > 1)))
@@ -388,7 +391,8 @@ class PostgresJournal(PostgresStore):
         return self._stream_events(pid, rows)
 
     def _stream_events(self, pid: str, rows: list[tuple[Any, ...]]) -> list[PersistentEvent]:
-        """Rows ``(seq, payload, tags, ts)`` of one stream as events (the recovery hot loop)."""
+        """Rows ``(seq, payload, tags, ts, position)`` of one stream as events (the
+        recovery hot loop)."""
         decode = self.codec.decode
         # Building a large page allocates ~3 container objects per event that all survive
         # (the page holds them), so the cyclic GC would run dozens of collections per page
@@ -400,14 +404,15 @@ class PostgresJournal(PostgresStore):
         try:
             return [
                 PersistentEvent(pid, seq, decode(payload), ts,
-                                tuple(tags.split(",")) if tags else ())
-                for seq, payload, tags, ts in rows
+                                tuple(tags.split(",")) if tags else (), position)
+                for seq, payload, tags, ts, position in rows
             ]
         except (ValueError, TypeError, RecursionError):
             # Slow path only to name the first undecodable row (JournalIntegrityError).
             return [
-                PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
-                for seq, payload, tags, ts in rows
+                PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags),
+                                position)
+                for seq, payload, tags, ts, position in rows
             ]
         finally:
             if paused:
@@ -434,27 +439,49 @@ class PostgresJournal(PostgresStore):
         return [r[0] for r in rows]
 
     async def read_by_tag(
-        self, tag_filter: TagFilter, *, from_timestamp: int = 0, limit: int | None = None
+        self,
+        tag_filter: TagFilter,
+        *,
+        after: EventKey | None = None,
+        from_timestamp: int = 0,
+        limit: int | None = None,
     ) -> list[PersistentEvent]:
-        """Events matching ``tag_filter`` from ``from_timestamp``, in offset order."""
-        check_tag_query(tag_filter, from_timestamp, limit)
-        if len(tag_filter.all) == 1 and not tag_filter.any and not tag_filter.not_:
-            query = self._by_tag_sql
-            params: dict[str, Any] = {"tag": tag_filter.all[0]}
+        """Events matching ``tag_filter`` after the key ``after`` (``(position,
+        persistence_id, sequence_nr)`` of the last event delivered; ``None``: from the
+        start) in that key's order, at most ``limit``, with ``timestamp >= from_timestamp``.
+
+        Only events below the visibility horizon are returned: every transaction that
+        could still commit an event before them has ended (see :mod:`actorpg_lab.query`).
+        """
+        key = check_tag_query(tag_filter, from_timestamp, limit, after)
+        if tag_filter.matches_nothing:
+            return []
+        position, pid, seq = key
+        params: dict[str, Any] = {
+            "position": str(position), "pid": pid, "seq": seq, "from_ts": from_timestamp,
+            "limit": limit, "all": list(tag_filter.all), "any": list(tag_filter.any),
+            "not": list(tag_filter.not_),
+        }
+        if tag_filter.all:
+            query, params["tag"] = self._by_tag_sql, tag_filter.all[0]
+        elif tag_filter.any:
+            query = self._by_any_tag_sql
         else:
-            query = self._by_filter_sql
-            params = {
-                "candidates": list(tag_filter.candidate_tags),
-                "all": list(tag_filter.all),
-                "any": list(tag_filter.any),
-                "not": list(tag_filter.not_),
-            }
-        params.update(from_ts=from_timestamp, limit=limit)
+            query = self._by_no_tag_sql
         rows = await self._db.fetch_all(f"read tag {tag_filter!r}", query, params)
         return [
-            PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags))
-            for pid, seq, payload, tags, ts in rows
+            PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags),
+                            position)
+            for pid, seq, payload, tags, ts, position in rows
         ]
+
+    async def visibility_horizon(self) -> tuple[int, bool]:
+        """``(horizon, held_back)``: tag queries read positions below ``horizon``;
+        ``held_back`` is true when committed events wait at or above it (a transaction
+        that started writing before them is still open)."""
+        row = await self._db.fetch_one("visibility horizon", self._horizon_sql, {})
+        assert row is not None
+        return int(row[0]), bool(row[1])
 
     def _decode(self, pid: str, seq: int, payload: str) -> Any:
         return decode_stored(self.codec, payload, what="event", persistence_id=pid,

@@ -16,11 +16,15 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from .._dsn import with_connect_timeout
+from .._errors import JournalError
 from ._database import Database
 
 __all__ = ["Listener"]
 
 _log = logging.getLogger("actorpg_lab.postgres.journal")
+
+#: The longest the dedicated LISTEN connection may take to open.
+_CONNECT_TIMEOUT_S = 10.0
 
 
 class Listener:
@@ -32,19 +36,22 @@ class Listener:
         self._conn: AsyncConnection[Any] | None = None
         self._event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Listener channel={self.channel!r} connected={self._conn is not None}>"
 
     async def _connect(self) -> None:
-        pool = await self._db.ready_pool()
-        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else self._db.url or ""
-        kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
-        conn = await AsyncConnection.connect(
-            conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True}))
+        if self._db.closed:
+            raise JournalError(f"{self._db.owner} is closed")
+        conninfo, kwargs = self._db.connection_settings()
+        conn = await asyncio.wait_for(
+            AsyncConnection.connect(
+                conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True})),
+            _CONNECT_TIMEOUT_S)
         try:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-        except BaseException:  # failed, or cancelled by wait()'s timeout: do not leak it
+        except BaseException:  # failed, or cancelled: do not leak the connection
             with contextlib.suppress(Exception):
                 await conn.close()
             raise
@@ -64,16 +71,29 @@ class Listener:
                 await conn.close()
 
     async def wait(self, timeout: float) -> bool:
-        """Wait for a notification, at most ``timeout`` seconds; ``True`` if one came."""
+        """Wait for a notification, at most ``timeout`` seconds; ``True`` if one came.
+
+        The first call (or the first after the connection was lost) starts connecting in
+        the background: the store's first use may create tables, which can take longer
+        than ``timeout``, and a connect cut off half-way would leak its connection.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         if self._conn is None:
-            try:
-                await asyncio.wait_for(self._connect(), timeout=max(timeout, 0.1))
-            except Exception as exc:
+            if self._connecting is None:
+                self._connecting = asyncio.create_task(self._connect(),
+                                                       name=f"connect:{self.channel}")
+            await asyncio.wait([self._connecting], timeout=timeout)
+            if not self._connecting.done():
+                return False
+            connecting, self._connecting = self._connecting, None
+            exc = connecting.exception()
+            if exc is not None:
                 _log.info("cannot LISTEN (%s); polling every %.2fs", exc, timeout)
-                await asyncio.sleep(timeout)
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
                 return False
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), max(0.0, deadline - loop.time()))
             return True
         except TimeoutError:
             return False
@@ -82,6 +102,11 @@ class Listener:
 
     async def close(self) -> None:
         """Stop listening and close the dedicated connection."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await self._connecting
+            self._connecting = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(BaseException):

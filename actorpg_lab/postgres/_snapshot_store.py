@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -22,6 +22,7 @@ from .._validation import (
 )
 from .._write_attempts import report_snapshot_activity
 from ._database import decode_stored
+from ._schema import SchemaSpec, TableSpec
 from ._sql import statement
 from ._store import PostgresStore
 from ._write_history import PruningLog, check_writer
@@ -64,11 +65,12 @@ class PostgresSnapshotStore(PostgresStore):
         self.codec = codec or default_codec
         self.limits = Limits.of(limits)
         names = {"snapshots": self.snapshots_table}
-        schema = statement("snapshots_schema", **names)
+        tables = [TableSpec(self.snapshots_table, statement("snapshots_schema", **names))]
         if log_pruning:
-            schema = sql.Composed([schema, sql.SQL("\n"),
-                                   PruningLog.schema(self.snapshots_table)])
-        super().__init__(url=url, pool_config=pool_config, pool=pool, schema=schema,
+            tables.append(TableSpec(f"{self.snapshots_table}_pruned",
+                                    PruningLog.schema(self.snapshots_table)))
+        super().__init__(url=url, pool_config=pool_config, pool=pool,
+                         schema=SchemaSpec("PostgresSnapshotStore", tables),
                          auto_create_tables=auto_create_tables)
         #: Where pruned snapshots are recorded (``log_pruning=True``), else ``None``.
         self.pruning_log: PruningLog | None = (

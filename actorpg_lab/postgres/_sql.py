@@ -22,8 +22,11 @@ def load_sql(name: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
-def statement(name: str, **identifiers: str) -> sql.Composed:
-    """``sql/<name>.sql`` with each ``{placeholder}`` bound to a quoted identifier."""
+def statement(name: str, **identifiers: str | sql.Composable) -> sql.Composed:
+    """``sql/<name>.sql`` with each ``{placeholder}`` bound to a quoted identifier
+    (a ``str``) or to a fixed SQL fragment (a :class:`psycopg.sql.Composable`, e.g.
+    ``sql.SQL("CONCURRENTLY")``)."""
     return sql.SQL(load_sql(name)).format(
-        **{key: sql.Identifier(value) for key, value in identifiers.items()}
+        **{key: value if isinstance(value, sql.Composable) else sql.Identifier(value)
+           for key, value in identifiers.items()}
     )

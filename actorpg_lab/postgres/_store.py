@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from ._database import Database
+from ._schema import SchemaSpec
 
 __all__ = ["PostgresStore"]
 
@@ -16,7 +16,8 @@ __all__ = ["PostgresStore"]
 class PostgresStore:
     """Base of the three stores: a shared ``pool=`` (never closed here) or a pool built
     lazily from ``url=`` + ``pool_config=`` (closed by :meth:`close`), and the store's
-    schema script run on first use when ``auto_create_tables`` is on."""
+    schema checked (and what is missing built, when ``auto_create_tables`` is on) on
+    first use."""
 
     def __init__(
         self,
@@ -24,12 +25,15 @@ class PostgresStore:
         url: str | None,
         pool_config: Mapping[str, Any] | None,
         pool: AsyncConnectionPool[Any] | None,
-        schema: sql.Composed,
+        schema: SchemaSpec,
         auto_create_tables: bool,
     ) -> None:
+        # Without auto_create_tables the catalog is still checked once when the schema
+        # has migrations (so a missing column is named, with the script that adds it).
+        check = auto_create_tables or bool(schema.columns)
         self._db = Database(
             url=url, pool_config=pool_config, pool=pool, owner=type(self).__name__,
-            schema=schema if auto_create_tables else None,
+            schema=schema if check else None, create_tables=bool(auto_create_tables),
         )
 
     @property

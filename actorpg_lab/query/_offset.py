@@ -1,164 +1,153 @@
-"""Exact, resumable offsets for tag queries over a timestamp-ordered journal.
+"""Exact, resumable offsets for tag queries: the key of the last event delivered.
 
-Why not a plain timestamp?  Event timestamps come from the server clock at insert
-time, but transactions commit later: an event stamped ``t`` can become visible after
-an event stamped ``t + 5`` was already delivered.  A query resuming "after ``t + 5``"
-would skip it; resuming "from ``t``" would deliver some events twice.
+A tag query delivers events in ``(position, persistence_id, sequence_nr)`` order (see
+:mod:`actorpg_lab.query`), reading only below the visibility horizon, so the events a
+consumer has seen are always exactly those up to and including the last one's key.
+:class:`TagOffset` is that key; resuming from it reads the events after it.
 
-:class:`TagOffset` therefore carries
+Offsets are immutable values (``==``, ``hash``, pickle) and serialise with
+:meth:`TagOffset.to_json`::
 
-* ``timestamp`` – the watermark: the highest timestamp delivered so far;
-* ``seen`` – for every persistence id delivered within the backtracking window
-  (``timestamp - window_ms`` and later), the highest ``sequence_nr`` delivered;
-* ``window_ms`` – the backtracking window, fixed when a stream starts.
+    {"format": 2, "position": 7431, "persistence_id": "acct-1", "sequence_nr": 12}
 
-A query resumes by re-reading from ``timestamp - window_ms`` and skipping every event
-with ``sequence_nr <= seen[persistence_id]``.  That is exact because, per persistence
-id, events become visible in sequence order (an append needs the previous head
-committed), and a persistence id drops out of ``seen`` only when its last delivered
-event is older than the window, i.e. older than anything that will be re-read.
-The one assumption: a transaction commits less than ``window_ms`` after its
-events were stamped (appends are single statements, so milliseconds in practice).
-
-Offsets are immutable values (``==``, ``hash``) and serialise with :meth:`TagOffset.to_json`.
-Internally an offset produced for each delivered event shares structure with its
-predecessor, so a long catch-up does not copy ``seen`` per event.
+Offsets written by earlier versions (``"format": 1``: a timestamp watermark, a
+backtracking window and the streams seen within it) are converted on reading: the
+resumed query re-reads from ``timestamp - window_ms`` (events stamped before that were
+delivered under the old version's assumption) and skips, per persistence id, the
+sequence numbers the old offset had seen.  Those two rules travel in the converted
+offset (``legacy``) until they cannot matter any more.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .._tag_filter import START_KEY, EventKey, check_event_key
 from .._validation import check_non_negative_int, check_persistence_id
 
-__all__ = ["DEFAULT_WINDOW_MS", "TagOffset"]
+__all__ = ["DEFAULT_WINDOW_MS", "LegacySkip", "TagOffset"]
 
-#: Default backtracking window: 5 seconds.
+#: The backtracking window of format-1 offsets that do not say theirs (5 seconds).
 DEFAULT_WINDOW_MS = 5_000
 
-_FORMAT = 1
+_FORMAT = 2
+_LEGACY_FORMAT = 1
+
+
+class LegacySkip:
+    """What a converted format-1 offset still has to skip: events stamped before
+    ``from_timestamp``, and per persistence id the sequence numbers up to ``seen``."""
+
+    __slots__ = ("from_timestamp", "seen")
+
+    def __init__(self, from_timestamp: int, seen: Mapping[str, int]) -> None:
+        self.from_timestamp = from_timestamp
+        self.seen: Mapping[str, int] = MappingProxyType(dict(seen))
+
+    def skips(self, persistence_id: str, sequence_nr: int) -> bool:
+        """Whether the old offset had already delivered this event."""
+        seen = self.seen.get(persistence_id)
+        return seen is not None and sequence_nr <= seen
+
+    def after_delivering(self, persistence_id: str) -> LegacySkip:
+        """The rules once an event of ``persistence_id`` past ``seen`` was delivered."""
+        if persistence_id not in self.seen:
+            return self
+        return LegacySkip(self.from_timestamp,
+                          {p: s for p, s in self.seen.items() if p != persistence_id})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from_timestamp": self.from_timestamp,
+                "seen": [[pid, seq] for pid, seq in sorted(self.seen.items())]}
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.from_timestamp, tuple(sorted(self.seen.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LegacySkip) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"LegacySkip(from_timestamp={self.from_timestamp}, seen={dict(self.seen)!r})"
 
 
 class TagOffset:
-    """Where a tag query stopped: watermark timestamp + recently seen stream heads."""
+    """Where a tag query stopped: the ``(position, persistence_id, sequence_nr)`` key of
+    the last event delivered (``TagOffset()`` is the start)."""
 
-    __slots__ = ("_parent", "_pid", "_seen", "_seq", "_timestamp", "_ts", "_window_ms")
+    __slots__ = ("_key", "_legacy")
 
-    _timestamp: int
-    _window_ms: int
-    _seen: dict[str, tuple[int, int]] | None
-    _parent: TagOffset | None
-    _pid: str
-    _seq: int
-    _ts: int
+    _key: EventKey
+    _legacy: LegacySkip | None
 
     def __init__(
-        self,
-        timestamp: int = 0,
-        seen: Mapping[str, int | tuple[int, int]] | None = None,
-        *,
-        window_ms: int = DEFAULT_WINDOW_MS,
+        self, position: int = 0, persistence_id: str = "", sequence_nr: int = 0, *,
+        legacy: LegacySkip | None = None,
     ) -> None:
-        """Build an offset by hand.
-
-        ``seen`` maps persistence id to the highest delivered ``sequence_nr`` (the event
-        timestamp is then taken as ``timestamp``) or to ``(sequence_nr, event_timestamp)``.
-        """
-        check_non_negative_int("timestamp", timestamp)
-        check_non_negative_int("window_ms", window_ms)
-        entries: dict[str, tuple[int, int]] = {}
-        for pid, value in (seen or {}).items():
-            check_persistence_id(pid)
-            if isinstance(value, tuple):
-                seq, ts = value
-            else:
-                seq, ts = value, timestamp
-            check_non_negative_int(f"seen[{pid!r}]", seq)
-            check_non_negative_int(f"timestamp of seen[{pid!r}]", ts)
-            entries[pid] = (seq, ts)
-        self._set(timestamp, window_ms, _prune(entries, timestamp, window_ms), None, "", 0, 0)
-
-    def _set(self, timestamp: int, window_ms: int, seen: dict[str, tuple[int, int]] | None,
-             parent: TagOffset | None, pid: str, seq: int, ts: int) -> None:
-        setter = object.__setattr__
-        setter(self, "_timestamp", timestamp)
-        setter(self, "_window_ms", window_ms)
-        setter(self, "_seen", seen)
-        setter(self, "_parent", parent)
-        setter(self, "_pid", pid)
-        setter(self, "_seq", seq)
-        setter(self, "_ts", ts)
+        key = check_event_key((position, persistence_id, sequence_nr))
+        if persistence_id:
+            check_persistence_id(persistence_id)
+        if legacy is not None and not isinstance(legacy, LegacySkip):
+            raise TypeError(f"legacy must be a LegacySkip or None, got {legacy!r:.200}")
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_legacy", legacy)
 
     @classmethod
-    def start(cls, window_ms: int = DEFAULT_WINDOW_MS) -> TagOffset:
+    def start(cls) -> TagOffset:
         """The offset before the first event."""
-        return cls(0, None, window_ms=window_ms)
+        return cls()
 
-    def _advance(self, pid: str, seq: int, ts: int) -> TagOffset:
-        """The offset right after delivering ``(pid, seq)`` stamped ``ts`` (lazy, O(1))."""
-        nxt = TagOffset.__new__(TagOffset)
-        nxt._set(max(self._timestamp, ts), self._window_ms, None, self, pid, seq, ts)
-        return nxt
-
-    def _entries(self) -> dict[str, tuple[int, int]]:
-        """pid -> (sequence_nr, event timestamp), materialised and pruned (cached)."""
-        if self._seen is None:
-            chain: list[TagOffset] = []
-            node: TagOffset = self
-            while node._seen is None:
-                chain.append(node)
-                assert node._parent is not None
-                node = node._parent
-            seen = dict(node._seen)
-            for link in reversed(chain):
-                seen[link._pid] = (link._seq, link._ts)
-            object.__setattr__(self, "_seen", _prune(seen, self._timestamp, self._window_ms))
-            object.__setattr__(self, "_parent", None)
-        assert self._seen is not None
-        return self._seen
+    @classmethod
+    def _after(cls, key: EventKey, legacy: LegacySkip | None) -> TagOffset:
+        """The offset right after the event with ``key`` (unchecked: from the journal)."""
+        offset = cls.__new__(cls)
+        object.__setattr__(offset, "_key", key)
+        object.__setattr__(offset, "_legacy", legacy)
+        return offset
 
     # -- public view -----------------------------------------------------------------
     @property
-    def timestamp(self) -> int:
-        """The watermark: the highest event timestamp delivered (epoch ms; 0 at the start)."""
-        return self._timestamp
+    def position(self) -> int:
+        """The last delivered event's position (0 at the start)."""
+        return self._key[0]
 
     @property
-    def window_ms(self) -> int:
-        """The backtracking window in milliseconds."""
-        return self._window_ms
+    def persistence_id(self) -> str:
+        """The last delivered event's persistence id (``""`` at the start)."""
+        return self._key[1]
 
     @property
-    def seen(self) -> Mapping[str, int]:
-        """persistence id -> highest delivered sequence_nr, for ids seen within the window."""
-        return MappingProxyType({pid: seq for pid, (seq, _) in self._entries().items()})
+    def sequence_nr(self) -> int:
+        """The last delivered event's sequence number (0 at the start)."""
+        return self._key[2]
 
     @property
-    def read_from(self) -> int:
-        """The timestamp a resumed query re-reads from (``timestamp - window_ms``, >= 0)."""
-        return max(0, self._timestamp - self._window_ms)
+    def key(self) -> EventKey:
+        """``(position, persistence_id, sequence_nr)``: a resumed query reads after it."""
+        return self._key
 
-    def is_new(self, persistence_id: str, sequence_nr: int) -> bool:
-        """Whether an event re-read from :attr:`read_from` was not delivered yet."""
-        prev = self._entries().get(persistence_id)
-        return prev is None or sequence_nr > prev[0]
+    @property
+    def legacy(self) -> LegacySkip | None:
+        """The skip rules of an offset converted from format 1 (``None`` otherwise)."""
+        return self._legacy
 
-    def __iter__(self) -> Iterator[tuple[str, int, int]]:
-        for pid, (seq, ts) in sorted(self._entries().items()):
-            yield pid, seq, ts
+    @property
+    def is_start(self) -> bool:
+        return self._key == START_KEY and self._legacy is None
 
     # -- serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (see :meth:`from_dict`)."""
-        return {
-            "format": _FORMAT,
-            "timestamp": self._timestamp,
-            "window_ms": self._window_ms,
-            "seen": [[pid, seq, ts] for pid, seq, ts in self],
-        }
+        data: dict[str, Any] = {"format": _FORMAT, "position": self._key[0],
+                                "persistence_id": self._key[1], "sequence_nr": self._key[2]}
+        if self._legacy is not None:
+            data["legacy"] = self._legacy.to_dict()
+        return data
 
     def to_json(self) -> str:
         """Serialise for storage (e.g. next to a projection's state)."""
@@ -166,18 +155,42 @@ class TagOffset:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TagOffset:
-        """Rebuild an offset from :meth:`to_dict` output; ``ValueError`` if malformed."""
+        """Rebuild an offset from :meth:`to_dict` output, or convert a format-1 offset
+        written by an earlier version; ``ValueError`` if malformed."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a serialised TagOffset: {data!r:.300}")
+        fmt = data.get("format")
         try:
-            if data.get("format") != _FORMAT:
-                raise ValueError(f"unsupported TagOffset format {data.get('format')!r}")
-            seen = {str(pid): (int(seq), int(ts)) for pid, seq, ts in data["seen"]}
-            return cls(int(data["timestamp"]), seen, window_ms=int(data["window_ms"]))
+            if fmt == _LEGACY_FORMAT:
+                return cls._from_legacy(data)
+            if fmt != _FORMAT:
+                raise ValueError(
+                    f"unsupported TagOffset format {fmt!r} (this version reads formats "
+                    f"{_LEGACY_FORMAT} and {_FORMAT}; a newer actorpg_lab wrote it?)")
+            legacy = None
+            if data.get("legacy") is not None:
+                raw = data["legacy"]
+                legacy = LegacySkip(_int(raw["from_timestamp"]),
+                                    {str(pid): _int(seq) for pid, seq in raw["seen"]})
+            return cls(_int(data["position"]), str(data["persistence_id"]),
+                       _int(data["sequence_nr"]), legacy=legacy)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a serialised TagOffset: {data!r:.300} ({exc})") from exc
 
     @classmethod
+    def _from_legacy(cls, data: Mapping[str, Any]) -> TagOffset:
+        timestamp = _int(data["timestamp"])
+        window_ms = _int(data.get("window_ms", DEFAULT_WINDOW_MS))
+        check_non_negative_int("timestamp", timestamp)
+        check_non_negative_int("window_ms", window_ms)
+        seen = {}
+        for pid, seq, _ts in data["seen"]:
+            seen[check_persistence_id(str(pid))] = _int(seq)
+        return cls(legacy=LegacySkip(max(0, timestamp - window_ms), seen))
+
+    @classmethod
     def from_json(cls, text: str | bytes) -> TagOffset:
-        """Parse :meth:`to_json` output."""
+        """Parse :meth:`to_json` output (or a format-1 offset of an earlier version)."""
         try:
             data = json.loads(text)
         except (TypeError, ValueError) as exc:
@@ -190,30 +203,23 @@ class TagOffset:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"TagOffset is immutable (cannot set {name!r})")
 
-    def _key(self) -> tuple[Any, ...]:
-        return (self._timestamp, self._window_ms, tuple(self))
-
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TagOffset) and self._key() == other._key()
+        return (isinstance(other, TagOffset) and self._key == other._key
+                and self._legacy == other._legacy)
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((self._key, self._legacy))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (TagOffset.from_json, (self.to_json(),))
 
     def __repr__(self) -> str:
-        entries = self._entries()
-        shown = ", ".join(f"{pid!r}: {seq}" for pid, (seq, _) in list(sorted(entries.items()))[:5])
-        more = f", ... {len(entries) - 5} more" if len(entries) > 5 else ""
-        return (f"TagOffset(timestamp={self._timestamp}, seen={{{shown}{more}}}, "
-                f"window_ms={self._window_ms})")
+        legacy = f", legacy={self._legacy!r}" if self._legacy is not None else ""
+        return (f"TagOffset(position={self._key[0]}, persistence_id={self._key[1]!r}, "
+                f"sequence_nr={self._key[2]}{legacy})")
 
 
-def _prune(
-    seen: dict[str, tuple[int, int]], timestamp: int, window_ms: int
-) -> dict[str, tuple[int, int]]:
-    cutoff = timestamp - window_ms
-    if cutoff <= 0:
-        return seen
-    return {pid: entry for pid, entry in seen.items() if entry[1] >= cutoff}
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int, got {value!r:.100}")
+    return value

@@ -1,16 +1,17 @@
 """Read-side queries over a journal: by tag (finite and live), by persistence id, all ids.
 
-Tag queries deliver events in ``(timestamp, persistence_id, sequence_nr)`` order and
-attach a :class:`~actorpg_lab.query.TagOffset` to each; resuming from the offset of
-the last processed event delivers every later event exactly once — including an
-event whose transaction committed after a later-stamped event was delivered (see
-:mod:`actorpg_lab.query._offset` for why and how).
+Tag queries deliver events in ``(position, persistence_id, sequence_nr)`` order and
+attach a :class:`~actorpg_lab.query.TagOffset` (that key) to each; resuming from the
+offset of the last processed event delivers every later event exactly once, however
+late its transaction commits.  See :mod:`actorpg_lab.query` for why that holds.
 
 The live query (:meth:`PersistenceQuery.events_by_tag`) re-runs the finite query
 whenever the journal signals an append (``wait_for_appends``: LISTEN/NOTIFY on
 PostgreSQL, an in-process wake-up in memory) and at least every ``poll_interval``
-seconds, so latency is low without hammering the database.  It never ends on its
-own; stop it by cancelling the consuming task or by ``aclose()``.
+seconds.  When committed events are held back behind an open transaction (which sends
+no notification when it ends if it is not an append), it re-checks with a short,
+growing back-off instead.  It never ends on its own; stop it by cancelling the
+consuming task or by ``aclose()``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from .._protocols import Journal
 from .._tag_filter import TagFilter, as_tag_filter
 from .._types import PersistentEvent
 from .._validation import check_non_negative_int, check_persistence_id, check_seq_range
-from ._offset import DEFAULT_WINDOW_MS, TagOffset
+from ._offset import TagOffset
 
-__all__ = ["PersistenceQuery", "TaggedEvent"]
+__all__ = ["ConsumerLag", "PersistenceQuery", "TaggedEvent"]
+
+#: First and longest pause of a live query while events are held back (seconds).
+_HELD_BACK_FIRST_PAUSE = 0.002
 
 _log = logging.getLogger("actorpg_lab.query")
 
@@ -45,12 +49,37 @@ class TaggedEvent:
     def sequence_nr(self) -> int:
         return self.event.sequence_nr
 
+    @property
+    def position(self) -> int:
+        return self.event.position
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    """How far a tag consumer is behind (see :meth:`PersistenceQuery.lag`).
+
+    :param events: matching events deliverable now after the offset (counted up to the
+        ``limit`` of the call; ``capped`` says the count stopped there).
+    :param oldest_timestamp: the stored timestamp of the first of them (epoch ms).
+    :param lag_ms: how long that event has been waiting (0 when there is none).
+    :param held_back: committed events wait behind a transaction that is still open
+        (on PostgreSQL any transaction that has written, in any table of the database):
+        a live query delivers them once it ends.  Nothing is lost meanwhile; a
+        ``held_back`` that stays true points at a long-running transaction.
+    :param horizon: the visibility horizon: positions below it are final.
+    """
+
+    events: int
+    capped: bool
+    oldest_timestamp: int | None
+    lag_ms: int
+    held_back: bool
+    horizon: int
+
 
 class PersistenceQuery:
     """Queries over ``journal`` (any :class:`~actorpg_lab.Journal`).
 
-    :param window_ms: backtracking window of new tag streams (see :class:`TagOffset`);
-        resuming from an offset keeps the window recorded in it.
     :param page_size: events per journal read.
     :param poll_interval: the longest a live query sleeps between checks (seconds).
     """
@@ -59,13 +88,11 @@ class PersistenceQuery:
         self,
         journal: Journal,
         *,
-        window_ms: int = DEFAULT_WINDOW_MS,
         page_size: int = 1_000,
         poll_interval: float = 1.0,
     ) -> None:
         if not isinstance(journal, Journal):
             raise TypeError(f"journal must implement the Journal protocol, got {journal!r:.200}")
-        check_non_negative_int("window_ms", window_ms)
         check_non_negative_int("page_size", page_size)
         if page_size == 0:
             raise ValueError("page_size must be positive: 0")
@@ -74,18 +101,17 @@ class PersistenceQuery:
         if not poll_interval > 0:
             raise ValueError(f"poll_interval must be positive: {poll_interval!r}")
         self.journal = journal
-        self.window_ms = window_ms
         self.page_size = page_size
         self.poll_interval = float(poll_interval)
 
     def __repr__(self) -> str:
-        return (f"<PersistenceQuery journal={self.journal!r} window_ms={self.window_ms} "
+        return (f"<PersistenceQuery journal={self.journal!r} page_size={self.page_size} "
                 f"poll_interval={self.poll_interval}>")
 
     # -- tags ------------------------------------------------------------------------
     def _start(self, offset: TagOffset | None) -> TagOffset:
         if offset is None:
-            return TagOffset.start(self.window_ms)
+            return TagOffset.start()
         if not isinstance(offset, TagOffset):
             raise TypeError(
                 f"offset must be a TagOffset (from a TaggedEvent, or TagOffset.from_json), "
@@ -96,31 +122,24 @@ class PersistenceQuery:
     async def _pages(
         self, tag_filter: TagFilter, offset: TagOffset
     ) -> AsyncIterator[list[TaggedEvent]]:
-        """Yield the not-yet-delivered matching events visible now, page by page."""
-        working = dict(offset._entries())  # pid -> (seq, ts); a superset is fine for dedupe
-        current = offset
-        from_ts = offset.read_from
-        limit = self.page_size
+        """Yield the not-yet-delivered matching events below the horizon, page by page."""
+        key, legacy = offset.key, offset.legacy
+        from_ts = legacy.from_timestamp if legacy is not None else 0
         while True:
-            page = await self.journal.read_by_tag(tag_filter, from_timestamp=from_ts, limit=limit)
+            page = await self.journal.read_by_tag(
+                tag_filter, after=key, from_timestamp=from_ts, limit=self.page_size)
             out: list[TaggedEvent] = []
             for ev in page:
-                prev = working.get(ev.persistence_id)
-                if prev is not None and ev.sequence_nr <= prev[0]:
-                    continue
-                working[ev.persistence_id] = (ev.sequence_nr, ev.timestamp)
-                current = current._advance(ev.persistence_id, ev.sequence_nr, ev.timestamp)
-                out.append(TaggedEvent(ev, current))
+                key = (ev.position, ev.persistence_id, ev.sequence_nr)
+                if legacy is not None:
+                    if legacy.skips(ev.persistence_id, ev.sequence_nr):
+                        continue  # delivered by the version that wrote the offset
+                    legacy = legacy.after_delivering(ev.persistence_id)
+                out.append(TaggedEvent(ev, TagOffset._after(key, legacy)))
             if out:
-                current._entries()  # materialise once per page: keeps offset chains short
                 yield out
-            if len(page) < limit:
+            if len(page) < self.page_size:
                 return
-            last_ts = page[-1].timestamp
-            if last_ts <= from_ts:  # a whole page within one millisecond: widen the page
-                limit *= 2
-            else:
-                from_ts, limit = last_ts, self.page_size
 
     async def current_events_by_tag(
         self, tag_filter: str | TagFilter, offset: TagOffset | None = None
@@ -142,15 +161,51 @@ class PersistenceQuery:
         """
         tf = as_tag_filter(tag_filter)
         current = self._start(offset)
+        pause = _HELD_BACK_FIRST_PAUSE
         while True:
             delivered = False
-            async for page in self._pages(tf, current):
+            async for page in self._pages(tf, current):  # everything below the horizon
                 for tagged in page:
                     yield tagged
                     current = tagged.offset
                 delivered = True
-            if not delivered:
+            if delivered:  # appends made while the consumer handled these: look again
+                pause = _HELD_BACK_FIRST_PAUSE
+                continue
+            # Nothing new: sleep until an append is notified, unless committed events
+            # are held back behind an open transaction.  That one may not be an append
+            # (no notification when it ends), so look again soon, backing off.
+            _, held_back = await self.journal.visibility_horizon()
+            if held_back:
+                await self.journal.wait_for_appends(pause)
+                pause = min(pause * 2, self.poll_interval)
+            else:
+                pause = _HELD_BACK_FIRST_PAUSE
                 await self.journal.wait_for_appends(self.poll_interval)
+
+    async def lag(
+        self, tag_filter: str | TagFilter, offset: TagOffset | None = None, *,
+        limit: int = 10_000,
+    ) -> ConsumerLag:
+        """How far a consumer at ``offset`` is behind: matching events deliverable now
+        (counted up to ``limit``), how long the first has waited, and whether events
+        are held back behind an open transaction (see :class:`ConsumerLag`)."""
+        import time
+
+        tf = as_tag_filter(tag_filter)
+        start = self._start(offset)
+        check_non_negative_int("limit", limit)
+        horizon, held_back = await self.journal.visibility_horizon()
+        count, oldest = 0, None
+        async for page in self._pages(tf, start):
+            if oldest is None:
+                oldest = page[0].event.timestamp
+            count += len(page)
+            if count >= limit:
+                break
+        lag_ms = max(0, time.time_ns() // 1_000_000 - oldest) if oldest is not None else 0
+        return ConsumerLag(min(count, limit), count >= limit > 0, oldest, lag_ms, held_back,
+                           horizon)
 
     # -- persistence ids -----------------------------------------------------------------
     async def current_events_by_persistence_id(

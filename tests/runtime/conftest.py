@@ -118,26 +118,30 @@ class Backend:
 
     @contextlib.asynccontextmanager
     async def late_event(
-        self, pid: str, seq: int, event: Any, tags: tuple[str, ...], timestamp: int
+        self, pid: str, seq: int, event: Any, tags: tuple[str, ...], timestamp: int,
+        *, commit: bool = True,
     ) -> AsyncIterator[None]:
-        """An event stamped ``timestamp`` whose transaction commits when the block exits.
+        """An event stamped ``timestamp`` whose transaction commits (or, with
+        ``commit=False``, rolls back) when the block exits.
 
         On PostgreSQL this is a real open transaction holding explicit INSERTs; in
-        memory the event is spliced in (invisible until then) on exit.
+        memory a position is taken on entry (holding the horizon back, as an open
+        transaction does) and the event is spliced in on exit.
         """
         if self.kind == "memory":
-            yield
             from actorpg_lab.memory._journal import _StoredEvent
 
-            payload = self.journal.codec.encode(event)
-            self.journal._events.setdefault(pid, []).append(
-                _StoredEvent(seq, payload, tags, timestamp))
-            self.journal._wake()
+            async with self.journal.open_transaction() as position:
+                yield
+                if commit:
+                    payload = self.journal.codec.encode(event)
+                    self.journal._events.setdefault(pid, []).append(
+                        _StoredEvent(seq, payload, tags, timestamp, position))
             return
         import json
 
         async with self.pool.connection() as conn:
-            async with conn.transaction():
+            async with conn.transaction(force_rollback=not commit):
                 await conn.execute(
                     "INSERT INTO events (persistence_id, sequence_nr, payload, tags, timestamp) "
                     "VALUES (%s, %s, %s, %s, %s)",
@@ -149,7 +153,7 @@ class Backend:
                         "VALUES (%s, %s, %s, %s)", (pid, seq, tag, timestamp),
                     )
                 yield
-            # committed here
+            # committed (or rolled back) here
 
     async def close(self) -> None:
         for system in self._systems:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import pickle
 import random
 import time
-from collections import Counter as Multiset
 from typing import Any
 
 import pytest
@@ -65,9 +66,12 @@ async def test_pages_within_one_millisecond(backend: Backend) -> None:
 
 
 async def test_late_commit_is_delivered_exactly_once(backend: Backend) -> None:
+    """A transaction that took its position first and commits last: nothing after it is
+    delivered while it is open (live delivery waits), then everything, exactly once and
+    in position order, live and resumed from an offset saved before."""
     j = backend.journal
     await j.append("early", [JournalEntry({"n": 0}, ("bank",))], 0)
-    old_ts = int(time.time() * 1000) - 1_000
+    old_ts = int(time.time() * 1000) - 10_000  # stamped long before: no window can cover it
     q = PersistenceQuery(j, poll_interval=0.05)
     live: list[TaggedEvent] = []
     got_late = asyncio.Event()
@@ -81,30 +85,39 @@ async def test_late_commit_is_delivered_exactly_once(backend: Backend) -> None:
     consumer = asyncio.create_task(consume())
     try:
         async with backend.late_event("late", 1, {"n": -1}, ("bank",), old_ts):
-            # the late transaction is open; later-stamped events commit and get delivered
             await j.append("after", [JournalEntry({"n": i}, ("bank",)) for i in range(1, 4)], 0)
+            # committed, but behind the open transaction: held back, not skipped
             seen_before = await q.current_events_by_tag("bank")
-            assert sorted(key(t) for t in seen_before) == [
-                ("after", 1), ("after", 2), ("after", 3), ("early", 1)]
+            assert [key(t) for t in seen_before] == [("early", 1)]
             offset = seen_before[-1].offset
-            assert offset.timestamp > old_ts
-        # committed now, stamped before events that were already delivered
+            lag = await q.lag("bank", offset)
+            assert lag.held_back and lag.events == 0
+            await asyncio.sleep(0.3)
+            assert [key(t) for t in live] == [("early", 1)]
+        expected = [("late", 1), ("after", 1), ("after", 2), ("after", 3)]
         resumed = await q.current_events_by_tag("bank", offset)
-        assert [key(t) for t in resumed] == [("late", 1)]
+        assert [key(t) for t in resumed] == expected  # the late one first: its position
         assert resumed[0].event.timestamp == old_ts
-        assert await q.current_events_by_tag("bank", resumed[0].offset) == []
+        assert await q.current_events_by_tag("bank", resumed[-1].offset) == []
         stored = TagOffset.from_json(offset.to_json())  # e.g. kept next to a projection
-        assert [key(t) for t in await q.current_events_by_tag("bank", stored)] == [("late", 1)]
+        assert [key(t) for t in await q.current_events_by_tag("bank", stored)] == expected
         await asyncio.wait_for(got_late.wait(), T)
         await j.append("after", [JournalEntry({"n": 9}, ("bank",))], 3)
         while len(live) < 6:
             await asyncio.sleep(0.01)
+        assert not (await q.lag("bank", live[-1].offset)).held_back
     finally:
         consumer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await consumer
-    assert Multiset(key(t) for t in live) == Multiset(
-        [("early", 1), ("after", 1), ("after", 2), ("after", 3), ("late", 1), ("after", 4)])
+    assert [key(t) for t in live] == [("early", 1), *expected, ("after", 4)]
+    assert_in_position_order(live)
+
+
+def assert_in_position_order(delivered: list[TaggedEvent]) -> None:
+    keys = [t.event.key for t in delivered]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert [t.offset.key for t in delivered] == keys
 
 
 async def test_live_query_under_8_concurrent_writers(backend: Backend) -> None:
@@ -190,21 +203,37 @@ async def test_events_by_persistence_id_and_ids(backend: Backend) -> None:
 
 def test_tag_offset_value_semantics() -> None:
     start = TagOffset.start()
-    assert (start.timestamp, dict(start.seen), start.window_ms) == (0, {}, 5_000)
-    off = TagOffset(10_000, {"a": (3, 9_000), "b": (7, 2_000)}, window_ms=5_000)
-    assert dict(off.seen) == {"a": 3}  # b's last event is older than the window: dropped
-    assert off.read_from == 5_000
-    assert off.is_new("a", 4) and not off.is_new("a", 3) and off.is_new("b", 1)
-    assert TagOffset.from_json(off.to_json()) == off
-    assert "timestamp=10000" in repr(off)
+    assert start.key == (0, "", 0) and start.is_start and start.legacy is None
+    off = TagOffset(42, "a", 3)
+    assert (off.position, off.persistence_id, off.sequence_nr) == (42, "a", 3)
+    assert TagOffset.from_json(off.to_json()) == off and hash(TagOffset(42, "a", 3)) == hash(off)
+    assert json.loads(off.to_json()) == {"format": 2, "position": 42, "persistence_id": "a",
+                                         "sequence_nr": 3}
+    assert pickle.loads(pickle.dumps(off)) == off
+    assert repr(off) == "TagOffset(position=42, persistence_id='a', sequence_nr=3)"
     with pytest.raises(AttributeError, match="immutable"):
         off.foo = 1
     with pytest.raises(ValueError, match="not a serialised TagOffset"):
-        TagOffset.from_json('{"format": 1, "timestamp": 1}')
+        TagOffset.from_json('{"format": 1, "timestamp": 1}')  # format 1 without its seen
     with pytest.raises(ValueError, match="not a serialised TagOffset"):
         TagOffset.from_json("[]")
-    with pytest.raises(ValueError, match="timestamp must not be negative"):
+    with pytest.raises(ValueError, match="unsupported TagOffset format 3"):
+        TagOffset.from_json('{"format": 3, "position": 1}')
+    with pytest.raises(ValueError, match="position must not be negative"):
         TagOffset(-1)
+
+
+def test_old_format_offset_is_converted() -> None:
+    old = ('{"format":1,"timestamp":10000,"window_ms":5000,'
+           '"seen":[["a",3,9000],["b",7,6000]]}')
+    off = TagOffset.from_json(old)
+    assert off.key == (0, "", 0)
+    assert off.legacy is not None and off.legacy.from_timestamp == 5_000
+    assert dict(off.legacy.seen) == {"a": 3, "b": 7}
+    assert off.legacy.skips("a", 3) and not off.legacy.skips("a", 4)
+    assert not off.legacy.skips("c", 1)
+    again = TagOffset.from_json(off.to_json())  # converted offsets round-trip as format 2
+    assert again == off and json.loads(off.to_json())["format"] == 2
 
 
 def test_query_argument_validation() -> None:
@@ -225,40 +254,65 @@ def test_query_argument_validation() -> None:
 
 async def _slow_committers_scenario(backend: Backend, writers: int, per_writer: int,
                                     seed: int) -> None:
-    """Writers whose transactions commit 0-30 ms after their events were stamped, while a
-    live consumer keeps stopping and resuming from its last offset."""
+    """Writers whose transactions commit (or roll back, one in six) 0-30 ms after taking
+    their position, while a live consumer keeps stopping and resuming from its last
+    offset, serialised as a user would store it.  Checked against a model: exactly the
+    committed events, each once, in position order across every restart."""
     rng = random.Random(seed)
-    total = writers * per_writer
     await backend.journal.highest_seq("warm-up")  # tables exist before raw inserts
     q = PersistenceQuery(backend.journal, page_size=10, poll_interval=0.05)
+    committed: set[tuple[str, int]] = set()  # the model
+    writing = asyncio.Event()
 
     async def slow_writer(w: int) -> None:
         wrng = random.Random(seed * 100 + w)
-        for seq in range(1, per_writer + 1):
+        seq = 0
+        for _ in range(per_writer):
+            commit = wrng.random() > 1 / 6
             stamped = int(time.time() * 1000)
-            async with backend.late_event(f"s{w}", seq, {"w": w, "seq": seq}, ("load",), stamped):
+            async with backend.late_event(f"s{w}", seq + 1, {"w": w, "seq": seq + 1},
+                                          ("load",), stamped, commit=commit):
                 await asyncio.sleep(wrng.random() * 0.03)
+            if commit:
+                seq += 1
+                committed.add((f"s{w}", seq))
 
     delivered: list[TaggedEvent] = []
+    restarts = 0
 
     async def consume() -> None:
+        nonlocal restarts
         offset: TagOffset | None = None
-        while len(delivered) < total:
+
+        def finished() -> bool:
+            return writing.is_set() and {key(t) for t in delivered} == committed
+
+        while not finished():
             budget = rng.randint(1, 25)
             it = q.events_by_tag("load", offset)
-            async for tagged in it:
-                delivered.append(tagged)
-                offset = TagOffset.from_json(tagged.offset.to_json())  # as a user would store it
-                budget -= 1
-                if budget == 0 or len(delivered) >= total:
-                    break
-            await it.aclose()
+            try:
+                while budget > 0 and not finished():
+                    try:  # a bounded wait, so the end of the writers is noticed
+                        tagged = await asyncio.wait_for(it.__anext__(), 0.5)
+                    except TimeoutError:
+                        break
+                    delivered.append(tagged)
+                    offset = TagOffset.from_json(tagged.offset.to_json())
+                    budget -= 1
+            finally:
+                await it.aclose()
+            restarts += 1
 
-    await asyncio.wait_for(asyncio.gather(consume(), *(slow_writer(w) for w in range(writers))),
-                           T * 3)
+    async def all_writers() -> None:
+        await asyncio.gather(*(slow_writer(w) for w in range(writers)))
+        writing.set()
+
+    await asyncio.wait_for(asyncio.gather(consume(), all_writers()), T * 3)
     keys = [key(t) for t in delivered]
-    assert len(keys) == len(set(keys)) == total
-    assert set(keys) == {(f"s{w}", s) for w in range(writers) for s in range(1, per_writer + 1)}
+    assert len(keys) == len(set(keys)) == len(committed)  # exactly once
+    assert set(keys) == committed  # nothing rolled back, nothing missing
+    assert_in_position_order(delivered)
+    assert restarts > 3
     assert await q.current_events_by_tag("load", delivered[-1].offset) == []
 
 
@@ -270,3 +324,72 @@ async def test_exactly_once_with_slow_committers_and_restarts(backend: Backend) 
 @pytest.mark.parametrize("seed", range(5))
 async def test_exactly_once_with_slow_committers_soak(backend: Backend, seed: int) -> None:
     await _slow_committers_scenario(backend, writers=8, per_writer=100, seed=seed)
+
+
+# -- full tag filters ----------------------------------------------------------------------
+async def test_not_only_and_empty_filters(backend: Backend) -> None:
+    j = backend.journal
+    await fill(backend)
+    await j.append("d", [JournalEntry({"n": 6}), JournalEntry({"n": 7}, ("archived",))], 0)
+    q = PersistenceQuery(j, page_size=2)
+    everything = await q.current_events_by_tag(TagFilter())
+    assert [key(t) for t in everything] == [
+        ("a", 1), ("a", 2), ("b", 1), ("a", 3), ("c", 1), ("d", 1), ("d", 2)]
+    assert_in_position_order(everything)
+    not_red = await q.current_events_by_tag(TagFilter(not_=["red"]))
+    assert [key(t) for t in not_red] == [("b", 1), ("d", 1), ("d", 2)]
+    not_archived = await q.current_events_by_tag(TagFilter(not_=["archived", "big"]))
+    assert [key(t) for t in not_archived] == [("a", 1), ("b", 1), ("a", 3), ("c", 1), ("d", 1)]
+    assert await q.current_events_by_tag(TagFilter(any=[])) == []  # any=[] matches nothing
+    assert await j.read_by_tag(TagFilter(any=[])) == []
+    assert await q.current_events_by_tag(TagFilter(all=["red"], not_=["red"])) == []
+    any_two = await q.current_events_by_tag(TagFilter(any=["blue", "big"]))
+    assert [key(t) for t in any_two] == [("a", 2), ("b", 1), ("a", 3)]  # a3 has both: once
+    # resuming an empty filter from every offset yields exactly the rest
+    for i, tagged in enumerate(everything):
+        rest = await q.current_events_by_tag(TagFilter(), tagged.offset)
+        assert [key(t) for t in rest] == [key(t) for t in everything[i + 1:]]
+    # live: the empty filter sees untagged appends too
+    it = q.events_by_tag(TagFilter(not_=["archived"]), everything[-1].offset)
+    waiting = asyncio.ensure_future(it.__anext__())
+    await j.append("e", [JournalEntry({"n": 8}, ("archived",)), JournalEntry({"n": 9})], 0)
+    assert key(await asyncio.wait_for(waiting, T)) == ("e", 2)
+    await it.aclose()
+    assert repr(TagFilter()) == "TagFilter()" and repr(TagFilter(any=[])) == "TagFilter(any=())"
+    assert TagFilter().matches(()) and not TagFilter(any=[]).matches(("x",))
+
+
+# -- offsets of the previous version -------------------------------------------------------
+async def test_old_offset_resumes_exactly(backend: Backend) -> None:
+    """A format-1 offset (watermark + window + seen streams) saved by the previous version
+    resumes with exactly the events it had not delivered."""
+    j = backend.journal
+    base = int(time.time() * 1000) - 60_000
+    await j.highest_seq("warm-up")
+    stamps = {("a", 1): base, ("a", 2): base + 8_000, ("b", 1): base + 9_000,
+              ("a", 3): base + 9_500, ("c", 1): base + 9_800}
+    for (pid, seq), ts in stamps.items():  # stored with chosen timestamps, as before
+        async with backend.late_event(pid, seq, {"ts": ts}, ("t",), ts):
+            pass
+    await j.append("d", [JournalEntry({"new": 1}, ("t",))], 0)
+    # The old consumer delivered a1, a2, b1, a3 (watermark a3's stamp; window 5 s).
+    old = json.dumps({"format": 1, "timestamp": base + 9_500, "window_ms": 5_000,
+                      "seen": [["a", 3, base + 9_500], ["b", 1, base + 9_000]]})
+    q = PersistenceQuery(j, page_size=2)
+    rest = await q.current_events_by_tag("t", TagOffset.from_json(old))
+    assert [key(t) for t in rest] == [("c", 1), ("d", 1)]
+    assert await q.current_events_by_tag("t", rest[-1].offset) == []
+    assert await q.current_events_by_tag(
+        "t", TagOffset.from_json(rest[0].offset.to_json())) == rest[1:]
+
+
+async def test_lag_reports_backlog(backend: Backend) -> None:
+    j = backend.journal
+    q = PersistenceQuery(j)
+    assert (await q.lag("t")).events == 0
+    await j.append("a", [JournalEntry(i, ("t",)) for i in range(5)], 0)
+    lag = await q.lag("t", limit=3)
+    assert (lag.events, lag.capped, lag.held_back) == (3, True, False)
+    assert lag.oldest_timestamp is not None and lag.lag_ms >= 0
+    first = (await q.current_events_by_tag("t"))[0]
+    assert (await q.lag("t", first.offset)).events == 4

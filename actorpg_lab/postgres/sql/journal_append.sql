@@ -18,7 +18,7 @@ inserted_events AS (
     FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[]) WITH ORDINALITY AS e (payload, tags, ord),
          head, clock
     WHERE head.seq = %(expected)s
-    RETURNING sequence_nr, tags
+    RETURNING sequence_nr, tags, position
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
@@ -30,6 +30,7 @@ inserted_tags AS (
 )
 SELECT head.seq AS head,
        clock.ms AS timestamp,
+       (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position,
        CASE WHEN head.seq = %(expected)s AND %(notify)s
             THEN pg_notify(%(channel)s, '') END AS notified
 FROM head, clock

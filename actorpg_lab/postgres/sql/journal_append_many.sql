@@ -27,7 +27,7 @@ inserted_events AS (
              AS ev (idx, ord, payload, tags)
          JOIN head ON head.idx = ev.idx AND head.seq = head.expected,
          clock
-    RETURNING persistence_id, sequence_nr, tags
+    RETURNING persistence_id, sequence_nr, tags, position
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
@@ -41,6 +41,7 @@ notified AS (
     SELECT CASE WHEN %(notify)s AND EXISTS (SELECT 1 FROM head WHERE head.seq = head.expected)
                 THEN pg_notify(%(channel)s, '') END AS sent
 )
-SELECT head.idx, head.seq AS head, clock.ms AS timestamp, notified.sent
+SELECT head.idx, head.seq AS head, clock.ms AS timestamp,
+       (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position, notified.sent
 FROM head, clock, notified
 ORDER BY head.idx

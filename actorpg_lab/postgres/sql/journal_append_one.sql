@@ -14,7 +14,7 @@ inserted_events AS (
     SELECT %(pid)s, %(expected)s + 1, %(payload)s, %(tags_csv)s, clock.ms
     FROM head, clock
     WHERE head.seq = %(expected)s
-    RETURNING sequence_nr, tags
+    RETURNING sequence_nr, tags, position
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
@@ -26,6 +26,7 @@ inserted_tags AS (
 )
 SELECT head.seq AS head,
        clock.ms AS timestamp,
+       (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position,
        CASE WHEN head.seq = %(expected)s AND %(notify)s
             THEN pg_notify(%(channel)s, '') END AS notified
 FROM head, clock

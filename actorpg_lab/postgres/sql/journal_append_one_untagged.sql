@@ -1,6 +1,6 @@
 -- journal_append_one.sql for exactly one UNTAGGED event: a plain INSERT guarded by the
 -- head check, no CTEs (no materialised head/clock scans, the tag table is not opened).
--- Returns one row (the stored timestamp) when the head was %(expected)s and the row was
+-- Returns one row (the stored timestamp and position) when the head was %(expected)s and the row was
 -- inserted (NOTIFY sent with it), and NO row when the head was elsewhere: the caller
 -- then re-reads the head for the JournalConcurrencyError.
 INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
@@ -11,4 +11,5 @@ WHERE GREATEST(
         COALESCE((SELECT deleted_to FROM {meta} WHERE persistence_id = %(pid)s), 0)
       ) = %(expected)s
 RETURNING timestamp,
+          position::text::bigint AS position,
           CASE WHEN %(notify)s THEN pg_notify(%(channel)s, '') END AS notified
