@@ -4,8 +4,8 @@ Redaction parses the string with libpq's own parser (psycopg's ``conninfo_to_dic
 so every spelling libpq accepts is covered: URL user-info, ``?password=`` query
 parameters, percent-encoded keys (``passw%6Frd=``), ``key=value`` strings with quotes
 or backslash-escaped spaces, and every secret keyword (``password``, ``sslpassword``,
-anything named ``*password*`` or ``*secret*``).  A string libpq cannot parse is not
-shown at all.
+anything named ``*password*`` or ``*secret*``).  Text libpq cannot parse (e.g. a driver
+error message quoting a URL) gets the same masking from patterns (:func:`redact_text`).
 
 Every connection the library opens gets a ``connect_timeout``
 (:data:`DEFAULT_CONNECT_TIMEOUT` seconds) unless the URL, the connection keyword
@@ -15,15 +15,18 @@ arguments or ``$PGCONNECT_TIMEOUT`` set one (``0`` waits forever, as in libpq).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "describe_target",
+    "holds_secret",
     "is_secret_key",
     "redact_dsn",
     "redact_params",
+    "redact_text",
     "with_connect_timeout",
 ]
 
@@ -31,7 +34,12 @@ __all__ = [
 DEFAULT_CONNECT_TIMEOUT = 10
 
 _MASK = "***"
-_UNPARSEABLE = "<connection string that libpq cannot parse; not shown, it may hold a password>"
+#: ``scheme://user:password@`` in free text.
+_URL_USERINFO = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?=@)", re.I)
+#: ``key=value`` / ``?key=value&`` pairs in free text: a quoted value (possibly never
+#: closed), or a run of non-blank characters where a backslash escapes the next one.
+_PAIR = re.compile(r"(?P<key>[\w%]+)(?P<eq>\s*=\s*)"
+                   r"(?P<value>'(?:[^'\\]|\\.)*(?:'|$)|(?:[^\s&'\\]|\\.)+)")
 
 
 def is_secret_key(key: str) -> bool:
@@ -59,13 +67,36 @@ def redact_dsn(dsn: str | None) -> str | None:
     if dsn is None:
         return None
     params = _parse(dsn)
-    if params is None:
-        return _UNPARSEABLE
+    if params is None:  # not a connection string (e.g. a driver's error message)
+        return redact_text(dsn)
     if not any(is_secret_key(key) for key in params):
         return dsn
     from psycopg.conninfo import make_conninfo
 
     return make_conninfo("", **redact_params(params))
+
+
+def holds_secret(dsn: str) -> bool:
+    """Whether ``dsn`` spells out a password (or another secret) itself.  A string libpq
+    cannot parse counts as holding one."""
+    params = _parse(dsn)
+    return params is None or any(is_secret_key(key) and value for key, value in params.items())
+
+
+def redact_text(text: str) -> str:
+    """Best-effort masking of secrets in free text (an error message quoting a URL or
+    ``key=value`` string): URL passwords and the value of every secret key, whether
+    quoted, backslash-escaped or percent-encoded."""
+    from urllib.parse import unquote
+
+    text = _URL_USERINFO.sub(lambda m: m.group("head") + _MASK, text)
+
+    def pair(match: re.Match[str]) -> str:
+        if is_secret_key(unquote(match.group("key"))):
+            return f"{match.group('key')}{match.group('eq')}{_MASK}"
+        return match.group(0)
+
+    return _PAIR.sub(pair, text)
 
 
 def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._dsn import redact_dsn
+from .._dsn import holds_secret, redact_dsn
 from .._embedded import EmbeddedPostgres
 from ._demo import Account, ensure_demo
 from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
+
+#: Printed when ``--url`` spells out a password (other local users can read it in ``ps``).
+PASSWORD_IN_URL_WARNING = (
+    "warning: --url holds a password; every local user can read this command line (e.g. "
+    "with `ps`) while it and JupyterLab run. Pass the URL in $ACTORPG_DSN instead, or keep "
+    "the password in a PGPASSFILE (~/.pgpass, mode 0600) and leave it out of the URL."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                     "JupyterLab on the notebooks.",
     )
     parser.add_argument("--url", default=None,
-                        help="database URL/conninfo (default: $ACTORPG_DSN, else embedded)")
+                        help="database URL/conninfo (default: $ACTORPG_DSN, else embedded); "
+                             "leave passwords out of it (other users see it in `ps`): use "
+                             "$ACTORPG_DSN or a PGPASSFILE")
     parser.add_argument("--data-dir", default=None,
                         help=f"embedded server data directory (default: ./{DEFAULT_DATA_DIR}, "
                              f"or the nearest parent folder's)")
@@ -84,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"embedded PostgreSQL in {server.pgdata} "
               f"{'stopped' if running else 'was not running'}")
         return 0
+    if args.url is not None and holds_secret(args.url):
+        print(PASSWORD_IN_URL_WARNING, file=sys.stderr)
     url = args.url or os.environ.get("ACTORPG_DSN") or None
     with connect(url, data_dir=args.data_dir) as wb:
         result = ensure_demo(wb)
@@ -102,16 +113,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not notebooks.is_dir():
         print(f"no notebooks folder at {notebooks.absolute()}", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}"]
-    if args.no_browser:
-        command.append("--no-browser")
-    if args.port is not None:
-        command.append(f"--port={args.port}")
-    if os.geteuid() == 0:
-        command.append("--allow-root")
+    command = jupyter_command(notebooks, no_browser=args.no_browser, port=args.port)
     env = {**os.environ, "ACTORPG_DSN": dsn}
     print(f"starting JupyterLab on {notebooks}/ (ACTORPG_DSN={redact_dsn(dsn)})")
     return _run_jupyter(command, env)
+
+
+def jupyter_command(notebooks: Path, *, no_browser: bool = False,
+                    port: int | None = None) -> list[str]:
+    """The JupyterLab command line; as root it adds ``--allow-root`` and says so."""
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}"]
+    if no_browser:
+        command.append("--no-browser")
+    if port is not None:
+        command.append(f"--port={port}")
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+        print("note: running as root, so JupyterLab is started with --allow-root: its kernels "
+              "and terminals run as root too (run `make lab` as an ordinary user to avoid it)",
+              file=sys.stderr)
+    return command
 
 
 def _run_jupyter(command: list[str], env: dict[str, str]) -> int:

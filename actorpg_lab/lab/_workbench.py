@@ -42,6 +42,10 @@ _log = logging.getLogger("actorpg_lab.lab")
 
 T = TypeVar("T")
 
+#: The comment :func:`use_schema` puts on a schema it creates; ``fresh=True`` drops only
+#: schemas that carry it, never one the workbench did not create.
+SCHEMA_MARKER = "actorpg_lab workbench schema: connect(fresh_schema=True) may drop and recreate it"
+
 #: Where :func:`connect` keeps the embedded server when no URL is given.
 DEFAULT_DATA_DIR = ".actorpg"
 
@@ -66,7 +70,8 @@ def connect(url: str | None = None, *, events_table: str = "events",
     :param keep_n: ``keep_n`` of the workbench's snapshot store (used when you save).
     :param schema: work inside this schema (created if missing; ``search_path`` is set
         on every connection) — e.g. one schema per notebook so their tables never clash.
-    :param fresh_schema: drop and recreate ``schema`` first (a clean, repeatable run).
+    :param fresh_schema: drop and recreate ``schema`` first (a clean, repeatable run); only
+        a schema the workbench created is ever dropped.
     :param quiet: do not print where the embedded server is.
     :param connect_timeout: seconds a connection may take (libpq ``connect_timeout``);
         ``None``: the library's default, 10 s unless the URL or ``$PGCONNECT_TIMEOUT``
@@ -87,6 +92,9 @@ def connect(url: str | None = None, *, events_table: str = "events",
             print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
             print(f"  connect with: {psql} '{url}'")
     if schema is not None:
+        if not quiet:  # say which database a notebook writes to (and what it resets)
+            print(f"actorpg_lab: writing to schema {schema!r} in {describe_target(url)}"
+                  + (" (dropped and recreated: fresh_schema=True)" if fresh_schema else ""))
         url = use_schema(url, schema, fresh=fresh_schema, connect_timeout=connect_timeout)
     elif fresh_schema:
         raise ValueError("fresh_schema=True needs schema=<name>")
@@ -99,8 +107,12 @@ def connect(url: str | None = None, *, events_table: str = "events",
 def use_schema(url: str, schema: str, *, fresh: bool = False,
                connect_timeout: float | None = None) -> str:
     """Create ``schema`` if it is missing (drop it first when ``fresh``) and return ``url``
-    with ``search_path`` set to it."""
+    with ``search_path`` set to it.
+
+    ``fresh`` drops only a schema this function created (marked with
+    :data:`SCHEMA_MARKER`); any other existing schema is refused with ``ValueError``."""
     import psycopg
+    from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     from ._sql import composed, load_sql
@@ -112,11 +124,23 @@ def use_schema(url: str, schema: str, *, fresh: bool = False,
     except psycopg.OperationalError as exc:
         raise psycopg.OperationalError(f"cannot connect to {describe_target(url)}: {exc}") from exc
     with conn:
-        if fresh:
+        # Only a schema this function created (it carries SCHEMA_MARKER) is ever dropped.
+        row = conn.execute(load_sql("schema_marker"), {"name": schema}).fetchone()
+        exists = row is not None
+        if fresh and exists:
+            if row is None or row[0] != SCHEMA_MARKER:
+                raise ValueError(
+                    f"fresh_schema=True would drop schema {schema!r} on {describe_target(url)}, "
+                    f"but the workbench did not create it (it has no actorpg_lab marker "
+                    f"comment), so it is left alone; use another schema name, or drop it "
+                    f"yourself if it is disposable"
+                )
             conn.execute(composed("schema_drop", schema=schema))
-        row = conn.execute(load_sql("schema_exists"), {"name": schema}).fetchone()
-        if not (row and row[0]):
+            exists = False
+        if not exists:
             conn.execute(composed("schema_create", schema=schema))
+            conn.execute(sql.SQL(load_sql("schema_mark")).format(
+                schema=sql.Identifier(schema), marker=sql.Literal(SCHEMA_MARKER)))
     params = conninfo_to_dict(url)
     options = str(params.get("options") or "")
     params["options"] = f"{options} -c search_path={schema}".strip()

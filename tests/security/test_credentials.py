@@ -143,3 +143,11 @@ def test_the_connect_timeout_is_overridable(monkeypatch: pytest.MonkeyPatch) -> 
     assert with_connect_timeout("host=db", {"connect_timeout": 0}) == {"connect_timeout": 0}
     monkeypatch.setenv("PGCONNECT_TIMEOUT", "7")
     assert "connect_timeout" not in with_connect_timeout("host=db")
+
+
+def test_secrets_in_driver_messages_are_masked() -> None:
+    """Text that is not a connection string (e.g. an error quoting one) is masked too."""
+    message = (f"could not connect to postgresql://app:{SECRET}@db/app?sslpassword={SECRET}; "
+               f"also tried host=db password='{SECRET} x' and passw%6Frd={SECRET}")
+    redacted = redact_dsn(message)
+    assert redacted is not None and SECRET not in redacted and "could not connect" in redacted

@@ -1,0 +1,2 @@
+-- use_schema(): mark a schema the workbench just created (see SCHEMA_MARKER).
+COMMENT ON SCHEMA {schema} IS {marker}
