@@ -35,6 +35,7 @@ from . import demo
 from ._conflicts import ConflictRecorder
 from ._diff import ABSENT, Change, StateDiff, diff_states
 from ._history import plot_conflict_timeline, plot_pruning_history
+from ._partitions import pid_bucket
 from ._payloads import expand_payloads
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
 from ._replayer import Replayer, ReplayProblem
@@ -55,6 +56,7 @@ __all__ = [
     "diff_states",
     "expand_payloads",
     "find_data_dir",
+    "pid_bucket",
     "plot_conflict_timeline",
     "plot_pruning_history",
     "plot_recovery_cost",

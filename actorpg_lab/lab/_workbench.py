@@ -17,7 +17,8 @@ import html
 import logging
 import os
 import weakref
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -404,6 +405,73 @@ class Workbench:
         from ._history import plot_pruning_history
 
         return plot_pruning_history(self.pruned_frame(), ax, persistence_id=persistence_id)
+
+    # -- beyond one machine: streaming, Parquet, Dask ---------------------------------------
+    def iter_journal(self, *, batch_rows: int = 100_000,
+                     persistence_ids: str | Iterable[str] | None = None,
+                     tags: str | TagFilter | None = None, from_seq: int | None = None,
+                     to_seq: int | None = None, since: TimeLike | None = None,
+                     until: TimeLike | None = None) -> Iterator[pd.DataFrame]:
+        """The journal as DataFrames of at most ``batch_rows`` events each, in
+        (persistence_id, sequence_nr) order, at constant memory (one streamed query on a
+        connection of its own; memory is bounded by one batch, not by the journal).
+        Same columns, dtypes and filters as :meth:`journal_frame`::
+
+            for batch in wb.iter_journal(batch_rows=200_000, since="2026-01-01"):
+                totals = totals.add(batch.groupby("persistence_id").size(), fill_value=0)
+        """
+        from ._iteration import check_batch_rows, iter_journal
+
+        rows = check_batch_rows(batch_rows)
+        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
+                                  to_seq=to_seq, since=since, until=until, tags=tags)
+        return iter_journal(self.url, self.tables.events, where, rows,
+                            connect_timeout=self.frames.session.connect_timeout)
+
+    def export_parquet(self, path: str | os.PathLike[str], *,
+                       persistence_ids: str | Iterable[str] | None = None,
+                       since: TimeLike | None = None, until: TimeLike | None = None,
+                       overwrite: bool = False, buckets: int = 16) -> list[Path]:
+        """Write the journal (or the events of ``persistence_ids`` / ``[since, until)``)
+        as a Hive-partitioned Parquet dataset under ``path`` and return the files
+        written.  Readable as-is by pyarrow, pandas, DuckDB, Polars, Spark and Dask.
+
+        * Partitioned by a hash of the persistence id (``pid_bucket=0..buckets-1``, see
+          :func:`actorpg_lab.lab.pid_bucket`): a stream lives in one bucket, in sequence
+          order; ids never become paths.
+        * Same columns and dtypes as :meth:`journal_frame` (plus ``pid_bucket``).
+        * Streamed: each bucket is one index-ordered query written a row group at a time
+          (memory bounded by a row group, two buckets at once over two connections).
+        * ``path`` that already holds files: refused (``FileExistsError``) unless
+          ``overwrite=True``, which replaces the whole dataset only once the new one is
+          complete (a failed export leaves the old one in place).
+        """
+        from ._export import export_parquet
+
+        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
+        return export_parquet(self.url, self.tables.events, path, where, overwrite=overwrite,
+                              buckets=buckets,
+                              connect_timeout=self.frames.session.connect_timeout)
+
+    def journal_dask(self, *, npartitions: int | None = None,
+                     persistence_ids: str | Iterable[str] | None = None,
+                     since: TimeLike | None = None, until: TimeLike | None = None) -> Any:
+        """The journal as a lazy ``dask.dataframe.DataFrame`` (needs the ``[scale]``
+        extra).  Each partition is a persistence_id key range (balanced by event counts;
+        ``npartitions=None``: about one per million events), loaded by the worker that
+        computes it straight from PostgreSQL with the SELECT of :meth:`journal_frame`
+        (same filters; ``meta`` and dtypes identical).  Works with the threaded,
+        process and ``dask.distributed`` schedulers; the connection settings the
+        workers receive show the password as ``***`` in every repr and log::
+
+            ddf = wb.journal_dask(since="2026-01-01")
+            ddf.groupby("persistence_id", observed=True).size().compute()
+        """
+        from ._dask import journal_dask
+
+        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
+        return journal_dask(self.url, self.tables.events, where, npartitions,
+                            connect_timeout=self.frames.session.connect_timeout)
 
     # -- replay -------------------------------------------------------------------------
     def replay(self, behaviour: Any, persistence_id: str, *,
