@@ -278,11 +278,15 @@ class FrameLoader:
             builder.add_all(self.query_batches(select, values))
         return builder.frame()
 
-    def streams(self, *, persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
-        """One row per stream (see :meth:`Workbench.streams_frame`)."""
+    def streams(self, *, persistence_ids: str | Iterable[str] | None = None,
+                stats: bool = False) -> pd.DataFrame:
+        """One row per stream (see :meth:`Workbench.streams_frame`): from index probes at
+        O(streams) cost (``sql/streams_probe.sql``), or with ``stats`` from a scan that
+        counts every row and collects the event types (``sql/streams.sql``)."""
         ids = ids_value(persistence_ids)
         if not self.table_exists(self.tables.events):
-            return streams_frame(STREAMS_SCHEMA.empty_table())
+            frame = streams_frame(STREAMS_SCHEMA.empty_table())
+            return frame if stats else frame.assign(event_types=None)
         from psycopg import sql
 
         snapshots: str | sql.Composable = (
@@ -293,6 +297,11 @@ class FrameLoader:
             self.tables.meta if self.table_exists(self.tables.meta)
             else sql.SQL(_NO_META)
         )
+        if not stats:
+            table = self.query(render("streams_probe", events=self.tables.events, meta=meta,
+                                      snapshots=snapshots), {"ids": ids})
+            # Not computed without a scan: None rather than an empty (wrong) list.
+            return streams_frame(table).assign(event_types=None)
         table = self.query(render("streams", events=self.tables.events, meta=meta,
                                   snapshots=snapshots),
                            {"ids": ids, "type_prefix": type_prefix()})

@@ -308,16 +308,34 @@ class Workbench:
                                          allow_large=allow_large)
 
     def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
-                      health: bool = True) -> pd.DataFrame:
-        """One row per stream: ``events`` (rows stored), ``first_seq``, ``head`` (highest
-        sequence number ever written), ``deleted_to``, ``snapshots``,
-        ``latest_snapshot_seq``, ``events_to_replay`` (what recovery folds after the
-        latest snapshot), ``last_write`` (UTC) and ``event_types``.
+                      stats: bool = False, health: bool | None = None) -> pd.DataFrame:
+        """One row per stream: ``events``, ``first_seq``, ``head`` (highest sequence
+        number ever written), ``deleted_to``, ``snapshots``, ``latest_snapshot_seq``,
+        ``events_to_replay`` (what recovery folds after the latest snapshot),
+        ``last_write`` (UTC) and ``event_types``.
 
-        With ``health=True`` (the default) the structure checks of :meth:`check_streams`
-        add ``ok``, ``problem``, ``problem_seq`` and ``problem_message`` (one more scan of
-        the journal; ``health=False`` skips it)."""
-        frame = self.frames.streams(persistence_ids=persistence_ids)
+        **Cost.** By default the overview costs O(streams), not O(events), so it stays
+        instant on a journal of 100M events: the streams come from a loose index scan of
+        the primary key, and per stream a few index probes read the first and the last
+        event (``head``, ``last_write`` = the head event's time), the deletion mark and
+        the snapshots.  ``events`` is then ``head - first_seq + 1`` and
+        ``events_to_replay`` ``head - max(latest_snapshot_seq, first_seq - 1)``: exact
+        for every stream the journal wrote (1-based, contiguous, deletes remove a
+        prefix); a stream that lost a row in the middle is what ``health=True`` reports.
+        ``event_types`` is ``None``: it needs every payload.
+
+        ``stats=True`` reads every event instead (O(events); seconds per million):
+        ``events`` counts the stored rows and ``event_types`` lists the payloads' types.
+        Computed on request rather than kept in a per-stream table because keeping it
+        would add a write to every append — a cost on the happy path for a figure only
+        the overview needs.
+
+        ``health`` (default: the value of ``stats``) adds the structure checks of
+        :meth:`check_streams`: ``ok``, ``problem``, ``problem_seq`` and
+        ``problem_message`` (one more scan of the journal)."""
+        if health is None:
+            health = stats
+        frame = self.frames.streams(persistence_ids=persistence_ids, stats=stats)
         if not health:
             return frame
         checked = self.check_streams(persistence_ids=persistence_ids).rename(

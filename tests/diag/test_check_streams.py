@@ -209,7 +209,7 @@ def test_streams_frame_has_health_columns(wb: lab.Workbench, execute: Execute) -
     write(wb, "a", 3)
     write(wb, "b", 3)
     execute("DELETE FROM events WHERE persistence_id = 'b' AND sequence_nr = 2")
-    frame = wb.streams_frame()
+    frame = wb.streams_frame(health=True)
     assert {"ok", "problem", "problem_seq", "problem_message"} <= set(frame.columns)
     assert frame["ok"].tolist() == [True, False]
     assert frame["problem"].tolist() == [None, "gap"]
@@ -217,3 +217,5 @@ def test_streams_frame_has_health_columns(wb: lab.Workbench, execute: Execute) -
     assert frame["problem_message"].iloc[0] == ""
     assert str(frame["persistence_id"].dtype) == "category"
     assert "ok" not in wb.streams_frame(health=False).columns
+    assert "ok" not in wb.streams_frame().columns  # the default overview stays O(streams)
+    assert "ok" in wb.streams_frame(stats=True).columns
