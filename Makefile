@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "actorpg_lab needs Python 3.11+; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[lab,test,bench]"
+	$(PY) -m pip install --quiet -e ".[lab,test,bench,scale]"
 	touch $(STAMP)
 
 ## lab: the main job — embedded PostgreSQL + demo data + JupyterLab on notebooks/

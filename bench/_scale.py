@@ -244,15 +244,13 @@ def _frames_point(data: ScaleJournal, point: Point, repeats: int) -> None:
 
     n = data.total
     wb = lab.connect(data.url, quiet=True)
-    # The workbench refuses loads above its size caps unless told (10M rows is one).
-    big = ({"allow_large": True}
-           if "allow_large" in inspect.signature(wb.journal_frame).parameters else {})
     conn = adbc.connect(data.adbc_uri, autocommit=True)
     try:
         def frame() -> float:
             gc.collect()
             started = time.perf_counter()
-            got = len(wb.journal_frame(progress=False, **big))
+            # allow_large: the workbench refuses loads above its size caps (10M rows is one).
+            got = len(wb.journal_frame(progress=False, allow_large=True))
             elapsed = time.perf_counter() - started
             if got != n:
                 raise AssertionError(f"journal_frame: expected {n} rows, got {got}")
@@ -280,7 +278,7 @@ def _frames_point(data: ScaleJournal, point: Point, repeats: int) -> None:
 
         def tagged() -> float:
             started = time.perf_counter()
-            got = len(wb.tag_frame("tag-3", progress=False, **big))
+            got = len(wb.tag_frame("tag-3", progress=False, allow_large=True))
             elapsed = time.perf_counter() - started
             if got != data.tag3:
                 raise AssertionError(f"tag_frame: expected {data.tag3} rows, got {got}")

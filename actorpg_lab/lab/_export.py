@@ -52,6 +52,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
 from ._iteration import (
     empty_journal_frame,
@@ -61,7 +62,7 @@ from ._iteration import (
     to_journal_frame,
 )
 from ._partitions import pid_bucket, stream_sizes
-from ._session import DEFAULT_CONNECT_TIMEOUT, AdbcSession
+from ._session import AdbcSession
 
 __all__ = ["DEFAULT_BUCKETS", "export_parquet"]
 

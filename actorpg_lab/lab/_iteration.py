@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
 from ._builder import FrameBuilder
-from ._session import DEFAULT_CONNECT_TIMEOUT, AdbcSession
+from ._session import AdbcSession
 from ._sql import fragment, render
 
 __all__ = ["DEFAULT_BATCH_ROWS", "check_batch_rows", "empty_journal_frame", "iter_journal",
