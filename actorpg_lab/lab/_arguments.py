@@ -93,10 +93,19 @@ def _check_ids(persistence_ids: str | Iterable[str] | None) -> tuple[str, ...] |
     return tuple(ids)
 
 
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL array literal (``{"a","b\\"c"}``) for ``$x::text[]``:
+    every element double-quoted, ``"`` and ``\\`` backslash-escaped (the array input
+    syntax); the whole text is then quoted as a string literal by :mod:`._literals`.
+    A constant array is folded at plan time, so the planner can estimate the filter."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
 def ids_value(persistence_ids: str | Iterable[str] | None) -> str | None:
-    """The SQL value of a persistence-id filter: a JSON array, ``None`` for all."""
+    """The SQL value of a persistence-id filter: a ``text[]`` literal, ``None`` for all."""
     ids = _check_ids(persistence_ids)
-    return None if ids is None else orjson.dumps(list(ids)).decode()
+    return None if ids is None else text_array(ids)
 
 
 def _json_list(values: tuple[str, ...]) -> str | None:
@@ -145,8 +154,7 @@ class EventFilter:
         ``$ids``/``$from_seq``/``$to_seq``/``$since``/``$until``)."""
         tags = self.tags
         return {
-            "ids": None if self.persistence_ids is None
-            else orjson.dumps(list(self.persistence_ids)).decode(),
+            "ids": None if self.persistence_ids is None else text_array(self.persistence_ids),
             "from_seq": self.from_seq,
             "to_seq": self.to_seq,
             "since": self.since_ms,

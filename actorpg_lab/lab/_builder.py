@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from ._payloads import PayloadErrors, PayloadExpander, column_names, parse_pool
 from ._read_model import split_tags
 
-__all__ = ["STREAMS_SCHEMA", "FrameBuilder", "streams_frame"]
+__all__ = ["STREAMS_SCHEMA", "FrameBuilder", "close_stream", "streams_frame"]
 
 STREAMS_SCHEMA = pa.schema([
     ("persistence_id", pa.string()),
@@ -89,11 +89,16 @@ class FrameBuilder:
                      for name in ("persistence_id", self.second, "timestamp")}
 
     def add_all(self, batches: Iterable[pa.RecordBatch]) -> int:
-        """Add every batch; returns how many rows they held."""
+        """Add every batch; returns how many rows they held.  A stream that fails half
+        way (e.g. a corrupt payload) is closed here, in the thread that reads it, so its
+        connection lock is released at once."""
         rows = 0
-        for batch in batches:
-            self.add(batch)
-            rows += batch.num_rows
+        try:
+            for batch in batches:
+                self.add(batch)
+                rows += batch.num_rows
+        finally:
+            close_stream(batches)
         return rows
 
     def extend(self, other: FrameBuilder) -> None:
@@ -133,6 +138,13 @@ class FrameBuilder:
                                         {*frame.columns, "payload"}, renamed=True)
         combined: pd.DataFrame = pd.concat([frame, expanded], axis=1)
         return combined
+
+
+def close_stream(batches: Iterable[Any]) -> None:
+    """Close a generator of batches (a no-op for other iterables)."""
+    close = getattr(batches, "close", None)
+    if callable(close):
+        close()
 
 
 def timestamps(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._arguments import MIN_BIGINT
-from ._builder import FrameBuilder
+from ._builder import FrameBuilder, close_stream
 
 __all__ = ["Page", "load", "load_halves", "load_paged"]
 
@@ -65,14 +65,18 @@ def load_paged(builder: FrameBuilder, page: Page, total: int, *, limit: int | No
         while limit is None or builder.rows < limit:
             size = page_size if limit is None else min(page_size, limit - builder.rows)
             got = 0
-            for batch in page(builder.last or None, size):
-                builder.add(batch)
-                got += batch.num_rows
-                if batch.num_rows:
-                    newest = max(newest, int(pc.max(batch.column("timestamp")).as_py()))
-                bar.update(batch.num_rows)
-                lag = max(0.0, time.time() - newest / 1000.0)
-                bar.set_postfix_str(f"lag {human_seconds(lag)}", refresh=False)
+            batches = page(builder.last or None, size)
+            try:
+                for batch in batches:
+                    builder.add(batch)
+                    got += batch.num_rows
+                    if batch.num_rows:
+                        newest = max(newest, int(pc.max(batch.column("timestamp")).as_py()))
+                    bar.update(batch.num_rows)
+                    lag = max(0.0, time.time() - newest / 1000.0)
+                    bar.set_postfix_str(f"lag {human_seconds(lag)}", refresh=False)
+            finally:
+                close_stream(batches)
             pages += 1
             if got < size:
                 break

@@ -1,11 +1,11 @@
 -- The optional filters shared by the journal loaders (a NULL value means "no filter"):
--- $ids persistence ids (JSON array), $from_seq..$to_seq sequence range (inclusive),
+-- $ids persistence ids (a text[] literal, folded at plan time so the
+-- planner estimates and uses the index), $from_seq..$to_seq sequence range (inclusive),
 -- $since..$until time window in epoch ms [since, until), $tags_all / $tags_any /
 -- $tags_not (JSON arrays) matched against the events table's CSV tag mirror.  The bounds'
 -- defaults (0, max bigint, min bigint, max bigint: "no bound") fold to TRUE at plan time,
 -- so an unfiltered load checks nothing per row.  (EventFilter.sql_values gives them.)
-    ($ids::jsonb IS NULL
-     OR e.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($ids::jsonb))))
+    ($ids::text[] IS NULL OR e.persistence_id = ANY ($ids::text[]))
 AND ($from_seq::bigint = 0 OR e.sequence_nr >= $from_seq::bigint)
 AND ($to_seq::bigint = 9223372036854775807 OR e.sequence_nr <= $to_seq::bigint)
 AND ($since::bigint = (-9223372036854775807 - 1) OR e."timestamp" >= $since::bigint)

@@ -1,9 +1,8 @@
--- snapshots_frame: $ids persistence ids (JSON array or NULL), $from_seq..$to_seq sequence
+-- snapshots_frame: $ids persistence ids (a text[] literal or NULL), $from_seq..$to_seq sequence
 -- range, $since..$until time window [since, until) in epoch ms, $page_size (NULL = none).
 SELECT s.persistence_id, s.sequence_nr, s.payload, s."timestamp"
 FROM {snapshots} s
-WHERE ($ids::jsonb IS NULL
-       OR s.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($ids::jsonb))))
+WHERE ($ids::text[] IS NULL OR s.persistence_id = ANY ($ids::text[]))
   AND s.sequence_nr >= $from_seq::bigint AND s.sequence_nr <= $to_seq::bigint
   AND s."timestamp" >= $since::bigint AND s."timestamp" < $until::bigint
 ORDER BY s.persistence_id, s.sequence_nr

@@ -2,10 +2,9 @@
 -- The event types are the names in the payloads' codec envelopes: the text after
 -- $type_prefix (the read model's type_prefix(), what every envelope starts with) up to the
 -- closing quote — the same name journal_frame(expand=True) shows in event_type.
--- $ids persistence ids (JSON array or NULL).
+-- $ids persistence ids (a text[] literal or NULL).
 WITH wanted AS (
-    SELECT CASE WHEN $ids::jsonb IS NULL THEN NULL
-                ELSE ARRAY(SELECT jsonb_array_elements_text($ids::jsonb)) END AS ids
+    SELECT $ids::text[] AS ids
 ),
 snaps AS (
     SELECT s.persistence_id, count(*) AS snapshots, max(s.sequence_nr) AS latest_snapshot_seq
