@@ -154,6 +154,9 @@ class Database:
         self._schema = schema
         self._create_tables = create_tables
         self._schema_ready = schema is None
+        #: Columns a migration adds that this database lacks (``"table.column"``; only
+        #: with ``create_tables=False``), known after the first use.
+        self.missing_columns: frozenset[str] = frozenset()
         self._lock = asyncio.Lock()
         self._closed = False
         self.owner = owner
@@ -165,6 +168,11 @@ class Database:
 
     def __repr__(self) -> str:
         return f"<Database {self.owner} {self.where}>"
+
+    @property
+    def schema(self) -> SchemaSpec | None:
+        """What this store's tables should look like (``None``: not checked)."""
+        return self._schema
 
     @property
     def closed(self) -> bool:
@@ -226,7 +234,8 @@ class Database:
     async def _create_schema(self, pool: AsyncConnectionPool[Any]) -> None:
         assert self._schema is not None
         try:
-            await ensure_schema(pool, self._schema, create=self._create_tables)
+            self.missing_columns = await ensure_schema(pool, self._schema,
+                                                       create=self._create_tables)
         except Exception as exc:
             raise translate(exc, f"{self.owner}: creating tables") from exc
         _log.debug("%s: tables ready", self.owner)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
@@ -42,6 +42,7 @@ from ._append_coalescer import AppendCoalescer, outcome
 from ._database import WriteConflict, decode_stored
 from ._journal_schema import journal_schema
 from ._listener import Listener
+from ._schema import missing_columns_error
 from ._sql import statement
 from ._store import PostgresStore
 from ._write_history import ConflictLog, check_writer
@@ -150,7 +151,11 @@ class PostgresJournal(PostgresStore):
             enabled=bool(coalesce_appends),
         )
         self._head_sql = statement("journal_head", **names)
-        self._read_sql = statement("journal_read", **names)
+        self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
+                                   **names)
+        # A journal not migrated to positions (auto_create_tables=False): position 0.
+        self._read_unmigrated_sql = statement("journal_read", position=sql.SQL("0::bigint"),
+                                              **names)
         self._delete_sql = statement("journal_delete", **names)
         self._ids_sql = statement("journal_persistence_ids", **names)
         self._by_tag_sql = statement("journal_by_tag", **names)
@@ -284,6 +289,8 @@ class PostgresJournal(PostgresStore):
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
         stored_value = self.codec.stored_value  # == decode(payload), without parsing if it can
+        if self._db.missing_columns:  # not migrated: nothing stores the position
+            position = 0
         return [
             PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags,
                             position)
@@ -355,7 +362,7 @@ class PostgresJournal(PostgresStore):
         self, pid: str, expected: int, payloads: list[str], checked: list[tuple[Any, tuple[str, ...]]]
     ) -> bool:
         rows = await self._db.fetch_all(
-            f"read {pid!r}", self._read_sql,
+            f"read {pid!r}", await self._read_query(),
             {"pid": pid, "from_seq": expected + 1, "to_seq": expected + len(payloads)},
         )
         return len(rows) == len(payloads) and all(
@@ -384,11 +391,22 @@ class PostgresJournal(PostgresStore):
         pid = check_persistence_id(persistence_id)
         check_seq_range(from_seq, to_seq)
         rows = await self._db.fetch_all(
-            f"read {pid!r}", self._read_sql,
+            f"read {pid!r}", await self._read_query(),
             {"pid": pid, "from_seq": from_seq, "to_seq": MAX_BIGINT if to_seq is None else to_seq},
             binary=True,
         )
         return self._stream_events(pid, rows)
+
+    async def _read_query(self) -> sql.Composed:
+        await self._db.ready_pool()  # the first use learns whether positions exist
+        return self._read_unmigrated_sql if self._db.missing_columns else self._read_sql
+
+    async def _require_positions(self) -> None:
+        """Tag queries need positions: a clear error on a journal not migrated yet."""
+        await self._db.ready_pool()
+        if self._db.missing_columns:
+            assert self._db.schema is not None
+            raise missing_columns_error(self._db.schema, self._db.missing_columns)
 
     def _stream_events(self, pid: str, rows: list[tuple[Any, ...]]) -> list[PersistentEvent]:
         """Rows ``(seq, payload, tags, ts, position)`` of one stream as events (the
@@ -454,6 +472,7 @@ class PostgresJournal(PostgresStore):
         could still commit an event before them has ended (see :mod:`actorpg_lab.query`).
         """
         key = check_tag_query(tag_filter, from_timestamp, limit, after)
+        await self._require_positions()
         if tag_filter.matches_nothing:
             return []
         position, pid, seq = key
@@ -479,6 +498,7 @@ class PostgresJournal(PostgresStore):
         """``(horizon, held_back)``: tag queries read positions below ``horizon``;
         ``held_back`` is true when committed events wait at or above it (a transaction
         that started writing before them is still open)."""
+        await self._require_positions()
         row = await self._db.fetch_one("visibility horizon", self._horizon_sql, {})
         assert row is not None
         return int(row[0]), bool(row[1])

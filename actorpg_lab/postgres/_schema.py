@@ -17,8 +17,9 @@ do the work once):
 * a missing (or invalid) index of an existing table: ``CREATE INDEX CONCURRENTLY``,
   which does not block writers at all.
 
-With ``auto_create_tables=False`` nothing is created: a missing column raises a
-:class:`~actorpg_lab.JournalError` naming the SQL script that adds it.
+With ``auto_create_tables=False`` nothing is created: missing columns are reported
+back (the journal then keeps working without them where it can, and names the SQL
+script that adds them where it cannot; see :func:`missing_columns_error`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from psycopg_pool import AsyncConnectionPool
 from .._errors import JournalError
 from ._sql import statement
 
-__all__ = ["LOCK_TIMEOUT_MS", "ColumnSpec", "IndexSpec", "SchemaSpec", "TableSpec", "ensure_schema"]
+__all__ = [
+    "LOCK_TIMEOUT_MS",
+    "ColumnSpec",
+    "IndexSpec",
+    "SchemaSpec",
+    "TableSpec",
+    "ensure_schema",
+    "missing_columns_error",
+]
 
 _log = logging.getLogger("actorpg_lab.postgres")
 
@@ -137,29 +146,35 @@ def _missing(spec: SchemaSpec, catalog: _Catalog) -> tuple[list[TableSpec], list
 
 async def ensure_schema(
     pool: AsyncConnectionPool[Any], spec: SchemaSpec, *, create: bool
-) -> None:
+) -> frozenset[str]:
     """Make sure ``spec`` exists; build only what is missing (see the module docstring).
 
-    ``create=False`` (``auto_create_tables=False``) only checks that columns added by a
-    migration exist: a missing table is left to the first statement to report.
+    ``create=False`` (``auto_create_tables=False``) builds nothing and returns the
+    migration columns that are missing (``"table.column"``); a missing table is left
+    to the first statement to report.  ``create=True`` returns an empty set.
     """
     async with pool.connection() as conn:  # ends (commits) a non-autocommit read too
         catalog = await _read_catalog(conn, spec)
     tables, columns, indexes = _missing(spec, catalog)
     if not create:
-        if columns:
-            names = ", ".join(f"{c.table}.{c.name}" for c in columns)
-            raise JournalError(
-                f"{spec.owner}: column(s) {names} missing: the tables predate this version "
-                f"and auto_create_tables=False, so they are not migrated automatically; "
-                f"have an administrator run {spec.manual_script} (with the table names "
-                f"adjusted) or enable auto_create_tables"
-            )
-        return
-    if not (tables or columns or indexes):
-        return
-    async with pool.connection() as conn:
-        await _build(conn, spec)
+        missing = frozenset(f"{c.table}.{c.name}" for c in columns)
+        if missing:
+            _log.warning("%s", missing_columns_error(spec, missing))
+        return missing
+    if tables or columns or indexes:
+        async with pool.connection() as conn:
+            await _build(conn, spec)
+    return frozenset()
+
+
+def missing_columns_error(spec: SchemaSpec, missing: Iterable[str]) -> JournalError:
+    """The error for an operation that needs columns a migration adds."""
+    return JournalError(
+        f"{spec.owner}: column(s) {', '.join(sorted(missing))} missing: the tables predate "
+        f"this version and auto_create_tables=False, so they are not migrated "
+        f"automatically; have an administrator run {spec.manual_script} (with the table "
+        f"names adjusted), or enable auto_create_tables"
+    )
 
 
 async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:

@@ -18,7 +18,7 @@ inserted_events AS (
     FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[]) WITH ORDINALITY AS e (payload, tags, ord),
          head, clock
     WHERE head.seq = %(expected)s
-    RETURNING sequence_nr, tags, position
+    RETURNING sequence_nr, tags, pg_current_xact_id() AS position  -- = the column default
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)

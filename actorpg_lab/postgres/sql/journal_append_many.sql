@@ -27,7 +27,7 @@ inserted_events AS (
              AS ev (idx, ord, payload, tags)
          JOIN head ON head.idx = ev.idx AND head.seq = head.expected,
          clock
-    RETURNING persistence_id, sequence_nr, tags, position
+    RETURNING persistence_id, sequence_nr, tags, pg_current_xact_id() AS position
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)

@@ -14,7 +14,7 @@ inserted_events AS (
     SELECT %(pid)s, %(expected)s + 1, %(payload)s, %(tags_csv)s, clock.ms
     FROM head, clock
     WHERE head.seq = %(expected)s
-    RETURNING sequence_nr, tags, position
+    RETURNING sequence_nr, tags, pg_current_xact_id() AS position  -- = the column default
 ),
 inserted_tags AS (
     INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)

@@ -11,5 +11,5 @@ WHERE GREATEST(
         COALESCE((SELECT deleted_to FROM {meta} WHERE persistence_id = %(pid)s), 0)
       ) = %(expected)s
 RETURNING timestamp,
-          position::text::bigint AS position,
+          pg_current_xact_id()::text::bigint AS position, -- = the column default
           CASE WHEN %(notify)s THEN pg_notify(%(channel)s, '') END AS notified

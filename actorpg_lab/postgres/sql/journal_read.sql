@@ -1,5 +1,6 @@
 -- One stream's events in [from_seq, to_seq], ascending.
-SELECT sequence_nr, payload, tags, timestamp, position::text::bigint
+-- {position} is position::text::bigint, or 0 on a journal not migrated to positions yet.
+SELECT sequence_nr, payload, tags, timestamp, {position}
 FROM {events}
 WHERE persistence_id = %(pid)s
   AND sequence_nr BETWEEN %(from_seq)s AND %(to_seq)s
