@@ -14,7 +14,17 @@ A broken stream does not raise: the problem is recorded in :attr:`Replayer.probl
   replaying the journal from the initial state so you can still look at it;
 * ``gap`` — a missing/duplicate/out-of-order sequence number
   (:class:`~actorpg_lab.JournalIntegrityError`); the history stops before it;
+* ``undecodable`` — a stored event the current code cannot decode (a
+  :class:`~actorpg_lab.JournalIntegrityError` caused by the decoder); the history stops
+  before it;
 * ``on_event_failed`` — the event handler raised; the history stops before it.
+
+A replayer of a broken stream opens at its first problem: :attr:`Replayer.position` is
+the sequence number just before it and ``problems[0]`` names it.  One position past the
+history, :attr:`Replayer.problem_position` is the failing event itself: stepping onto it
+(or :meth:`Replayer.goto_problem`) shows the event, its payload, the exception and a
+short traceback (:attr:`Replayer.error`, :attr:`Replayer.failed_event`) instead of
+stopping short.
 """
 
 from __future__ import annotations
@@ -33,13 +43,14 @@ from .._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
 from .._types import PersistentEvent, Snapshot
 from .._validation import check_non_negative_int, check_persistence_id
 from ._diff import StateDiff, diff_states
+from ._health import classify_replay_error, short_traceback
 from ._read_model import event_type_name
 
 __all__ = ["ReplayProblem", "Replayer", "resolve_behaviour"]
 
 _log = logging.getLogger("actorpg_lab.lab.replayer")
 
-ProblemKind = Literal["snapshot_ahead", "gap", "on_event_failed"]
+ProblemKind = Literal["snapshot_ahead", "gap", "undecodable", "on_event_failed"]
 SnapshotChoice = Literal["latest", "none"] | int
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -52,6 +63,10 @@ class ReplayProblem:
     message: str
     sequence_nr: int | None
     error: BaseException
+    #: The event that failed (``on_event_failed``), when it could be read back.
+    event: PersistentEvent | None = None
+    #: The last frames of the exception's traceback and its message.
+    traceback: str = ""
 
     def __str__(self) -> str:
         where = f" at sequence_nr {self.sequence_nr}" if self.sequence_nr is not None else ""
@@ -186,9 +201,9 @@ class Replayer:
             self.fallback = True
             self._replay(None, self.to_seq)
         self.end_seq = self.steps[-1].event.sequence_nr if self.steps else self.start_seq
-        self.position = self.start_seq
+        self.position = self._opening_position()
         if old_position is not None:
-            self.position = min(max(old_position, self.start_seq), self.end_seq)
+            self.position = min(max(old_position, self.start_seq), self.last_position)
         self._loaded = True
         self._refresh()
         return self
@@ -219,12 +234,16 @@ class Replayer:
             ))
         except SnapshotIntegrityError as exc:
             self.problems.append(ReplayProblem("snapshot_ahead", str(exc),
-                                               getattr(exc, "sequence_nr", None), exc))
+                                               getattr(exc, "sequence_nr", None), exc,
+                                               traceback=short_traceback(exc)))
             self.steps = []
             return False
         except JournalIntegrityError as exc:
             seq = getattr(exc, "sequence_nr", None)
-            self.problems.append(ReplayProblem("gap", str(exc), seq, exc))
+            kind: ProblemKind = "undecodable" if classify_replay_error(exc) == "undecodable" \
+                else "gap"
+            self.problems.append(ReplayProblem(kind, str(exc), seq, exc,
+                                               traceback=short_traceback(exc)))
             folded = steps[-1].event.sequence_nr if steps else self.start_seq
             if isinstance(seq, int) and seq - 1 > folded:
                 # replay_state checks a whole page before folding it: replay once more up
@@ -238,11 +257,78 @@ class Replayer:
         except Exception as exc:
             seq = (steps[-1].event.sequence_nr if steps else self.start_seq) + 1
             self.problems.append(ReplayProblem(
-                "on_event_failed", f"{type(exc).__name__}: {exc}", seq, exc))
+                "on_event_failed", f"{type(exc).__name__}: {exc}", seq, exc,
+                event=self._read_event(seq), traceback=short_traceback(exc)))
             self.steps = steps
             return False
         self.steps = steps
         return True
+
+    def _read_event(self, seq: int) -> PersistentEvent | None:
+        """The stored event ``seq`` (to show the one ``on_event`` failed on), or ``None``."""
+        try:
+            events: list[PersistentEvent] = self._run(
+                self._journal.read(self.persistence_id, seq, seq))
+        except Exception:  # shown without it; the problem itself is already recorded
+            _log.debug("could not read event %d of %r", seq, self.persistence_id, exc_info=True)
+            return None
+        return events[0] if events else None
+
+    # -- the problem ------------------------------------------------------------------
+    @property
+    def problem(self) -> ReplayProblem | None:
+        """The first problem (``problems[0]``), or ``None`` for a healthy stream."""
+        return self.problems[0] if self.problems else None
+
+    @property
+    def problem_position(self) -> int | None:
+        """Where the first problem shows: the failing event (one past :attr:`end_seq`) for
+        ``on_event_failed``, ``undecodable`` and ``gap``; the end of the journal for a
+        ``snapshot_ahead``; ``None`` without a problem."""
+        problem = self.problem
+        if problem is None:
+            return None
+        if problem.kind != "snapshot_ahead" and problem.sequence_nr == self.end_seq + 1:
+            return self.end_seq + 1
+        return self.end_seq
+
+    @property
+    def last_position(self) -> int:
+        """The furthest position: :attr:`end_seq`, or the failing event just after it."""
+        where = self.problem_position
+        return max(self.end_seq, where if where is not None else self.end_seq)
+
+    @property
+    def at_problem(self) -> bool:
+        """True when :attr:`position` is the :attr:`problem_position`."""
+        return self.problem_position is not None and self.position == self.problem_position
+
+    @property
+    def error(self) -> ReplayProblem | None:
+        """The problem shown at the current position (``None`` elsewhere)."""
+        return self.problem if self.at_problem else None
+
+    @property
+    def failed_event(self) -> PersistentEvent | None:
+        """The event the first problem is about, when it could be read back
+        (``on_event_failed``); the stored text of an undecodable one is in the message."""
+        problem = self.problem
+        return problem.event if problem is not None else None
+
+    def goto_problem(self) -> Any:
+        """Move onto the first problem (:attr:`problem_position`); returns the state there
+        (the state the failing event was applied to)."""
+        where = self.problem_position
+        if where is None:
+            raise ValueError(f"{self.persistence_id!r} replayed without a problem")
+        return self.seek(where)
+
+    def _opening_position(self) -> int:
+        """Just before the first problem, or the start of the history."""
+        problem = self.problem
+        if problem is None or problem.sequence_nr is None:
+            return self.start_seq
+        return min(max(problem.sequence_nr - 1, self.start_seq), self.end_seq)
 
     # -- navigation -------------------------------------------------------------------
     @property
@@ -251,8 +337,9 @@ class Replayer:
         return not self.problems
 
     def _index(self) -> int:
-        """How many recorded steps are applied at the current position."""
-        return self.position - self.start_seq
+        """How many recorded steps are applied at the current position (on the failing
+        event: all of them)."""
+        return min(self.position, self.end_seq) - self.start_seq
 
     @property
     def state(self) -> Any:
@@ -262,24 +349,29 @@ class Replayer:
 
     @property
     def event(self) -> PersistentEvent | None:
-        """The event applied last (the one at :attr:`position`), ``None`` at the start."""
+        """The event applied last (the one at :attr:`position`), ``None`` at the start;
+        on the failing event, that event (``None`` when it could not be read)."""
+        if self.position > self.end_seq:
+            return self.failed_event
         i = self._index()
         return None if i == 0 else self.steps[i - 1].event
 
     @property
     def diff(self) -> StateDiff:
-        """What the event at :attr:`position` changed."""
+        """What the event at :attr:`position` changed (nothing on the failing event)."""
         i = self._index()
-        if i == 0:
+        if i == 0 or self.position > self.end_seq:
             return StateDiff()
         step = self.steps[i - 1]
         return diff_states(step.state_before, step.state_after)
 
     def step(self, n: int = 1) -> ReplayStep | None:
-        """Apply the next ``n`` events; returns the last step applied (``None`` at the end)."""
+        """Apply the next ``n`` events; returns the last step applied (``None`` at the
+        start).  From the end of a broken stream's history it steps onto the failing
+        event (:attr:`at_problem`, :attr:`error`)."""
         if n < 0:
             raise ValueError(f"n must not be negative: {n!r} (use back())")
-        self._move(min(self.end_seq, self.position + n))
+        self._move(min(self.last_position, self.position + n))
         return self.steps[self._index() - 1] if self._index() else None
 
     def back(self, n: int = 1) -> int:
@@ -290,12 +382,13 @@ class Replayer:
         return self.position
 
     def seek(self, seq: int) -> Any:
-        """Move to sequence number ``seq`` (``start_seq..end_seq``); returns the state there."""
+        """Move to sequence number ``seq`` (``start_seq..last_position``); returns the
+        state there."""
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise TypeError(f"seq must be an int, got {type(seq).__name__}: {seq!r}")
-        if not self.start_seq <= seq <= self.end_seq:
+        if not self.start_seq <= seq <= self.last_position:
             raise ValueError(
-                f"seq {seq} is outside the replayed range {self.start_seq}..{self.end_seq} "
+                f"seq {seq} is outside the replayed range {self.start_seq}..{self.last_position} "
                 f"of {self.persistence_id!r}"
             )
         self._move(seq)
@@ -391,7 +484,17 @@ class Replayer:
         :meth:`step`/:meth:`back`/:meth:`seek`."""
         return self._view_of().widget()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def static_html(self) -> str:
+        """A self-contained HTML view of the current position (kept in saved notebooks)."""
+        html: str = self._view_of().static_html()
+        return html
 
+    def _ipython_display_(self) -> None:
+        """A static HTML view, then the live widget.  The live widget hides the static
+        copy; a saved notebook reopened without the widgets' state (JupyterLab, nbconvert,
+        GitHub) shows the static copy — JupyterLab's "model not found" line is hidden."""
+        from IPython.display import HTML, display
+
+        view = self._view_of()
+        display(HTML(view.static_html(sibling=True)))  # type: ignore[no-untyped-call]
         display(self.widget())  # type: ignore[no-untyped-call]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import pprint
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -28,6 +29,8 @@ class ReplayerView:
     def __init__(self, model: Replayer) -> None:
         self.model = model
         self._widget: Any = None
+        #: Names the static copy of this view that the live widget hides.
+        self.uid = uuid.uuid4().hex[:12]
 
     # -- HTML -------------------------------------------------------------------------
     def problems_html(self) -> str:
@@ -46,9 +49,29 @@ class ReplayerView:
         return (f"<div class='actorpg-replayer-header'><b>{html.escape(r.persistence_id)}</b>"
                 f" — {html.escape(r.overview())}</div>{self.problems_html()}")
 
+    def error_html(self) -> str:
+        """The problem at the current position: what failed, the exception and a short
+        traceback (empty elsewhere)."""
+        problem = self.model.error
+        if problem is None:
+            return ""
+        error = problem.error
+        head = f"{type(error).__name__}: {error}" if problem.kind == "on_event_failed" else (
+            problem.message)
+        trace = (f"<pre style='margin:2px 0;font-size:85%;white-space:pre-wrap'>"
+                 f"{html.escape(problem.traceback)}</pre>" if problem.traceback else "")
+        return (f"<div class='actorpg-error' style='color:#cf222e;border-left:3px solid "
+                f"#cf222e;padding:2px 6px;margin-top:4px'><b>⚠ {html.escape(problem.kind)}"
+                f" at #{problem.sequence_nr}</b><div>{html.escape(head)}</div>{trace}</div>")
+
     def event_html(self) -> str:
         r = self.model
         ev = r.event
+        if r.at_problem and r.position > r.end_seq and ev is None:
+            what = ("is missing from the journal" if r.problems[0].kind == "gap"
+                    else "cannot be read")
+            return (f"<div><b>#{r.position}</b> <i>this event {what}</i></div>"
+                    f"{self.error_html()}")
         if ev is None:
             where = r.start_description()
             where = "the initial state" if where == "initial state" else where
@@ -56,9 +79,11 @@ class ReplayerView:
         stamp = pd.Timestamp(ev.timestamp, unit="ms", tz="UTC").isoformat()
         tags = ", ".join(ev.tags) or "—"
         name = event_type_name(ev.event, r.codec) or type(ev.event).__qualname__
-        return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(name)} "
+        failing = " <b style='color:#cf222e'>(not applied)</b>" if r.position > r.end_seq else ""
+        return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(name)}{failing} "
                 f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>"
-                f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>")
+                f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>"
+                f"{self.error_html()}")
 
     def state_html(self) -> str:
         return (f"<pre style='margin:0'>"
@@ -68,13 +93,45 @@ class ReplayerView:
         r = self.model
         return (
             f"<div class='actorpg-replayer'>{self.header_html()}"
-            f"<div>position <b>{r.position}</b> of {r.start_seq}..{r.end_seq}</div>"
+            f"<div>position <b>{r.position}</b> of {r.start_seq}..{r.last_position}"
+            f"{self._problem_note()}</div>"
             f"<table><tr><th>event</th><th>state</th><th>diff</th></tr><tr>"
             f"<td style='vertical-align:top'>{self.event_html()}</td>"
             f"<td style='vertical-align:top' class='actorpg-state'>{self.state_html()}</td>"
             f"<td style='vertical-align:top'>{r.diff._repr_html_()}</td>"
             f"</tr></table></div>"
         )
+
+    def _problem_note(self) -> str:
+        where = self.model.problem_position
+        return "" if where is None else f" — <b style='color:#cf222e'>⚠ problem at {where}</b>"
+
+    def marks_html(self) -> str:
+        """A strip under the slider marking where the first problem is."""
+        r = self.model
+        where = r.problem_position
+        if where is None:
+            return ""
+        span = max(r.last_position - r.start_seq, 1)
+        left = 100.0 * (where - r.start_seq) / span
+        return (f"<div style='position:relative;height:16px;width:280px;margin-left:94px'>"
+                f"<span class='actorpg-problem-mark' title='first problem: #{where}' "
+                f"style='position:absolute;left:calc({left:.1f}% - 5px);color:#cf222e;"
+                f"font-size:11px;white-space:nowrap'>▲ #{where}</span></div>")
+
+    def static_html(self, *, sibling: bool = False) -> str:
+        """:meth:`html` as a static copy for saved notebooks (its CSS classes renamed so
+        it never counts as the live view).  ``sibling=True``: it is displayed right
+        before the live widget, which hides it; without the widget (a reopened notebook)
+        it stays, and JupyterLab's "model not found" line after it is hidden."""
+        body = self.html().replace("class='actorpg-", "class='actorpg-static-")
+        if not sibling:
+            return body
+        uid = f"actorpg-static-{self.uid}"
+        # Only the renderer's own node, when it holds nothing but the error text.
+        style = (f"<style>.jp-OutputArea-child:has(.{uid}) + .jp-OutputArea-child "
+                 f"> .jp-OutputArea-output.jupyter-widgets:not(:has(*)){{display:none}}</style>")
+        return f"<div class='{uid}'>{style}{body}</div>"
 
     # -- widget -----------------------------------------------------------------------
     def widget(self) -> Any:
@@ -89,7 +146,7 @@ class ReplayerView:
         import ipywidgets as w
 
         r = self.model
-        lo, hi = r.start_seq, r.end_seq
+        lo, hi = r.start_seq, r.last_position
         slider = w.IntSlider(value=r.position, min=lo, max=max(hi, lo), description="seq",
                              continuous_update=True, layout=w.Layout(width="420px"))
         play = w.Play(value=r.position, min=lo, max=max(hi, lo), step=1, interval=600,
@@ -101,6 +158,15 @@ class ReplayerView:
         step = w.Button(description="Step ▶", tooltip="apply the next event",
                         layout=w.Layout(width="90px"))
         step.add_class("actorpg-step")
+        goto = w.Button(description="⚠ Go to problem", tooltip="step onto the first problem",
+                        button_style="danger", layout=w.Layout(width="140px"))
+        goto.add_class("actorpg-goto-problem")
+        if r.problem_position is None:
+            goto.layout.display = "none"
+        marks = w.HTML(self.marks_html())
+        marks.add_class("actorpg-marks")
+        # Hides the static copy displayed before this widget (see static_html).
+        hide_static = w.HTML(f"<style>.actorpg-static-{self.uid}{{display:none}}</style>")
         header = w.HTML(self.header_html())
         header.add_class("actorpg-header")
         event_pane = w.HTML()
@@ -111,21 +177,29 @@ class ReplayerView:
         diff_pane.add_class("actorpg-diff")
 
         def render() -> None:
+            if (slider.min, slider.max) != (r.start_seq, max(r.last_position, r.start_seq)):
+                slider.max = max(r.last_position, r.start_seq, slider.min)
+                slider.min = r.start_seq
+                play.min, play.max = slider.min, slider.max
             if slider.value != r.position:
                 slider.value = r.position
             header.value = self.header_html()
             event_pane.value = self.event_html()
             state_pane.value = self.state_html()
             diff_pane.value = r.diff._repr_html_()
+            marks.value = self.marks_html()
             back.disabled = r.position <= r.start_seq
-            step.disabled = r.position >= r.end_seq
+            step.disabled = r.position >= r.last_position
+            goto.disabled = r.at_problem
+            goto.layout.display = "none" if r.problem_position is None else None
 
         def on_slider(change: dict[str, Any]) -> None:
-            r.seek(min(max(int(change["new"]), r.start_seq), r.end_seq))
+            r.seek(min(max(int(change["new"]), r.start_seq), r.last_position))
 
         slider.observe(on_slider, names="value")
         step.on_click(lambda _b: r.step())
         back.on_click(lambda _b: r.back())
+        goto.on_click(lambda _b: r.goto_problem())
         r.add_view(render)
         render()
 
@@ -135,9 +209,11 @@ class ReplayerView:
 
         view = w.VBox([
             header,
-            w.HBox([play, back, slider, step]),
+            w.HBox([play, back, slider, step, goto]),
+            marks,
             w.HBox([box("Event", event_pane), box("State", state_pane),
                     box("Diff", diff_pane)]),
+            hide_static,
         ])
         view.add_class("actorpg-replayer")
         self._widget = view

@@ -1,8 +1,10 @@
-"""A real browser: JupyterLab runs the replay notebook and we click the replayer's step button.
+"""A real browser: JupyterLab runs the replay notebook (02); we click the replayer's
+"go to problem" and step buttons and read what the widget shows.
 
 Headless Chromium from Debian (``/usr/bin/chromium``) driven by Playwright (never
-``playwright install``).  Skipped, with the reason, when Chromium is not installed;
-``make test`` installs it in CI.
+``playwright install``).  Skipped, with the reason, when Chromium is not installed —
+except where the browser is required (``ACTORPG_REQUIRE_BROWSER=1``, set by ``.ci/run``,
+whose ``make test`` installs Chromium first): there a missing browser fails the test.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def _wait_for_status(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
 def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
     """JupyterLab on a free port, serving a copy of the replay notebook; always terminated."""
     if not CHROMIUM.exists():
+        if os.environ.get("ACTORPG_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is not installed but ACTORPG_REQUIRE_BROWSER=1 "
+                        f"(CI): scripts/ensure-browser.sh should have installed it")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); "
                     f"`make test` installs it in CI")
     root = tmp_path / "root"
@@ -101,7 +106,8 @@ def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
 
-def test_step_button_changes_the_state_pane(jupyter_lab: str, tmp_path: Path) -> None:
+def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
+        jupyter_lab: str, tmp_path: Path) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -131,13 +137,41 @@ def test_step_button_changes_the_state_pane(jupyter_lab: str, tmp_path: Path) ->
                 accept.wait_for(state="hidden")
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
             page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-            # Three replayers are displayed (healthy, gap, buggy on_event); wait for all,
-            # then for the kernel to go idle once the last cell has run.
+            # The first widget is the replayer of the stream the current code cannot fold
+            # (check_streams found it); a healthy one follows.  Wait for the last cell.
             page.wait_for_function(
                 "document.querySelectorAll('.actorpg-replayer').length >= 3")
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            step = page.locator(".actorpg-step").first
-            state = page.locator(".actorpg-state").first
+
+            # -- the broken stream: opened just before its problem; go to it ------------
+            broken = page.locator(".actorpg-replayer").first
+            broken.scroll_into_view_if_needed()
+            goto = broken.locator(".actorpg-goto-problem")
+            goto.wait_for(state="visible")
+            assert "problem" in (goto.text_content() or "").lower()
+            assert broken.locator(".actorpg-problem-mark").count() == 1  # marked on the slider
+            event = broken.locator(".actorpg-event")
+            # The notebook stepped onto the failing event; step back off it first.
+            broken.locator(".actorpg-back").click()
+            page.wait_for_function(
+                "el => !el.textContent.includes('AccountFrozen')", arg=event.element_handle())
+            assert broken.locator(".actorpg-error").count() == 0
+            assert goto.is_enabled()
+            goto.click()
+            error = broken.locator(".actorpg-error")
+            error.wait_for(state="visible")
+            shown = event.text_content() or ""
+            assert "bank.AccountFrozen" in shown and "sanctions screening hit" in shown, shown
+            message = error.text_content() or ""
+            assert "TypeError" in message and "unknown event AccountFrozen" in message, message
+            assert "Traceback" in message and "on_event" in message, message
+            assert event.is_visible() and error.is_visible()
+            broken.screenshot(path=str(tmp_path / "problem.png"))
+
+            # -- a healthy stream: Step applies the next event ---------------------------
+            healthy = page.locator(".actorpg-replayer:not(:has(.actorpg-problem))").first
+            step = healthy.locator(".actorpg-step")
+            state = healthy.locator(".actorpg-state").last
             step.scroll_into_view_if_needed()
             step.wait_for(state="visible")
             assert (step.text_content() or "").strip() == "Step ▶"
@@ -151,7 +185,7 @@ def test_step_button_changes_the_state_pane(jupyter_lab: str, tmp_path: Path) ->
             )
             after = state.text_content() or ""
             assert after != before and "AccountState" in after
-            assert page.locator(".actorpg-problem").count() >= 2  # gap and buggy handler
+            assert page.locator(".actorpg-problem").count() >= 2
             shot = tmp_path / "replayer.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
