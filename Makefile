@@ -5,14 +5,28 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo lab test bench check clean stop
+.PHONY: demo lab test bench check clean stop constraints
 
-$(STAMP): pyproject.toml
+# The environment is installed from constraints.txt: the exact versions it was tested with
+# (the library's own requirements in pyproject.toml stay floors). See `make constraints`.
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "actorpg_lab needs Python 3.11+; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[lab,test,bench,scale]"
+	$(PY) -m pip install --quiet --upgrade -c constraints.txt pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[lab,test,bench,scale]"
 	touch $(STAMP)
+
+## constraints: refresh constraints.txt ON PURPOSE: the newest versions the pyproject floors
+## allow, frozen from a throw-away venv; then run `make test` and commit the diff if green
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e ".[lab,test,bench,scale]"
+	bash scripts/freeze-constraints.sh .venv-constraints/bin/python > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
+	@echo "constraints.txt refreshed; now run 'make test' (it reinstalls .venv from it) and commit"
 
 ## lab: the main job — embedded PostgreSQL + demo data + JupyterLab on notebooks/
 lab: $(STAMP)
@@ -41,4 +55,4 @@ check: $(STAMP)
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .actorpg
+	rm -rf $(VENV) .venv-constraints .actorpg
