@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from actorpg_lab.lab import Workbench
+from actorpg_lab.lab._arguments import ids_value
 from actorpg_lab.lab._literals import bind_literals
 from actorpg_lab.lab._sql import render
 
@@ -63,7 +64,7 @@ def test_streams_overview_reads_a_few_rows_per_stream(journal: Workbench, pg_url
                                                       ids: list[str] | None) -> None:
     statement = bind_literals(render("streams_probe", events="events", meta="events_meta",
                                      snapshots="snapshots"),
-                              {"ids": None if ids is None else orjson.dumps(ids).decode()})
+                              {"ids": ids_value(ids)})
     read = explain_rows(pg_url, statement)
     assert 0 < read <= 4 * STREAMS, read  # a scan would read STREAMS * PER_STREAM = 6000
     frame = journal.streams_frame(persistence_ids=ids)

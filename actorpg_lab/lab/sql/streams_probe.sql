@@ -8,11 +8,11 @@
 -- first_seq - 1): exact for a contiguous stream (the journal's contract: 1-based,
 -- contiguous, deletes remove a prefix); a stream with a gap (a lost row) is what
 -- check_streams() and streams_frame(stats=True) report.
--- $ids persistence ids (JSON array or NULL).
+-- $ids persistence ids (a text[] literal or NULL).
 WITH RECURSIVE event_ids AS (
     (SELECT e.persistence_id
      FROM {events} e
-     WHERE $ids::jsonb IS NULL
+     WHERE $ids::text[] IS NULL
      ORDER BY e.persistence_id
      LIMIT 1)
     UNION ALL
@@ -27,11 +27,11 @@ WITH RECURSIVE event_ids AS (
 ids AS (
     SELECT i.persistence_id FROM event_ids i WHERE i.persistence_id IS NOT NULL
     UNION
-    SELECT m.persistence_id FROM {meta} m WHERE $ids::jsonb IS NULL
+    SELECT m.persistence_id FROM {meta} m WHERE $ids::text[] IS NULL
     UNION
-    SELECT s.persistence_id FROM {snapshots} s WHERE $ids::jsonb IS NULL
+    SELECT s.persistence_id FROM {snapshots} s WHERE $ids::text[] IS NULL
     UNION
-    SELECT w.id FROM jsonb_array_elements_text($ids::jsonb) AS w (id)
+    SELECT w.id FROM unnest($ids::text[]) AS w (id)
 ),
 probed AS (
     SELECT i.persistence_id, f.first_seq, l.last_seq, l.last_write_ms, m.deleted_to,
