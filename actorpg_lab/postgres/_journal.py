@@ -76,7 +76,8 @@ class AppendRequest:
 
 
 class PostgresJournal(PostgresStore):
-    """An event journal in PostgreSQL (see ``../shared/API.md`` for the contract).
+    """An event journal in PostgreSQL implementing :class:`~actorpg_lab.Journal` (checked by
+    the contract suite in ``tests/contract``, as is its in-memory twin).
 
     :param url: libpq connection string or URL; a pool is built lazily from it.
     :param pool_config: keyword arguments for :class:`psycopg_pool.AsyncConnectionPool`

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,30 @@ def test_readme_example_runs(pg_url: str, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr  # recovered: the balance carries over
     assert second.stdout.splitlines() == [
         "balance 140", "refused: insufficient funds: 140 < 1000", "prefs revision 2"]
+
+
+def test_readme_follow_an_event_names_files_and_names_that_exist() -> None:
+    """Every file in README's "Follow an event" table exists under actorpg_lab/, and every
+    name in parentheses after a file is defined (``def``/``class``) in that file."""
+    readme = README.read_text(encoding="utf-8")
+    table = readme.split("### Follow an event\n", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) >= 6, table
+    package = README.parent / "actorpg_lab"
+    checked = 0
+    for row in rows:
+        where = row.rstrip(" |").rsplit(" | ", 1)[1]
+        current: Path | None = None
+        for token in re.findall(r"`([^`]+)`", where):
+            if token.endswith((".py", ".sql")):
+                candidates = [package / token, package / "postgres" / "sql" / token]
+                found = [c for c in candidates if c.is_file()]
+                assert found, f"README names {token!r}, which does not exist under {package}"
+                current = found[0]
+            else:
+                assert current is not None and current.suffix == ".py", (row, token)
+                source = current.read_text(encoding="utf-8")
+                assert re.search(rf"^\s*(async def|def|class) {re.escape(token)}\b", source, re.M), (
+                    f"README says {token!r} is in {current.relative_to(package)}, it is not")
+            checked += 1
+    assert checked >= 15
