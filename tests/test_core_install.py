@@ -118,11 +118,11 @@ def core_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # this environment's pip installs into the new venv: the real core dependencies,
-    # from the pip cache when they are there
+    # this environment's pip installs into the new venv: the real core dependencies at
+    # the tested versions (constraints.txt, as make does), from the pip cache when there
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--disable-pip-version-check", str(source)],
+         "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"), str(source)],
         capture_output=True, text=True, timeout=600,
     )
     assert install.returncode == 0, install.stdout + install.stderr
