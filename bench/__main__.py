@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import frames, health, live, recovery, writes
+    from . import frames, health, live, recovery, scale_out, writes
 
     return {
         "append_single": writes.run_append_single,
@@ -47,6 +47,8 @@ def _scenarios() -> dict[str, Scenario]:
         "tag_frame": frames.run_tag_frame,
         "frame_memory": frames.run_frame_memory,
         "check_streams": health.run_check_streams,
+        "export_parquet": scale_out.run_export_parquet,
+        "journal_dask": scale_out.run_journal_dask,
     }
 
 

@@ -23,9 +23,14 @@ file per worker, memory bounded by a row group, and
 * **no persistence id ever becomes a path**: directory names are bucket numbers, so an
   id such as ``../../etc`` or ``a/b=c`` is just data.
 
-Columns and types are those of ``journal_frame()`` (written from the frames the same
-builder makes, with pandas metadata, so ``pandas.read_parquet`` restores the same dtypes)
-plus the partition column ``pid_bucket``.
+Columns and types are those of ``journal_frame()`` in Arrow terms (the schema is taken
+from ``journal_frame()`` of an empty journal; each row group is converted column by
+column in Arrow, no pandas round trip): ``persistence_id`` dictionary-encoded (read back
+as a categorical), ``sequence_nr`` int64, ``timestamp`` ``timestamp[ms, UTC]``, ``tags``
+``list<string>``, ``payload`` string — plus the partition column ``pid_bucket``.  No
+pandas metadata is written (pandas cannot parse back the dtype name it would write for a
+list column); ``pandas.read_parquet(path, dtype_backend="pyarrow")`` gives the ``tags``
+column journal_frame()'s Arrow-backed list dtype.
 
 **Re-running into the same path**: refused (``FileExistsError``) when ``path`` exists and
 is not empty, unless ``overwrite=True``, which replaces the dataset as a whole: the new
@@ -50,19 +55,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
-from ._iteration import (
-    empty_journal_frame,
-    journal_select,
-    journal_values,
-    rebatch,
-    to_journal_frame,
-)
+from ._iteration import empty_journal_frame, rebatch
 from ._partitions import pid_bucket, stream_sizes
+from ._payloads import parse_pool
+from ._read_model import split_tags
 from ._session import AdbcSession
+from ._sql import fragment, render
 
 __all__ = ["DEFAULT_BUCKETS", "export_parquet"]
 
@@ -116,15 +120,18 @@ class _BucketWriter:
         import pyarrow.parquet as pq
 
         if self._schema is None:
-            self._schema = _normalised_schema(table.schema)
-        table = table.cast(self._schema)
+            self._schema = table.schema
         if self._writer is not None and self._rows_in_file >= self.max_rows:
             self._close_file()
         if self._writer is None:
             self.folder.mkdir(mode=0o700, exist_ok=True)
             path = self.folder / f"part-{len(self.files):05d}.parquet"
-            self._writer = pq.ParquetWriter(path, self._schema, compression="snappy",
-                                            write_statistics=True)
+            # Dictionary pages only for the ids (the payload is mostly unique: trying a
+            # dictionary for it costs CPU and falls back anyway); min/max statistics for
+            # the columns readers filter on (row-group pruning by stream, order, time).
+            self._writer = pq.ParquetWriter(
+                path, self._schema, compression="snappy", use_dictionary=["persistence_id"],
+                write_statistics=["persistence_id", "sequence_nr", "timestamp"])
             self.files.append(path)
             self._rows_in_file = 0
         self._writer.write_table(table, row_group_size=max(1, table.num_rows))
@@ -139,37 +146,51 @@ class _BucketWriter:
         self._close_file()
 
 
-def _normalised_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema every row group is cast to: dictionary indices widened to int32 (pandas
-    picks int8/int16 codes by the number of categories, which varies per group)."""
+def journal_schema() -> pa.Schema:
+    """The Arrow schema of ``journal_frame()``'s columns (from the frame of an empty
+    journal, built by the same code): what every exported row group is converted to."""
     fields = []
-    for field in schema:
+    for field in pa.Schema.from_pandas(empty_journal_frame(), preserve_index=False):
         if pa.types.is_dictionary(field.type):
-            field = field.with_type(pa.dictionary(pa.int32(), field.type.value_type))
+            # A categorical without categories has no value type yet: ids are strings,
+            # and the indices are int32 in every row group (pandas picks by size).
+            field = field.with_type(pa.dictionary(pa.int32(), pa.string()))
         fields.append(field)
-    return pa.schema(fields, metadata=schema.metadata)
+    return pa.schema(fields)
 
 
-def _arrow(frame: Any) -> pa.Table:
-    # Without pandas' schema metadata: pandas cannot parse back the dtype name it writes
-    # for an Arrow list column ("list<item: string>[pyarrow]"), so a reader would fail.
-    table: pa.Table = pa.Table.from_pandas(frame, preserve_index=False)
-    return table.replace_schema_metadata(None)
+def to_arrow(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """Record batches of the journal SELECT as ``schema`` (journal_frame()'s types),
+    column by column in Arrow — no pandas round trip."""
+    raw = pa.Table.from_batches(list(batches)).combine_chunks()
+    pool = parse_pool()
+    arrays = []
+    for field in schema:
+        column = raw.column(field.name)
+        if field.name == "tags":
+            arrays.append(split_tags(column, pool))
+        elif pa.types.is_dictionary(field.type):
+            arrays.append(pc.dictionary_encode(column, memory_pool=pool).cast(field.type))
+        else:
+            arrays.append(pc.cast(column, field.type, memory_pool=pool))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _write_bucket(url: str, events_table: str, where: EventFilter, bucket: int,
+def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, bucket: int,
                   pids: Sequence[str], folder: Path, row_group_rows: int,
-                  max_rows_per_file: int, connect_timeout: float | None) -> tuple[list[Path], int]:
-    session = AdbcSession(url, connect_timeout=connect_timeout)
+                  max_rows_per_file: int, schema: pa.Schema) -> tuple[list[Path], int]:
+    """One bucket: one index-ordered query for its streams, written a row group at a time."""
     writer = _BucketWriter(folder / f"{PARTITION}={bucket}", max_rows_per_file)
     rows = 0
     try:
-        bucket_filter = dataclasses.replace(where, persistence_ids=tuple(pids))
-        stream = session.query_batches(journal_select(events_table),
-                                       journal_values(bucket_filter))
+        values = {**dataclasses.replace(where, persistence_ids=None).sql_values(),
+                  "bucket": orjson.dumps(list(pids)).decode()}
+        stream = session.query_batches(
+            render("export_bucket", events=events_table, where=fragment("journal_where")),
+            values)
         try:
             for group in rebatch(stream, row_group_rows):
-                table = _arrow(to_journal_frame(group))
+                table = to_arrow(group, schema)
                 del group
                 rows += table.num_rows
                 writer.write(table)
@@ -178,7 +199,6 @@ def _write_bucket(url: str, events_table: str, where: EventFilter, bucket: int,
             stream.close()  # type: ignore[attr-defined]
     finally:
         writer.close()
-        session.close()
     return writer.files, rows
 
 
@@ -214,28 +234,47 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
         finally:
             planner.close()
         plan = _plan(streams, buckets)
+        schema = journal_schema()
         files: list[Path] = []
         rows = 0
         lock = threading.Lock()
 
-        def run(bucket: int) -> None:
+        pending = iter(list(plan.items()))
+        failed = threading.Event()
+
+        def worker() -> None:
+            # One connection per worker, reused for every bucket it takes.
             nonlocal rows
-            written, count = _write_bucket(url, events_table, where, bucket, plan[bucket],
-                                           staging, row_group_rows, max_rows_per_file,
-                                           connect_timeout)
-            with lock:
-                files.extend(written)
-                rows += count
+            session = AdbcSession(url, connect_timeout=connect_timeout)
+            try:
+                while not failed.is_set():
+                    with lock:
+                        item = next(pending, None)
+                    if item is None:
+                        return
+                    bucket, pids = item
+                    try:
+                        written, count = _write_bucket(session, events_table, where, bucket,
+                                                       pids, staging, row_group_rows,
+                                                       max_rows_per_file, schema)
+                    except BaseException:
+                        failed.set()
+                        raise
+                    with lock:
+                        files.extend(written)
+                        rows += count
+            finally:
+                session.close()
 
         if plan:
             with ThreadPoolExecutor(min(workers, len(plan)),
                                     thread_name_prefix="actorpg-export") as pool:
-                for future in [pool.submit(run, bucket) for bucket in plan]:
+                for future in [pool.submit(worker) for _ in range(min(workers, len(plan)))]:
                     future.result()
         if not files:
             # Nothing matched: one empty file, so every reader still sees the columns.
             writer = _BucketWriter(staging / f"{PARTITION}=0", max_rows_per_file)
-            writer.write(_arrow(empty_journal_frame()))
+            writer.write(schema.empty_table())
             writer.close()
             files = writer.files
         _swap_in(staging, target)
