@@ -33,13 +33,14 @@ if _missing:
 
 from . import demo
 from ._conflicts import ConflictRecorder
+from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
 from ._diff import ABSENT, Change, StateDiff, diff_states
 from ._history import plot_conflict_timeline, plot_pruning_history
 from ._partitions import pid_bucket
 from ._payloads import expand_payloads
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
 from ._replayer import Replayer, ReplayProblem
-from ._workbench import DEFAULT_DATA_DIR, Workbench, connect, find_data_dir
+from ._workbench import Workbench
 
 __all__ = [
     "ABSENT",

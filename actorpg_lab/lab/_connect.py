@@ -1,0 +1,119 @@
+"""Opening a workbench: :func:`connect` (URL, ``$ACTORPG_DSN`` or the embedded server)
+and :func:`use_schema` (a schema per notebook, dropped only when the workbench made it)."""
+
+from __future__ import annotations
+
+import os
+
+from .._dsn import describe_target, with_connect_timeout
+from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
+from .._validation import check_table_name
+from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS
+from ._session import timeout_params
+from ._workbench import Workbench
+
+__all__ = ["DEFAULT_DATA_DIR", "SCHEMA_MARKER", "connect", "find_data_dir", "use_schema"]
+
+#: The comment :func:`use_schema` puts on a schema it creates; ``fresh=True`` drops only
+#: schemas that carry it, never one the workbench did not create.
+SCHEMA_MARKER = "actorpg_lab workbench schema: connect(fresh_schema=True) may drop and recreate it"
+
+#: Where :func:`connect` keeps the embedded server when no URL is given.
+DEFAULT_DATA_DIR = ".actorpg"
+
+
+def connect(url: str | None = None, *, events_table: str = "events",
+            tags_table: str | None = None, snapshots_table: str = "snapshots",
+            durable_state_table: str = "durable_state", keep_n: int = 3,
+            schema: str | None = None, fresh_schema: bool = False,
+            data_dir: str | os.PathLike[str] | None = None, quiet: bool = False,
+            connect_timeout: float | None = None,
+            max_load_rows: int | None = DEFAULT_MAX_LOAD_ROWS,
+            max_load_bytes: int | None = DEFAULT_MAX_LOAD_BYTES) -> Workbench:
+    """Open a :class:`Workbench`.
+
+    :param url: a libpq URL (``postgresql://user@host/db``) or ``key=value`` conninfo.
+        Without it, ``$ACTORPG_DSN`` is used; without that, an embedded PostgreSQL is
+        started (or reused across kernel restarts) with its data under ``./.actorpg/``
+        — or the ``.actorpg/`` of the nearest parent folder that has one
+        (:func:`find_data_dir`), or ``data_dir`` — and where it lives plus a ``psql``
+        command are printed.
+    :param events_table: the journal table (tags default to ``<events_table>_tags``).
+    :param keep_n: ``keep_n`` of the workbench's snapshot store (used when you save).
+    :param schema: work inside this schema (created if missing; ``search_path`` is set
+        on every connection) — e.g. one schema per notebook so their tables never clash.
+    :param fresh_schema: drop and recreate ``schema`` first (a clean, repeatable run); only
+        a schema the workbench created is ever dropped.
+    :param quiet: do not print where the embedded server is.
+    :param connect_timeout: seconds a connection may take (libpq ``connect_timeout``);
+        ``None``: the library's default, 10 s unless the URL or ``$PGCONNECT_TIMEOUT``
+        sets one.
+    :param max_load_rows: / :param max_load_bytes: the frames' size guard: a load the
+        planner estimates above either cap (default 5M rows / 2 GiB) is refused with a
+        message on how to narrow it (``allow_large=True`` on the call loads it anyway;
+        ``None`` turns a cap off).
+    """
+    embedded: EmbeddedPostgres | None = None
+    if url is None:
+        url = os.environ.get("ACTORPG_DSN") or None
+    if url is None:
+        embedded = EmbeddedPostgres(data_dir if data_dir is not None else find_data_dir())
+        url = embedded.start()
+        if not quiet:
+            psql = bin_dir() / "psql"
+            print(f"actorpg_lab: embedded PostgreSQL running, data in {embedded.pgdata}")
+            print(f"  connect with: {psql} '{url}'")
+    if schema is not None:
+        if not quiet:  # say which database a notebook writes to (and what it resets)
+            print(f"actorpg_lab: writing to schema {schema!r} in {describe_target(url)}"
+                  + (" (dropped and recreated: fresh_schema=True)" if fresh_schema else ""))
+        url = use_schema(url, schema, fresh=fresh_schema, connect_timeout=connect_timeout)
+    elif fresh_schema:
+        raise ValueError("fresh_schema=True needs schema=<name>")
+    return Workbench(url, events_table=events_table, tags_table=tags_table,
+                     snapshots_table=snapshots_table, durable_state_table=durable_state_table,
+                     keep_n=keep_n, embedded=embedded, connect_timeout=connect_timeout,
+                     max_load_rows=max_load_rows, max_load_bytes=max_load_bytes)
+
+
+def use_schema(url: str, schema: str, *, fresh: bool = False,
+               connect_timeout: float | None = None) -> str:
+    """Create ``schema`` if it is missing (drop it first when ``fresh``) and return ``url``
+    with ``search_path`` set to it.
+
+    ``fresh`` drops only a schema this function created (marked with
+    :data:`SCHEMA_MARKER`); any other existing schema is refused with ``ValueError``."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from ._sql import composed, load_sql
+
+    check_table_name("schema", schema)
+    timeout = timeout_params(connect_timeout)
+    try:
+        conn = psycopg.connect(url, autocommit=True, **with_connect_timeout(url, timeout))
+    except psycopg.OperationalError as exc:
+        raise psycopg.OperationalError(f"cannot connect to {describe_target(url)}: {exc}") from exc
+    with conn:
+        # Only a schema this function created (it carries SCHEMA_MARKER) is ever dropped.
+        row = conn.execute(load_sql("schema_marker"), {"name": schema}).fetchone()
+        exists = row is not None
+        if fresh and exists:
+            if row is None or row[0] != SCHEMA_MARKER:
+                raise ValueError(
+                    f"fresh_schema=True would drop schema {schema!r} on {describe_target(url)}, "
+                    f"but the workbench did not create it (it has no actorpg_lab marker "
+                    f"comment), so it is left alone; use another schema name, or drop it "
+                    f"yourself if it is disposable"
+                )
+            conn.execute(composed("schema_drop", schema=schema))
+            exists = False
+        if not exists:
+            conn.execute(composed("schema_create", schema=schema))
+            conn.execute(sql.SQL(load_sql("schema_mark")).format(
+                schema=sql.Identifier(schema), marker=sql.Literal(SCHEMA_MARKER)))
+    params = conninfo_to_dict(url)
+    options = str(params.get("options") or "")
+    params["options"] = f"{options} -c search_path={schema}".strip()
+    return make_conninfo(**params)  # type: ignore[arg-type]
