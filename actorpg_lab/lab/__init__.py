@@ -3,6 +3,7 @@
 >>> from actorpg_lab import lab
 >>> wb = lab.connect()                 # embedded PostgreSQL under ./.actorpg/ by default
 >>> wb.journal_frame(tags="account")   # a pandas DataFrame
+>>> lab.show(wb.journal_frame())       # the same, formatted for reading (ms times, tags, JSON)
 >>> r = wb.replay(Account, "account-1")
 >>> r.step(); r.state; r.history       # or just display ``r`` for the widget
 
@@ -35,6 +36,7 @@ from . import demo
 from ._conflicts import ConflictRecorder
 from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
 from ._diff import ABSENT, Change, StateDiff, diff_states
+from ._display import Table, show
 from ._history import plot_conflict_timeline, plot_pruning_history
 from ._partitions import pid_bucket
 from ._payloads import expand_payloads
@@ -51,6 +53,7 @@ __all__ = [
     "ReplayProblem",
     "Replayer",
     "StateDiff",
+    "Table",
     "Workbench",
     "connect",
     "demo",
@@ -62,5 +65,6 @@ __all__ = [
     "plot_pruning_history",
     "plot_recovery_cost",
     "recovery_cost",
+    "show",
     "simulate_policies",
 ]

@@ -22,8 +22,9 @@ from ._recorder import Recorder
 
 __all__ = ["ConflictRecorder"]
 
-_COLUMNS = ["store", "persistence_id", "writer", "expected", "actual", "written", "outcome",
-            "events", "started", "finished", "duration_ms"]
+#: Keys first, then what happened (outcome, revisions, duration), then the times.
+_COLUMNS = ["store", "persistence_id", "writer", "outcome", "expected", "actual", "written",
+            "duration_ms", "events", "started", "finished"]
 _MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s", "#333333")}
 
 

@@ -52,7 +52,16 @@ def connect(url: str | None = None, *, events_table: str = "events",
         planner estimates above either cap (default 5M rows / 2 GiB) is refused with a
         message on how to narrow it (``allow_large=True`` on the call loads it anyway;
         ``None`` turns a cap off).
+
+    It also turns pandas' ``display.html.use_mathjax`` option off, so JupyterLab never
+    typesets a payload's ``$type ... $value`` as maths in a displayed frame (set it back
+    with ``pd.set_option("display.html.use_mathjax", True)``).  For formatted tables
+    (millisecond times, ``account, deposit`` tags, shortened JSON, percentages), display
+    a frame with :func:`~actorpg_lab.lab.show`.
     """
+    import pandas as pd
+
+    pd.set_option("display.html.use_mathjax", False)
     embedded: EmbeddedPostgres | None = None
     if url is None:
         url = os.environ.get("ACTORPG_DSN") or None

@@ -200,15 +200,15 @@ def simulate_policies(heads: Iterable[int] | pd.Series,
                 replay.append(head - latest)
                 oldest = (count - keep + 1) * n if (n and keep) else 0
                 fallback.append(head - oldest if keep else head)
-            rows.append({
+            rows.append({  # the policy first, then what it costs on recovery and on disk
                 "every_n": n if n else None,
                 "keep_n": k,
+                "events_to_replay_total": sum(replay),
+                "events_to_replay_mean": (sum(replay) / len(replay)) if replay else 0.0,
+                "events_to_replay_max": max(replay, default=0),
                 "snapshots_written": written,
                 "snapshots_kept": kept,
                 "pruned": written - kept,
-                "events_to_replay_mean": (sum(replay) / len(replay)) if replay else 0.0,
-                "events_to_replay_max": max(replay, default=0),
-                "events_to_replay_total": sum(replay),
                 "fallback_depth_max": max(fallback, default=0),
             })
     frame = pd.DataFrame(rows)

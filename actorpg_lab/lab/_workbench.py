@@ -30,6 +30,7 @@ from .._tag_filter import TagFilter
 from .._validation import check_table_name
 from ._arguments import EventFilter, TimeLike
 from ._conflicts import ConflictRecorder
+from ._display import Table, show
 from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
 from ._payloads import PayloadErrors
 from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
@@ -428,6 +429,12 @@ class Workbench:
         return simulate_policies(heads, every_n, keep_n)
 
     # -- display ------------------------------------------------------------------------
+    @staticmethod
+    def show(frame: pd.DataFrame, max_rows: int = 60) -> Table:
+        """:func:`~actorpg_lab.lab.show`: ``frame`` formatted for display (the frame
+        itself is unchanged)."""
+        return show(frame, max_rows)
+
     def _where(self) -> str:
         if self.embedded is not None:
             return f"embedded PostgreSQL ({self.embedded.pgdata})"

@@ -22,9 +22,9 @@ def test_conflict_recorder_records_ok_and_conflicts(wb: lab.Workbench) -> None:
             wb.run(wb.journal.append("p", [JournalEntry({"a": 3})], 1))
     wb.run(store.upsert("k", 1, {"v": 3}))  # after the block: not recorded
     frame = rec.frame()
-    assert list(frame.columns) == ["store", "persistence_id", "writer", "expected", "actual",
-                                   "written", "outcome", "events", "started", "finished",
-                                   "duration_ms"]
+    assert list(frame.columns) == ["store", "persistence_id", "writer", "outcome", "expected",
+                                   "actual", "written", "duration_ms", "events", "started",
+                                   "finished"]
     rows = frame[["store", "persistence_id", "expected", "actual", "written", "outcome"]]
     assert rows.astype(object).values.tolist() == [
         ["durable_state", "k", 0, 0, 1, "ok"],
