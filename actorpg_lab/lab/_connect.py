@@ -9,6 +9,7 @@ from .._dsn import describe_target, with_connect_timeout
 from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
 from .._validation import check_table_name
 from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS
+from ._notebook import in_notebook, install_notebook_logging
 from ._session import timeout_params
 from ._workbench import Workbench
 
@@ -57,11 +58,15 @@ def connect(url: str | None = None, *, events_table: str = "events",
     typesets a payload's ``$type ... $value`` as maths in a displayed frame (set it back
     with ``pd.set_option("display.html.use_mathjax", True)``).  For formatted tables
     (millisecond times, ``account, deposit`` tags, shortened JSON, percentages), display
-    a frame with :func:`~actorpg_lab.lab.show`.
+    a frame with :func:`~actorpg_lab.lab.show`.  In a Jupyter kernel the library's
+    warnings and errors print as one line each, without a traceback, unless logging is
+    configured (:mod:`actorpg_lab.lab._notebook`).
     """
     import pandas as pd
 
     pd.set_option("display.html.use_mathjax", False)
+    if in_notebook():  # expected failures print one line, not a pink traceback
+        install_notebook_logging()
     embedded: EmbeddedPostgres | None = None
     if url is None:
         url = os.environ.get("ACTORPG_DSN") or None

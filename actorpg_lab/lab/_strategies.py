@@ -4,7 +4,8 @@
   count, no pages (record batches are reduced as they arrive, so memory stays bounded
   by the frame itself).  Otherwise one query when the result fits in the progress
   threshold, else that first page, then a count (the bar's total) and keyset pages
-  (:func:`load_paged`, a ``tqdm.auto`` bar with rows/s and the lag of the newest event).
+  (:func:`load_paged`, a ``tqdm.auto`` bar with rows/s and the newest row's time — with
+  its age when it is recent, i.e. when the load follows a live stream).
 * :func:`load_halves` — a large unlimited load split by a key value: the upper half on
   the second connection in a worker thread, reduced by its own builder (ADBC decoding
   and Arrow compute release the GIL), the two joined in order.
@@ -23,7 +24,11 @@ import pyarrow.compute as pc
 from ._arguments import MIN_BIGINT
 from ._builder import FrameBuilder, close_stream
 
-__all__ = ["Page", "load", "load_halves", "load_paged"]
+__all__ = ["Page", "load", "load_halves", "load_paged", "newest_row"]
+
+#: The bar shows how old the newest row is only when it is younger than this (a live or
+#: catch-up read); for history it shows when the newest row was written.
+RECENT_SECONDS = 3600.0
 
 _log = logging.getLogger("actorpg_lab.lab.frames")
 
@@ -73,8 +78,7 @@ def load_paged(builder: FrameBuilder, page: Page, total: int, *, limit: int | No
                     if batch.num_rows:
                         newest = max(newest, int(pc.max(batch.column("timestamp")).as_py()))
                     bar.update(batch.num_rows)
-                    lag = max(0.0, time.time() - newest / 1000.0)
-                    bar.set_postfix_str(f"lag {human_seconds(lag)}", refresh=False)
+                    bar.set_postfix_str(newest_row(newest), refresh=False)
             finally:
                 close_stream(batches)
             pages += 1
@@ -97,6 +101,20 @@ def load_halves(builder: FrameBuilder, lower: Callable[[], Iterator[pa.RecordBat
         builder.add_all(lower())
         job.result()
     builder.extend(second)
+
+
+def newest_row(newest_ms: int, now: float | None = None) -> str:
+    """The progress bar's note on the newest row loaded so far: ``newest 04:12:12.123
+    (4.2s ago)`` for a recent row, ``newest 2023-11-14 22:13`` for history."""
+    if newest_ms == MIN_BIGINT:
+        return ""
+    now = time.time() if now is None else now
+    age = now - newest_ms / 1000.0
+    at = time.gmtime(newest_ms / 1000.0)
+    if 0 <= age < RECENT_SECONDS:
+        return f"newest {time.strftime('%H:%M:%S', at)}.{newest_ms % 1000:03d} UTC " \
+               f"({human_seconds(age)} ago)"
+    return f"newest {time.strftime('%Y-%m-%d %H:%M', at)} UTC"
 
 
 def human_seconds(seconds: float) -> str:

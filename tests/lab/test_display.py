@@ -134,3 +134,56 @@ def test_workbench_frames_put_key_columns_first(wb: lab.Workbench) -> None:
                   wb.check_streams(), rec.conflict_rates()):
         assert frame.columns[0] in ("persistence_id", "store"), list(frame.columns)
 
+
+def test_expected_failures_log_one_line_without_traceback() -> None:
+    import io
+    import logging
+
+    from actorpg_lab.lab._notebook import OneLineHandler, install_notebook_logging
+
+    out = io.StringIO()
+    logger = logging.getLogger("actorpg_lab.actors.test")
+    handler = OneLineHandler(out)
+    logging.getLogger("actorpg_lab").addHandler(handler)
+    try:
+        try:
+            raise RuntimeError("journal gap at 7\nmore detail")
+        except RuntimeError as exc:
+            logger.error("actor s/a failed to start (recovery): %s", exc, exc_info=exc)
+        logger.info("not shown")
+        # logging already configured (a handler exists): nothing else is installed
+        assert install_notebook_logging(io.StringIO()) is None
+    finally:
+        logging.getLogger("actorpg_lab").removeHandler(handler)
+    assert out.getvalue() == ("actorpg_lab ✖ actor s/a failed to start (recovery): journal gap "
+                              "at 7 (RuntimeError)\n")
+
+
+def test_install_notebook_logging_is_idempotent_and_respects_configured_logging() -> None:
+    import io
+    import logging
+
+    from actorpg_lab.lab._notebook import OneLineHandler, in_notebook, install_notebook_logging
+
+    assert not in_notebook()  # pytest is no Jupyter kernel
+    logger = logging.getLogger("actorpg_lab")
+    saved_root = logging.getLogger().handlers[:]
+    logging.getLogger().handlers.clear()  # pytest's capture handler aside, for the check
+    try:
+        handler = install_notebook_logging(io.StringIO())
+        assert isinstance(handler, OneLineHandler)
+        assert install_notebook_logging(io.StringIO()) is None
+        assert sum(isinstance(h, OneLineHandler) for h in logger.handlers) == 1
+    finally:
+        for h in [h for h in logger.handlers if isinstance(h, OneLineHandler)]:
+            logger.removeHandler(h)
+        logging.getLogger().handlers[:] = saved_root
+
+
+def test_progress_note_shows_age_only_for_recent_rows() -> None:
+    from actorpg_lab.lab._strategies import newest_row
+
+    now = 1_700_000_000.0
+    assert newest_row(int((now - 4.25) * 1000), now) == "newest 22:13:15.750 UTC (4.2s ago)"
+    old = newest_row(int((now - 1112 * 86400) * 1000), now)
+    assert old == "newest 2020-10-28 22:13 UTC" and "ago" not in old and "lag" not in old
