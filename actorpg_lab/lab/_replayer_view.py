@@ -20,7 +20,94 @@ from ._read_model import event_type_name
 if TYPE_CHECKING:
     from ._replayer import Replayer
 
-__all__ = ["ReplayerView"]
+__all__ = ["PLAY_SPEEDS", "ReplayerView", "default_speed", "delta_text", "play_timing",
+           "state_html"]
+
+#: The Play speeds offered (events per second).
+PLAY_SPEEDS = (1, 2, 5, 10, 25, 50, 100, 250, 500)
+#: Play never ticks faster than this (ms): faster speeds advance several events a tick,
+#: so the kernel is not flooded with one message per event.
+_MIN_INTERVAL_MS = 50
+#: Height of the event/state/diff panes (they scroll): the layout does not jump.
+_PANE_HEIGHT = "240px"
+_HIGHLIGHT = "#fff8c5"
+
+
+def play_timing(events_per_second: float) -> tuple[int, int]:
+    """``(interval_ms, step)`` for ipywidgets' ``Play`` to show ``events_per_second``."""
+    if isinstance(events_per_second, bool) or not events_per_second > 0:
+        raise ValueError(f"events_per_second must be positive, got {events_per_second!r}")
+    interval = max(_MIN_INTERVAL_MS, round(1000 / events_per_second))
+    step = max(1, round(events_per_second * interval / 1000))
+    return interval, step
+
+
+def default_speed(events: int) -> int:
+    """The offered speed that plays ``events`` in about 10 seconds (at least 2/s)."""
+    wanted = max(2.0, events / 10)
+    return min(PLAY_SPEEDS, key=lambda speed: abs(speed - wanted))
+
+
+def delta_text(old: Any, new: Any) -> str:
+    """How a field changed: ``+150``/``-20`` for numbers, else ``was <old>``."""
+    from ._diff import ABSENT
+
+    if old is ABSENT:
+        return "new"
+    if new is ABSENT:
+        return "removed"
+    numbers = (int, float)
+    if (isinstance(old, numbers) and isinstance(new, numbers)
+            and not isinstance(old, bool) and not isinstance(new, bool)):
+        delta = new - old
+        return f"{delta:+,}" if isinstance(delta, int) else f"{delta:+,.6g}"
+    text = repr(old)
+    return f"was {text if len(text) <= 40 else text[:39] + '…'}"
+
+
+def state_html(state: Any, diff: Any = None) -> str:
+    """``state`` as HTML: fields in rows with the changed ones highlighted (``diff``: the
+    :class:`~actorpg_lab.lab.StateDiff` of the last move), else pretty-printed."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    changes = list(getattr(diff, "changes", ()) or ())
+    fields: Mapping[Any, Any] | None = None
+    if isinstance(state, Mapping):
+        fields = state
+    elif dataclasses.is_dataclass(state) and not isinstance(state, type):
+        fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    if fields is None or not fields:
+        whole = any(c.path == "<root>" for c in changes)
+        style = f" style='margin:0;background:{_HIGHLIGHT}'" if whole else " style='margin:0'"
+        return f"<pre{style}>{html.escape(pprint.pformat(state, width=60))}</pre>"
+    rows = []
+    removed = [c for c in changes if "." not in c.path and "[" not in c.path
+               and c.kind == "removed"]
+    for key, value in fields.items():
+        name = str(key)
+        mine = [c for c in changes if c.path == name or c.path.startswith((name + ".",
+                                                                           name + "["))]
+        if len(mine) == 1 and mine[0].path == name:
+            note = delta_text(mine[0].old, mine[0].new)
+        elif mine:
+            note = f"{len(mine)} change{'s' if len(mine) > 1 else ''}"
+        else:
+            note = ""
+        style = f" style='background:{_HIGHLIGHT}'" if mine else ""
+        shown = pprint.pformat(value, width=50)
+        rows.append(
+            f"<tr class='{'actorpg-changed' if mine else 'actorpg-field'}'{style}>"
+            f"<td style='text-align:left;padding:0 6px 0 0'><b>{html.escape(name)}</b></td>"
+            f"<td style='text-align:left'><code style='white-space:pre'>{html.escape(shown)}"
+            f"</code></td><td style='text-align:left;color:#9a6700;padding-left:6px'>"
+            f"{html.escape(note)}</td></tr>")
+    for change in removed:
+        rows.append(f"<tr class='actorpg-changed' style='background:{_HIGHLIGHT}'>"
+                    f"<td style='text-align:left'><s>{html.escape(change.path)}</s></td>"
+                    f"<td></td><td style='color:#cf222e'>removed</td></tr>")
+    return ("<table class='actorpg-state-fields' style='border-collapse:collapse'>"
+            + "".join(rows) + "</table>")
 
 
 class ReplayerView:
@@ -86,8 +173,9 @@ class ReplayerView:
                 f"{self.error_html()}")
 
     def state_html(self) -> str:
-        return (f"<pre style='margin:0'>"
-                f"{html.escape(pprint.pformat(self.model.state, width=60))}</pre>")
+        """The state; with fields (a dataclass or mapping), one row per field, the fields
+        the last move changed highlighted with their delta (``+150`` or ``was …``)."""
+        return state_html(self.model.state, self.model.diff)
 
     def html(self) -> str:
         r = self.model
@@ -148,9 +236,24 @@ class ReplayerView:
         r = self.model
         lo, hi = r.start_seq, r.last_position
         slider = w.IntSlider(value=r.position, min=lo, max=max(hi, lo), description="seq",
-                             continuous_update=True, layout=w.Layout(width="420px"))
-        play = w.Play(value=r.position, min=lo, max=max(hi, lo), step=1, interval=600,
-                      description="Play")
+                             continuous_update=True, layout=w.Layout(width="420px"),
+                             tooltip="drag to any position (sequence number)")
+        slider.add_class("actorpg-slider")
+        speed = default_speed(hi - lo)
+        interval, stride = play_timing(speed)
+        play = w.Play(value=r.position, min=lo, max=max(hi, lo), step=stride,
+                      interval=interval, description="Play",
+                      tooltip="play / pause / stop / repeat the replay at the chosen speed")
+        play.add_class("actorpg-play")
+        speed_box = w.Dropdown(options=[(f"{s} events/s", s) for s in PLAY_SPEEDS],
+                               value=speed, tooltip="Play speed (events per second)",
+                               layout=w.Layout(width="130px"))
+        speed_box.add_class("actorpg-speed")
+
+        def on_speed(change: dict[str, Any]) -> None:
+            play.interval, play.step = play_timing(float(change["new"]))
+
+        speed_box.observe(on_speed, names="value")
         w.jslink((play, "value"), (slider, "value"))
         back = w.Button(description="◀ Back", tooltip="undo the last event",
                         layout=w.Layout(width="90px"))
@@ -167,7 +270,7 @@ class ReplayerView:
         marks.add_class("actorpg-marks")
         # Hides the static copy displayed before this widget (see static_html).
         hide_static = w.HTML(f"<style>.actorpg-static-{self.uid}{{display:none}}</style>")
-        header = w.HTML(self.header_html())
+        header = w.HTML(self.header_html(), layout=w.Layout(min_height="24px"))
         header.add_class("actorpg-header")
         event_pane = w.HTML()
         event_pane.add_class("actorpg-event")
@@ -204,12 +307,15 @@ class ReplayerView:
         render()
 
         def box(title: str, pane: Any) -> Any:
+            # Fixed size, scrolling inside: stepping never moves the controls or panes.
+            pane.layout = w.Layout(height=_PANE_HEIGHT, overflow="auto", width="100%")
             return w.VBox([w.HTML(f"<b>{title}</b>"), pane],
-                          layout=w.Layout(width="33%", padding="0 6px"))
+                          layout=w.Layout(width="33%", min_width="33%", max_width="33%",
+                                          padding="0 6px"))
 
         view = w.VBox([
             header,
-            w.HBox([play, back, slider, step, goto]),
+            w.HBox([play, speed_box, back, slider, step, goto]),
             marks,
             w.HBox([box("Event", event_pane), box("State", state_pane),
                     box("Diff", diff_pane)]),

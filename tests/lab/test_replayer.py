@@ -11,6 +11,7 @@ import pytest
 from actorpg_lab import JournalEntry, lab
 from actorpg_lab.lab import ABSENT, diff_states
 from actorpg_lab.lab._replayer import resolve_behaviour
+from actorpg_lab.lab._replayer_view import default_speed, delta_text, play_timing, state_html
 from actorpg_lab.lab.demo import Account, AccountState, Deposited, Withdrawn
 
 
@@ -134,8 +135,11 @@ def test_widget_buttons_slider_and_panes(wb: lab.Workbench) -> None:
     assert step.description == "Step ▶" and back.disabled and not step.disabled
     before = state.value
     step.click()
-    assert r.position == 1 and state.value != before and "balance=100" in state.value
-    slider = view.children[1].children[2]
+    assert r.position == 1 and state.value != before
+    # the changed field is highlighted with its delta
+    assert "<b>balance</b>" in state.value and "+100" in state.value
+    assert "actorpg-changed" in state.value
+    slider = find(view, "actorpg-slider")
     assert slider.value == 1
     slider.value = 4
     assert r.position == 4 and step.disabled
@@ -216,3 +220,50 @@ def test_reload_loads_the_snapshot_and_the_head_once(wb: lab.Workbench) -> None:
                            Account("x").on_event, AccountState(), to_seq=5)
     assert bounded.start_seq == 0 and bounded.end_seq == 5
     assert snapshots.calls == {"load_latest": 1, "load_before": 1}
+
+
+def test_widget_speed_control_tooltips_and_fixed_layout(wb: lab.Workbench) -> None:
+    seed_account(wb, n=4)
+    r = wb.replay(Account, "acc-1", snapshot="none")
+    view = r.widget()
+
+    def walk(widget: Any) -> list[Any]:
+        return [widget, *(x for c in getattr(widget, "children", ()) for x in walk(c))]
+
+    widgets = walk(view)
+    by_class = {c: x for x in widgets for c in getattr(x, "_dom_classes", ())}
+    play, speed = by_class["actorpg-play"], by_class["actorpg-speed"]
+    for name in ("actorpg-play", "actorpg-speed", "actorpg-step", "actorpg-back",
+                 "actorpg-goto-problem", "actorpg-slider"):
+        assert by_class[name].tooltip, name
+    speed.value = 500
+    assert (play.interval, play.step) == play_timing(500) == (50, 25)
+    speed.value = 2
+    assert (play.interval, play.step) == (500, 1)
+    for name in ("actorpg-event", "actorpg-state", "actorpg-diff"):
+        assert by_class[name].layout.height and by_class[name].layout.overflow == "auto"
+
+
+def test_play_timing_and_default_speed() -> None:
+    assert play_timing(1) == (1000, 1)
+    assert play_timing(10) == (100, 1)
+    assert play_timing(100) == (50, 5)
+    # a 1,000-event stream plays in about 10 s by default, not minutes
+    speed = default_speed(1000)
+    interval, step = play_timing(speed)
+    assert 1000 / step * interval / 1000 <= 15
+    assert default_speed(3) == 2
+    with pytest.raises(ValueError):
+        play_timing(0)
+
+
+def test_state_html_highlights_changed_fields_with_delta() -> None:
+    old, new = Point(1, 2), Point(1, 5, ("a",))
+    text = state_html(new, diff_states(old, new))
+    rows = text.split("<tr")[1:]
+    assert "actorpg-field" in rows[0] and "actorpg-changed" not in rows[0]   # x unchanged
+    assert "actorpg-changed" in rows[1] and "+3" in rows[1]                 # y: 2 -> 5
+    assert "actorpg-changed" in rows[2] and "1 change" in rows[2]           # tags[0] added
+    assert delta_text(1.5, 1.0) == "-0.5" and delta_text("a", "b") == "was 'a'"
+    assert "<pre" in state_html(7, diff_states(6, 7)) and "background" in state_html(7, diff_states(6, 7))
+    assert "removed" in state_html({"a": 1}, diff_states({"a": 1, "b": 2}, {"a": 1}))
