@@ -40,7 +40,13 @@ from ._display import Table, show
 from ._history import plot_conflict_timeline, plot_pruning_history
 from ._partitions import pid_bucket
 from ._payloads import expand_payloads
-from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
+from ._pruning import (
+    PruningRecorder,
+    plot_recovery_cost,
+    plot_what_if,
+    recovery_cost,
+    simulate_policies,
+)
 from ._replayer import Replayer, ReplayProblem
 from ._workbench import Workbench
 
@@ -64,6 +70,7 @@ __all__ = [
     "plot_conflict_timeline",
     "plot_pruning_history",
     "plot_recovery_cost",
+    "plot_what_if",
     "recovery_cost",
     "show",
     "simulate_policies",

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .._write_attempts import WriteAttempt, add_write_listener
+from ._charts import legend_outside, place_labels, relative_ms, time_label, writer_labels
 from ._recorder import Recorder
 
 __all__ = ["ConflictRecorder"]
@@ -104,7 +105,9 @@ class ConflictRecorder(Recorder[WriteAttempt]):
                       annotate: bool | None = None) -> Any:
         """Writers × time: a line per attempt (start → finish) ending in a marker
         (● ok, ✖ conflict, ■ error), labelled with the revision/sequence number written
-        (``→r3``) or expected vs found (``3≠4``).  Returns the matplotlib Axes."""
+        (``→r3``) or expected vs found (``3≠4``), labels placed so they do not overlap;
+        x is milliseconds since the first attempt, writers are named as the code named
+        their tasks.  Returns the matplotlib Axes."""
         import matplotlib.pyplot as plt
         from matplotlib.lines import Line2D
 
@@ -118,35 +121,43 @@ class ConflictRecorder(Recorder[WriteAttempt]):
             ax.set_title("no write attempts recorded")
             return ax
         writers = sorted(frame["writer"].astype(str).unique())
+        names, dropped = writer_labels(writers)
         row = {w: i for i, w in enumerate(writers)}
         y = frame["writer"].astype(str).map(row)
+        start, t0 = relative_ms(frame["started"])
+        finish, _ = relative_ms(frame["finished"], t0)
         annotate = len(frame) <= 80 if annotate is None else annotate
+        notes: tuple[list[float], list[float], list[str], list[str]] = ([], [], [], [])
         for outcome, (marker, colour) in _MARKERS.items():
             part = frame[frame["outcome"] == outcome]
             if part.empty:
                 continue
             py = y[part.index]
-            ax.hlines(py, part["started"], part["finished"], colors=colour, linewidth=2,
+            ax.hlines(py, start[part.index], finish[part.index], colors=colour, linewidth=2,
                       alpha=0.6)
-            ax.scatter(part["finished"], py, marker=marker, color=colour, s=36, zorder=3,
-                       label=f"{outcome} ({len(part)})")
+            ax.scatter(finish[part.index], py, marker=marker, color=colour, s=36, zorder=3)
             if annotate:
-                for (_, rec), yy in zip(part.iterrows(), py, strict=True):
-                    label = (f"→{_rev(rec)}{int(rec['written'])}" if outcome == "ok"
-                             else f"{int(rec['expected'])}≠{int(rec['actual'])}")
-                    ax.annotate(label, (rec["finished"], yy), textcoords="offset points",
-                                xytext=(3, 5), fontsize=7, color=colour)
-        ax.set_yticks(range(len(writers)), writers)
+                labels = [(f"→{_rev(rec)}{int(rec['written'])}" if outcome == "ok"
+                           else f"{int(rec['expected'])}≠{int(rec['actual'])}")
+                          for _, rec in part.iterrows()]
+                notes[0].extend(finish[part.index])
+                notes[1].extend(py)
+                notes[2].extend(labels)
+                notes[3].extend([colour] * len(labels))
+        ax.set_yticks(range(len(writers)), [names[w] for w in writers])
         ax.set_ylim(-0.7, len(writers) - 0.3)
-        ax.set_xlabel("time (UTC)")
-        ax.set_ylabel("writer")
+        ax.set_xlabel(time_label(t0))
+        ax.set_ylabel("writer" + (f" ({dropped})" if dropped else ""))
         keys = frame["persistence_id"].astype(str).unique()
         ax.set_title("write attempts" + (f" on {keys[0]}" if len(keys) == 1 else
                                          f" on {len(keys)} keys"))
-        handles = [Line2D([], [], marker=m, color=c, linestyle="", label=o)
+        handles = [Line2D([], [], marker=m, color=c, linestyle="",
+                          label=f"{o} ({int((frame['outcome'] == o).sum())})")
                    for o, (m, c) in _MARKERS.items() if (frame["outcome"] == o).any()]
-        ax.legend(handles=handles, loc="upper left", fontsize=8)
+        legend_outside(ax, handles=handles)
         ax.grid(axis="x", alpha=0.3)
+        ax.figure.tight_layout()
+        place_labels(ax, notes[0], notes[1], notes[2], color=notes[3])
         return ax
 
     # -- display ----------------------------------------------------------------------

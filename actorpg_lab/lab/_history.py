@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from ._charts import legend_outside, place_labels, relative_ms, time_label, writer_labels
 from ._health import _ids_json
 from ._sql import render
 
@@ -115,35 +116,38 @@ def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
     if frame.empty:
         ax.set_title("no conflicts recorded")
         return ax
+    names, dropped = writer_labels(writers)
     row = {w: i for i, w in enumerate(writers)}
     y = frame["writer"].astype(str).map(row)
+    x, t0 = relative_ms(frame["timestamp"])
     stores = frame["store"].astype(str) if "store" in frame.columns else None
     colours = {"journal": "#cf222e", "durable_state": "#8250df"}
     for store in (sorted(stores.unique()) if stores is not None else [None]):
         part = frame if store is None else frame[stores == store]
-        ax.scatter(part["timestamp"], y[part.index], marker="X", s=40, zorder=3,
+        ax.scatter(x[part.index], y[part.index], marker="X", s=40, zorder=3,
                    color=colours.get(str(store), "#cf222e"),
                    label=f"{store or 'conflict'} ({len(part)})")
-    if annotate if annotate is not None else len(frame) <= 80:
-        for (_, rec), yy in zip(frame.iterrows(), y, strict=True):
-            ax.annotate(f"{int(rec['expected'])}≠{int(rec['actual'])}", (rec["timestamp"], yy),
-                        textcoords="offset points", xytext=(3, 5), fontsize=7, color="#cf222e")
-    ax.set_yticks(range(len(writers)), writers)
+    ax.set_yticks(range(len(writers)), [names[w] for w in writers])
     ax.set_ylim(-0.7, len(writers) - 0.3)
-    ax.set_xlabel("time (UTC)")
-    ax.set_ylabel("writer")
+    ax.set_xlabel(time_label(t0))
+    ax.set_ylabel("writer" + (f" ({dropped})" if dropped else ""))
     keys = frame["persistence_id"].astype(str).unique()
     ax.set_title("rejected writes (expected≠found)" + (f" on {keys[0]}" if len(keys) == 1
                                                        else f" on {len(keys)} keys"))
-    ax.legend(loc="upper left", fontsize=8)
+    legend_outside(ax)
     ax.grid(axis="x", alpha=0.3)
+    ax.figure.tight_layout()
+    if annotate if annotate is not None else len(frame) <= 80:
+        place_labels(ax, list(x), list(y),
+                     [f"{int(r['expected'])}≠{int(r['actual'])}" for _, r in frame.iterrows()],
+                     color="#cf222e")
     return ax
 
 
 def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
                          persistence_id: str | None = None) -> Any:
-    """One bar per pruned snapshot (y = its sequence number) from its save to its pruning,
-    a colour per stream.  ``frame`` is :meth:`Workbench.pruned_frame` or a
+    """Per pruned snapshot: its sequence number (x) and how long it was kept (y, ms from
+    its save to its pruning), a line per stream.  ``frame`` is :meth:`Workbench.pruned_frame` or a
     :meth:`PruningRecorder.lifetimes` frame.  Returns the matplotlib Axes."""
     import matplotlib.pyplot as plt
 
@@ -160,14 +164,16 @@ def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
         ax.set_title("no pruned snapshots recorded")
         return ax
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    life_ms = (frame["pruned_at"] - frame["saved_at"]).dt.total_seconds() * 1000.0
     for i, (pid, part) in enumerate(frame.groupby("persistence_id", observed=True)):
         colour = colours[i % len(colours)]
-        ax.hlines(part["sequence_nr"], part["saved_at"], part["pruned_at"], colors=colour,
-                  linewidth=3, label=str(pid))
-        ax.scatter(part["pruned_at"], part["sequence_nr"], color=colour, marker="x", s=20)
-    ax.set_xlabel("time (UTC)")
-    ax.set_ylabel("snapshot sequence_nr")
-    ax.set_title("pruned snapshots: saved → pruned (✕)")
+        ax.plot(part["sequence_nr"], life_ms[part.index], marker="o", markersize=4,
+                color=colour, linewidth=1, label=str(pid))
+    ax.set_xlabel("snapshot sequence_nr (position in the stream)")
+    ax.set_ylabel("kept for (ms, save → pruned)")
+    ax.set_title("pruned snapshots: how long each was kept")
     if frame["persistence_id"].nunique() <= 12:
-        ax.legend(fontsize=8, loc="upper left")
+        legend_outside(ax)
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
     return ax

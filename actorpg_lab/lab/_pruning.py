@@ -15,9 +15,11 @@ from typing import Any
 import pandas as pd
 
 from .._write_attempts import SnapshotActivity, add_snapshot_listener
+from ._charts import legend_outside, place_labels
 from ._recorder import Recorder
 
-__all__ = ["PruningRecorder", "plot_recovery_cost", "recovery_cost", "simulate_policies"]
+__all__ = ["PruningRecorder", "plot_recovery_cost", "plot_what_if", "recovery_cost",
+           "simulate_policies"]
 
 
 class PruningRecorder(Recorder[SnapshotActivity]):
@@ -89,35 +91,50 @@ class PruningRecorder(Recorder[SnapshotActivity]):
         }).reset_index()
 
     def plot(self, ax: Any = None, *, persistence_id: str | None = None) -> Any:
-        """Snapshot lifetimes: one horizontal bar per snapshot (y = its sequence number)
-        from its save to its pruning (open-ended while kept), a colour per stream."""
+        """Snapshots along each stream's sequence numbers: a bar per snapshot from the
+        position it was saved at to the position of the save that pruned it (open-ended,
+        to the latest save, while kept); ● kept, ✕ pruned; a row per stream."""
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
 
-        life = self.lifetimes()
+        items = self._items()
         if persistence_id is not None:
-            life = life[life["persistence_id"] == persistence_id]
+            items = [a for a in items if a.persistence_id == persistence_id]
+        pruned_by: dict[tuple[str, int], int] = {}
+        saved: dict[str, list[int]] = {}
+        for a in items:
+            saved.setdefault(a.persistence_id, []).append(a.saved_seq)
+            for seq in a.pruned_seqs:
+                pruned_by.setdefault((a.persistence_id, seq), a.saved_seq)
+        pids = sorted(saved)
         if ax is None:
-            _fig, ax = plt.subplots(figsize=(10, 4))
-        if life.empty:
+            _fig, ax = plt.subplots(figsize=(10, 1.0 + 0.45 * min(max(len(pids), 1), 30)))
+        if not pids:
             ax.set_title("no snapshot activity recorded")
             return ax
-        end = max(life["saved_at"].max(), life["pruned_at"].max(skipna=True)
-                  if life["pruned_at"].notna().any() else life["saved_at"].max())
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        for i, (pid, part) in enumerate(life.groupby("persistence_id", observed=True)):
-            colour = colours[i % len(colours)]
-            stop = part["pruned_at"].fillna(end)
-            ax.hlines(part["sequence_nr"], part["saved_at"], stop, colors=colour, linewidth=3,
-                      label=str(pid))
-            alive = part[part["alive"]]
-            ax.scatter(alive["saved_at"], alive["sequence_nr"], color=colour, marker="o", s=20)
-            dead = part[~part["alive"]]
-            ax.scatter(dead["pruned_at"], dead["sequence_nr"], color=colour, marker="x", s=20)
-        ax.set_xlabel("time (UTC)")
-        ax.set_ylabel("snapshot sequence_nr")
-        ax.set_title("snapshots saved (●) and pruned (✕) by keep_n")
-        if life["persistence_id"].nunique() <= 12:
-            ax.legend(fontsize=8, loc="upper left")
+        for row, pid in enumerate(pids):
+            colour = colours[row % len(colours)]
+            seqs = sorted(set(saved[pid]))
+            last = max(seqs)
+            for k, seq in enumerate(seqs):
+                end = pruned_by.get((pid, seq))
+                lane = row + (0.12 if k % 2 else -0.12)  # alternate: bars never overlap
+                ax.hlines(lane, seq, last if end is None else end, colors=colour,
+                          linewidth=3, alpha=0.35 if end is not None else 0.9)
+                ax.scatter([seq], [lane], color=colour, s=22, zorder=3,
+                           marker="x" if end is not None else "o")
+        ax.set_yticks(range(len(pids)), pids)
+        ax.set_ylim(-0.7, len(pids) - 0.3)
+        ax.invert_yaxis()
+        ax.set_xlabel("sequence_nr (a snapshot lives from its save to the save that "
+                      "pruned it)")
+        ax.set_title("snapshots per stream: kept (●) and pruned by keep_n (✕)")
+        legend_outside(ax, handles=[
+            Line2D([], [], marker="o", color="#555555", linestyle="", label="kept"),
+            Line2D([], [], marker="x", color="#555555", linestyle="", label="pruned")])
+        ax.grid(axis="x", alpha=0.3)
+        ax.figure.tight_layout()
         return ax
 
     def __repr__(self) -> str:
@@ -146,21 +163,63 @@ def recovery_cost(streams: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_recovery_cost(streams: pd.DataFrame, ax: Any = None) -> Any:
-    """Scatter: journal length (head) vs events replayed on recovery, one dot per stream;
-    the diagonal is "no usable snapshot"."""
+    """Scatter: journal length (head) vs events replayed on recovery, one dot per stream
+    (streams on the same spot share one larger dot), each labelled, labels placed so
+    they do not overlap; the diagonal is "no usable snapshot"."""
     import matplotlib.pyplot as plt
 
     cost = recovery_cost(streams)
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(cost["head"], cost["events_to_replay"], s=24, alpha=0.8)
+        _fig, ax = plt.subplots(figsize=(8, 4.5))
+    spots = (cost.assign(persistence_id=cost["persistence_id"].astype(str))
+             .groupby(["head", "events_to_replay"], sort=True)["persistence_id"]
+             .agg(list).reset_index())
+    sizes = [18 + 14 * len(ids) for ids in spots["persistence_id"]]
+    ax.scatter(spots["head"], spots["events_to_replay"], s=sizes, alpha=0.8, zorder=3,
+               label="stream(s)")
     top = int(cost["head"].max()) if len(cost) else 1
     ax.plot([0, top], [0, top], linestyle="--", color="grey", linewidth=1,
             label="no snapshot (replay everything)")
     ax.set_xlabel("journal length (head sequence_nr)")
     ax.set_ylabel("events replayed on recovery")
     ax.set_title("recovery cost per stream")
-    ax.legend(fontsize=8)
+    legend_outside(ax)
+    ax.figure.tight_layout()
+    if len(spots) <= 40:
+        labels = [ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1}"
+                  for ids in spots["persistence_id"]]
+        place_labels(ax, list(spots["head"]), list(spots["events_to_replay"]), labels)
+    return ax
+
+
+def plot_what_if(frame: pd.DataFrame, ax: Any = None) -> Any:
+    """A :func:`simulate_policies` frame as a chart: per policy, snapshots written (x)
+    vs events replayed on recovery in total (y), each point labelled with its
+    ``every_n`` (``keep_n`` changes neither: it only decides how many are kept)."""
+    import matplotlib.pyplot as plt
+
+    missing = {"every_n", "keep_n", "snapshots_written", "events_to_replay_total"} - set(
+        frame.columns)
+    if missing:
+        raise ValueError(f"expected a what_if() frame, missing columns {sorted(missing)}")
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(8, 4.5))
+    if frame.empty:
+        ax.set_title("no policies simulated")
+        return ax
+    # keep_n changes neither axis (only what is kept): one point per every_n.
+    first = frame.drop_duplicates("every_n").sort_values("snapshots_written")
+    ax.plot(first["snapshots_written"], first["events_to_replay_total"], marker="o",
+            label="snapshot every N events")
+    ax.set_xlabel("snapshots written (all streams)")
+    ax.set_ylabel("events replayed on recovery (all streams)")
+    ax.set_title("snapshot policies: write cost vs recovery cost")
+    legend_outside(ax)
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
+    labels = ["never" if pd.isna(n) else f"every {int(n)}" for n in first["every_n"]]
+    place_labels(ax, list(first["snapshots_written"]), list(first["events_to_replay_total"]),
+                 labels)
     return ax
 
 

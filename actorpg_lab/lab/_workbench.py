@@ -33,7 +33,13 @@ from ._conflicts import ConflictRecorder
 from ._display import Table, show
 from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
 from ._payloads import PayloadErrors
-from ._pruning import PruningRecorder, plot_recovery_cost, recovery_cost, simulate_policies
+from ._pruning import (
+    PruningRecorder,
+    plot_recovery_cost,
+    plot_what_if,
+    recovery_cost,
+    simulate_policies,
+)
 from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
 from ._runner import LoopThread
 from ._session import timeout_params
@@ -427,6 +433,13 @@ class Workbench:
         (see :func:`simulate_policies`)."""
         heads = self.streams_frame(persistence_ids=persistence_ids)["head"]
         return simulate_policies(heads, every_n, keep_n)
+
+    def plot_what_if(self, every_n: Iterable[int | None] = (None, 10, 50, 100, 500),
+                     keep_n: Iterable[int] = (1, 2, 3, 5),
+                     persistence_ids: str | Iterable[str] | None = None, ax: Any = None
+                     ) -> Any:
+        """:meth:`what_if` as a chart (:func:`~actorpg_lab.lab.plot_what_if`)."""
+        return plot_what_if(self.what_if(every_n, keep_n, persistence_ids), ax)
 
     # -- display ------------------------------------------------------------------------
     @staticmethod

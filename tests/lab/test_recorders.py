@@ -38,7 +38,7 @@ def test_conflict_recorder_records_ok_and_conflicts(wb: lab.Workbench) -> None:
     assert rates.loc[("journal", "p"), "attempts"] == 2
     assert "conflict=2" in repr(rec) and "<table" in rec._repr_html_()
     ax = rec.plot_timeline()
-    assert len(ax.collections) >= 2 and ax.get_ylabel() == "writer"
+    assert len(ax.collections) >= 2 and ax.get_ylabel().startswith("writer")
 
 
 def test_concurrent_counters_conflict_and_still_count_exactly(wb: lab.Workbench) -> None:
@@ -84,7 +84,7 @@ def test_pruning_recorder_lifetimes(wb: lab.Workbench) -> None:
     assert cast(Any, summary.loc["acc"]).tolist() == [6, 3, 3, 6]
     assert wb.snapshots_frame()["sequence_nr"].tolist() == [4, 5, 6]
     assert "6 saves, 3 pruned" in repr(rec)
-    assert rec.plot().get_ylabel() == "snapshot sequence_nr"
+    assert rec.plot().get_xlabel().startswith("sequence_nr")
 
 
 def test_recovery_cost_and_what_if(wb: lab.Workbench) -> None:

@@ -1,0 +1,90 @@
+"""The charts: relative ms time axes, legends outside the data, labels that do not
+overlap, writer names as the code gave them, sequence numbers on pruning plots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from actorpg_lab import lab
+from actorpg_lab.lab._charts import place_labels, writer_labels
+
+
+def _overlaps(ax: Any) -> list[tuple[str, str]]:
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+            if ba.overlaps(bb)]
+
+
+def _legend_outside(ax: Any) -> bool:
+    legend = ax.get_legend()
+    if legend is None:
+        return False
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return bool(legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1)
+
+
+def test_place_labels_never_overlap_on_a_crowded_row() -> None:
+    import matplotlib.pyplot as plt
+
+    _fig, ax = plt.subplots(figsize=(4, 2))
+    xs = [0.0, 0.1, 0.2, 0.3, 5.0, 10.0]
+    ax.plot(xs, [0] * len(xs))
+    place_labels(ax, xs, [0] * len(xs), ["12≠13"] * len(xs))
+    assert _overlaps(ax) == []
+
+
+def test_writer_labels_drop_the_shared_process_prefix() -> None:
+    names, note = writer_labels(["20256/writer-1", "20256/writer-2"])
+    assert names == {"20256/writer-1": "writer-1", "20256/writer-2": "writer-2"}
+    assert note == "process 20256"
+    mixed = ["h:1/writer-1", "h:2/writer-1"]
+    assert writer_labels(mixed) == ({w: w for w in mixed}, "")
+
+
+def test_conflict_timeline_uses_ms_since_start_and_code_given_names(wb: lab.Workbench) -> None:
+    with wb.record_conflicts() as rec:
+        lab.demo.seed_counters(wb, keys=["c"], writers=3, increments=4)
+    ax = rec.plot_timeline(persistence_id="c")
+    assert ax.get_xlabel().startswith("ms since ")
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == ["writer-1", "writer-2", "writer-3"]
+    assert _legend_outside(ax) and _overlaps(ax) == []
+    assert max(ax.get_xlim()) < 60_000  # milliseconds of a short race, not epoch values
+    history = lab.plot_conflict_timeline(rec.frame())
+    assert history.get_xlabel().startswith("ms since ") and _overlaps(history) == []
+
+
+def test_pruning_plots_put_sequence_numbers_on_x(wb: lab.Workbench) -> None:
+    with wb.record_snapshots() as snaps:
+        lab.demo.seed_bank(wb, accounts=3, operations=60, seed=2, snapshot_every=3)
+    ax = snaps.plot()
+    assert ax.get_xlabel().startswith("sequence_nr") and _legend_outside(ax)
+    head = int(wb.streams_frame()["head"].max())
+    assert 0 <= ax.get_xlim()[0] and ax.get_xlim()[1] <= head + 5
+    hist = lab.plot_pruning_history(snaps.lifetimes())
+    assert hist.get_xlabel().startswith("snapshot sequence_nr")
+    cost = wb.plot_recovery_cost()
+    labels = [t.get_text() for t in cost.texts]
+    assert labels and all(t.startswith("account-") for t in labels)
+    assert _overlaps(cost) == [] and _legend_outside(cost)
+
+
+def test_what_if_chart_shows_each_policy(wb: lab.Workbench) -> None:
+    lab.demo.seed_bank(wb, accounts=3, operations=40, seed=3)
+    ax = wb.plot_what_if(every_n=[None, 2, 5], keep_n=[1, 3])
+    [line] = ax.get_lines()
+    what = wb.what_if(every_n=[None, 2, 5], keep_n=[1])
+    assert sorted(line.get_xdata()) == sorted(what["snapshots_written"])
+    assert {t.get_text() for t in ax.texts} == {"never", "every 2", "every 5"}
+    assert _legend_outside(ax) and _overlaps(ax) == []
+    import pytest
+
+    with pytest.raises(ValueError, match="what_if"):
+        lab.plot_what_if(pd.DataFrame({"x": [1]}))
