@@ -12,6 +12,7 @@ A :class:`Workbench` holds
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import html
 import logging
@@ -106,8 +107,17 @@ class Workbench:
         _OPEN.add(self)
 
     # -- lifecycle ----------------------------------------------------------------------
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run a coroutine (e.g. a store call) on the workbench loop and return its result."""
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, *,
+            writer: str | None = None) -> T:
+        """Run a coroutine (e.g. a store call) on the workbench loop and return its result.
+
+        :param writer: name the task (write recorders and conflict charts show a writer
+            by its task name, e.g. ``"alice"`` instead of ``"Task-12"``)."""
+        if writer is not None:
+            if not isinstance(writer, str) or not writer.strip() or "/" in writer:
+                coro.close()
+                raise ValueError(f"writer must be a non-empty name without '/', got {writer!r}")
+            coro = _as_writer(writer, coro)
         return self._loop.run(coro, timeout)
 
     @property
@@ -486,6 +496,13 @@ def _close_open_workbenches() -> None:
             wb.close()
         except Exception:  # pragma: no cover - best effort at interpreter exit
             _log.debug("closing %r at exit failed", wb, exc_info=True)
+
+
+async def _as_writer(name: str, coro: Coroutine[Any, Any, T]) -> T:
+    task = asyncio.current_task()
+    if task is not None:
+        task.set_name(name)
+    return await coro
 
 
 async def _open_pool(url: str, max_size: int, timeout: dict[str, Any]) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from actorpg_lab import lab
+from actorpg_lab import DurableStateConcurrencyError, lab
 from actorpg_lab.lab._charts import place_labels, writer_labels
 
 
@@ -88,3 +88,18 @@ def test_what_if_chart_shows_each_policy(wb: lab.Workbench) -> None:
 
     with pytest.raises(ValueError, match="what_if"):
         lab.plot_what_if(pd.DataFrame({"x": [1]}))
+
+
+def test_run_names_the_writer(wb: lab.Workbench) -> None:
+    import pytest
+
+    store = wb.durable_state_store
+    with wb.record_conflicts() as rec:
+        wb.run(store.upsert("profile", 0, {"name": "Ada"}), writer="alice")
+        with pytest.raises(DurableStateConcurrencyError):
+            wb.run(store.upsert("profile", 0, {"name": "Ada L."}), writer="bob")
+    assert [w.rsplit("/", 1)[1] for w in rec.frame()["writer"].astype(str)] == ["alice", "bob"]
+    ax = rec.plot_timeline()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["alice", "bob"]
+    with pytest.raises(ValueError, match="writer"):
+        wb.run(store.load("profile"), writer="a/b")
