@@ -28,8 +28,10 @@ from ._offset import TagOffset
 
 __all__ = ["ConsumerLag", "PersistenceQuery", "TaggedEvent"]
 
-#: First and longest pause of a live query while events are held back (seconds).
+#: First and longest pause of a live query while events are held back (seconds): the
+#: transaction holding them may not be an append, so its end sends no notification.
 _HELD_BACK_FIRST_PAUSE = 0.002
+_HELD_BACK_MAX_PAUSE = 0.1
 
 _log = logging.getLogger("actorpg_lab.query")
 
@@ -178,7 +180,7 @@ class PersistenceQuery:
             _, held_back = await self.journal.visibility_horizon()
             if held_back:
                 await self.journal.wait_for_appends(pause)
-                pause = min(pause * 2, self.poll_interval)
+                pause = min(pause * 2, self.poll_interval, _HELD_BACK_MAX_PAUSE)
             else:
                 pause = _HELD_BACK_FIRST_PAUSE
                 await self.journal.wait_for_appends(self.poll_interval)
