@@ -105,7 +105,7 @@ def test_widget_go_to_problem_error_pane_and_slider_mark(wb: lab.Workbench) -> N
     view = r.widget()
     goto, step = find(view, "actorpg-goto-problem"), find(view, "actorpg-step")
     event, marks = find(view, "actorpg-event"), find(view, "actorpg-marks")
-    slider = view.children[1].children[2]
+    slider = find(view, "actorpg-slider")
     assert slider.max == seq and slider.value == seq - 1 and not step.disabled
     assert f"#{seq}" in marks.value and "actorpg-problem-mark" in marks.value
     assert goto.layout.display != "none" and not goto.disabled
