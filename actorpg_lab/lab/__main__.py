@@ -58,7 +58,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="JupyterLab port")
     parser.add_argument("--stop-server", action="store_true",
                         help="stop the embedded PostgreSQL (data is kept) and exit")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show JupyterLab's own log lines (default: warnings only)")
     return parser
+
+
+#: The notebook JupyterLab opens first (when the folder has it) and the next steps.
+FIRST_NOTEBOOK = "01_explore_journal.ipynb"
+
+
+def first_notebook(notebooks: Path) -> str | None:
+    """The notebook to open first: :data:`FIRST_NOTEBOOK`, else the first ``*.ipynb``."""
+    if (notebooks / FIRST_NOTEBOOK).is_file():
+        return FIRST_NOTEBOOK
+    found = sorted(p.name for p in notebooks.glob("*.ipynb"))
+    return found[0] if found else None
+
+
+def where_to_start(notebooks: Path) -> str:
+    """The lines printed before JupyterLab starts: what to open first."""
+    first = first_notebook(notebooks)
+    lines = ["", "where to start:"]
+    if first is not None:
+        lines.append(f"  1. {notebooks / first}  (JupyterLab opens it): load the journal "
+                     f"into pandas")
+    lines += [f"  2. {notebooks}/02_replay_debugging.ipynb: find and replay the broken streams"
+              if (notebooks / "02_replay_debugging.ipynb").is_file() else
+              "  2. the other notebooks, in order",
+              "  README.md, section 'The workbench', for the API in one page",
+              "  stop with Ctrl-C (twice); the database keeps running: make stop", ""]
+    return "\n".join(lines)
 
 
 def summary_table(wb: Workbench) -> pd.DataFrame:
@@ -114,16 +143,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not notebooks.is_dir():
         print(f"no notebooks folder at {notebooks.absolute()}", file=sys.stderr)
         return 2
-    command = jupyter_command(notebooks, no_browser=args.no_browser, port=args.port)
+    command = jupyter_command(notebooks, no_browser=args.no_browser, port=args.port,
+                              verbose=args.verbose)
     env = {**os.environ, "ACTORPG_DSN": dsn}
     print(f"starting JupyterLab on {notebooks}/ (ACTORPG_DSN={redact_dsn(dsn)})")
+    print(where_to_start(notebooks), flush=True)
     return _run_jupyter(command, env)
 
 
 def jupyter_command(notebooks: Path, *, no_browser: bool = False,
-                    port: int | None = None) -> list[str]:
-    """The JupyterLab command line; as root it adds ``--allow-root`` and says so."""
+                    port: int | None = None, verbose: bool = False) -> list[str]:
+    """The JupyterLab command line: opens on the first notebook rather than the
+    launcher, logs warnings only unless ``verbose`` (its URL and token line still show);
+    as root it adds ``--allow-root`` and says so."""
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks}"]
+    first = first_notebook(notebooks)
+    if first is not None:
+        command.append(f"--LabApp.default_url=/lab/tree/{first}")
+    if not verbose:
+        command += ["--log-level=WARN", "--LabApp.log_level=WARN"]
     if no_browser:
         command.append("--no-browser")
     if port is not None:

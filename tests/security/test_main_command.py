@@ -100,3 +100,21 @@ def test_notebooks_drop_schemas_only_through_the_guarded_connect() -> None:
         cells = json.loads(path.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert "DROP SCHEMA" not in code.upper(), path.name
+
+
+# -- issue 13: the main command says where to start; JupyterLab quiet unless --verbose ---------
+def test_main_command_opens_the_first_notebook_quietly(tmp_path: Path) -> None:
+    from actorpg_lab.lab.__main__ import where_to_start
+
+    (tmp_path / "02_replay_debugging.ipynb").write_text("{}")
+    (tmp_path / "01_explore_journal.ipynb").write_text("{}")
+    command = jupyter_command(tmp_path, no_browser=True)
+    assert "--LabApp.default_url=/lab/tree/01_explore_journal.ipynb" in command
+    assert "--log-level=WARN" in command
+    assert "--log-level=WARN" not in jupyter_command(tmp_path, verbose=True)
+    text = where_to_start(tmp_path)
+    assert "01_explore_journal.ipynb" in text and "02_replay_debugging.ipynb" in text
+    assert "README.md" in text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not any(c.startswith("--LabApp.default_url") for c in jupyter_command(empty))
