@@ -106,7 +106,9 @@ def state_html(state: Any, diff: Any = None) -> str:
         rows.append(f"<tr class='actorpg-changed' style='background:{_HIGHLIGHT}'>"
                     f"<td style='text-align:left'><s>{html.escape(change.path)}</s></td>"
                     f"<td></td><td style='color:#cf222e'>removed</td></tr>")
-    return ("<table class='actorpg-state-fields' style='border-collapse:collapse'>"
+    kind = "" if isinstance(state, Mapping) else (
+        f"<div style='color:#666'>{html.escape(type(state).__qualname__)}</div>")
+    return (f"{kind}<table class='actorpg-state-fields' style='border-collapse:collapse'>"
             + "".join(rows) + "</table>")
 
 

@@ -138,6 +138,7 @@ def test_widget_buttons_slider_and_panes(wb: lab.Workbench) -> None:
     assert r.position == 1 and state.value != before
     # the changed field is highlighted with its delta
     assert "<b>balance</b>" in state.value and "+100" in state.value
+    assert "AccountState" in state.value  # the state's type is named above its fields
     assert "actorpg-changed" in state.value
     slider = find(view, "actorpg-slider")
     assert slider.value == 1
