@@ -254,27 +254,27 @@ class FrameLoader:
                   expand: bool = False, errors: PayloadErrors = "raise",
                   allow_large: bool = False) -> pd.DataFrame:
         """Snapshots in (persistence_id, sequence_nr) order."""
-        values = {**where.sql_values(), "page_size": check_limit(limit)}
-        builder = FrameBuilder("sequence_nr", tags=False, expand=expand,
-                               errors=check_errors(errors))
-        stats = self.session.table_stats(self.tables.snapshots)
-        if stats.present:
-            select = render("snapshots_select", snapshots=self.tables.snapshots)
-            self._guard(stats, select, values, allow_large, "snapshots_frame")
-            builder.add_all(self.query_batches(select, values))
-        return builder.frame()
+        return self._one_query(self.tables.snapshots, "snapshots_select", "sequence_nr",
+                               where, limit, expand, errors, allow_large, "snapshots_frame")
 
     def durable_state(self, where: EventFilter, *, limit: int | None = None,
                       expand: bool = False, errors: PayloadErrors = "raise",
                       allow_large: bool = False) -> pd.DataFrame:
         """Durable-state records in persistence_id order (``where``'s ids and time window)."""
+        return self._one_query(self.tables.durable_state, "durable_state_select", "revision",
+                               where, limit, expand, errors, allow_large,
+                               "durable_state_frame")
+
+    def _one_query(self, table: str, statement: str, second: str, where: EventFilter,
+                   limit: int | None, expand: bool, errors: PayloadErrors, allow_large: bool,
+                   what: str) -> pd.DataFrame:
+        """A frame of ``table`` loaded with ONE streamed ``statement`` (``{table}``)."""
         values = {**where.sql_values(), "page_size": check_limit(limit)}
-        builder = FrameBuilder("revision", tags=False, expand=expand,
-                               errors=check_errors(errors))
-        stats = self.session.table_stats(self.tables.durable_state)
+        builder = FrameBuilder(second, tags=False, expand=expand, errors=check_errors(errors))
+        stats = self.session.table_stats(table)
         if stats.present:
-            select = render("durable_state_select", table=self.tables.durable_state)
-            self._guard(stats, select, values, allow_large, "durable_state_frame")
+            select = render(statement, table=table)
+            self._guard(stats, select, values, allow_large, what)
             builder.add_all(self.query_batches(select, values))
         return builder.frame()
 
