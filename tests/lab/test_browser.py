@@ -1,5 +1,7 @@
 """A real browser: JupyterLab runs the replay notebook (02); we click the replayer's
-"go to problem" and step buttons and read what the widget shows.
+"go to problem" and step buttons and read what the widget shows.  Notebooks 01-04 each
+run top to bottom ("Run All"): no error output, no MathJax-typeset payloads, every chart
+rendered.
 
 Headless Chromium from Debian (``/usr/bin/chromium``) driven by Playwright (never
 ``playwright install``).  Skipped, with the reason, when Chromium is not installed —
@@ -20,12 +22,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_replay_debugging.ipynb"
-SCHEMA = "nb02_replay"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOK = NOTEBOOKS / "02_replay_debugging.ipynb"
+#: The schemas notebooks 01-04 write to (dropped after the test).
+SCHEMAS = ("nb01_explore", "nb02_replay", "nb03_conflicts", "nb03_demo_app", "nb04_pruning",
+           "nb04_demo_app")
+#: Notebooks run in the browser after "Run All", with the charts each must show.
+CHARTS = {"01_explore_journal.ipynb": 1, "02_replay_debugging.ipynb": 0,
+          "03_revision_conflicts.ipynb": 3, "04_snapshot_pruning.ipynb": 4}
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +70,8 @@ def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
                     f"`make test` installs it in CI")
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    for name in CHARTS:
+        shutil.copy(NOTEBOOKS / name, root / name)
     settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
@@ -76,8 +86,8 @@ def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
         "IPYTHONDIR": str(tmp_path / "ipython"),
         "JUPYTER_PLATFORM_DIRS": "1",
-        "MPLBACKEND": "Agg",
     }
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend: charts show as images
     port = _free_port()
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.ip=127.0.0.1",
@@ -103,7 +113,85 @@ def jupyter_lab(tmp_path: Path, pg_server: object) -> Iterator[str]:
         from psycopg import sql
 
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+            for schema in SCHEMAS:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)))
+
+
+def _launch(pw: Any, tmp_path: Path) -> Any:
+    return pw.chromium.launch_persistent_context(
+        user_data_dir=str(tmp_path / "chromium-profile"),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update",
+              "--disable-sync"],
+        viewport={"width": 1400, "height": 1000},
+    )
+
+
+def _open_and_run_all(page: Any, url: str) -> None:
+    """Open a notebook, accept the kernel dialog if one shows, Run All, and wait until
+    every code cell has an execution count (no sleeps: the page says when it is done)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        accept.wait_for(state="visible", timeout=5_000)
+    except PlaywrightTimeout:
+        pass
+    else:
+        accept.click()
+        accept.wait_for(state="hidden")
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    page.wait_for_function(
+        r"""() => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
+            return prompts.length > 0 && prompts.every(p => /\[\d+\]/.test(p.textContent));
+        }""", timeout=int(os.environ.get("ACTORPG_BROWSER_RUN_ALL_MS", "600000")))
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+
+def test_notebooks_run_all_without_errors_maths_or_missing_charts(
+        jupyter_lab: str, tmp_path: Path) -> None:
+    """Notebooks 01-04 after "Run All" in JupyterLab: no error or stderr output (expected
+    failures print one line on stdout), no payload typeset by MathJax, every chart an
+    image that loaded; a screenshot of each is kept in the test's tmp_path."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = _launch(pw, tmp_path)
+        page = context.new_page()
+        page.set_default_timeout(int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000")))
+        try:
+            for name, charts in CHARTS.items():
+                # ?reset: a fresh workspace, so only this notebook is open
+                _open_and_run_all(page, f"{jupyter_lab}/lab/tree/{name}?reset")
+                shot = tmp_path / f"{Path(name).stem}.png"
+                page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").screenshot(
+                    path=str(shot))
+                assert shot.stat().st_size > 10_000, name
+                outputs = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output"
+                errors = page.locator(
+                    f"{outputs}[data-mime-type='application/vnd.jupyter.stderr']")
+                assert errors.count() == 0, (name, errors.first.text_content())
+                maths = page.locator(f"{outputs} .MathJax, {outputs} mjx-container")
+                assert maths.count() == 0, (name, maths.first.text_content())
+                images = page.locator(f"{outputs} img")
+                assert images.count() >= charts, (name, images.count())
+                for i in range(images.count()):
+                    images.nth(i).scroll_into_view_if_needed()
+                    assert images.nth(i).evaluate(
+                        "img => img.complete && img.naturalWidth > 100"), (name, i)
+        except BaseException:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
 
 
 def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
