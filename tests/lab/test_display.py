@@ -187,3 +187,10 @@ def test_progress_note_shows_age_only_for_recent_rows() -> None:
     assert newest_row(int((now - 4.25) * 1000), now) == "newest 22:13:15.750 UTC (4.2s ago)"
     old = newest_row(int((now - 1112 * 86400) * 1000), now)
     assert old == "newest 2020-10-28 22:13 UTC" and "ago" not in old and "lag" not in old
+
+
+def test_state_diffs_show_as_their_changes() -> None:
+    diff = lab.diff_states({"balance": 1, "n": [1]}, {"balance": 3, "n": [1, 2]})
+    shown = format_payload(diff)
+    assert shown == "<code>~ balance: 1 → 3; + n[1] = 2</code>"
+    assert "(no change)" in format_payload(lab.diff_states(1, 1))
