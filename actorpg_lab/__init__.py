@@ -4,7 +4,14 @@
 first time :mod:`actorpg_lab.postgres` is used.
 """
 
-from ._codec import JsonCodec, default_codec, event_type
+from ._codec import (
+    DecodeError,
+    JsonCodec,
+    UnregisteredTypeWarning,
+    default_codec,
+    event_type,
+    upcaster,
+)
 from ._embedded import EmbeddedPostgres
 from ._errors import (
     ActorStoppedError,
@@ -52,6 +59,7 @@ __all__ = [
     "ActorStoppedError",
     "ActorSystem",
     "Config",
+    "DecodeError",
     "DurableStateActor",
     "DurableStateConcurrencyError",
     "DurableStateRecord",
@@ -83,6 +91,7 @@ __all__ = [
     "SnapshotPolicy",
     "SnapshotStore",
     "TagFilter",
+    "UnregisteredTypeWarning",
     "UnsafePathError",
     "WriteAttempt",
     "__version__",
@@ -92,4 +101,5 @@ __all__ = [
     "event_type",
     "every_n_events",
     "replay_state",
+    "upcaster",
 ]

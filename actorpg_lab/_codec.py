@@ -1,18 +1,49 @@
-"""JSON codec for payloads (events, snapshot states, durable states).
+"""JSON codec for payloads (events, snapshot states, durable states), with schema evolution.
 
 Plain JSON values (``dict`` with ``str`` keys, ``list``, ``str``, ``int``, ``float``,
 ``bool``, ``None``) round-trip unchanged.  Dataclass instances round-trip through a
-type registry: they are written as ``{"$type": NAME, "$value": {field: value, ...}}``
-and read back as instances of the registered class.  Register a class with
-:func:`event_type` (a decorator) or :meth:`JsonCodec.register`; a dataclass encoded
-before it was registered is registered on the fly under its qualified name.
+type registry: they are written as an *envelope*::
+
+    {"$type": NAME, "$value": {field: value, ...}}                  # version 1
+    {"$type": NAME, "$version": N, "$value": {field: value, ...}}   # version N >= 2
+
+and read back as instances of the class registered under ``NAME`` (or under an alias
+of it).  ``"$version"`` is omitted for version 1, so every row written before versions
+existed reads as version 1.
+
+Schema evolution (stored rows are never rewritten; old rows are upgraded on read):
+
+* :func:`event_type` / :meth:`JsonCodec.register` register a class under a name, a
+  ``version`` (default 1) and ``aliases`` (former names of a renamed type).
+* :func:`upcaster` / :meth:`JsonCodec.upcaster` register a pure function turning
+  version ``k``'s ``"$value"`` dict into version ``k + 1``'s.  Upcasters work on the
+  JSON level: nested typed values are still envelopes (dicts) when the outer upcaster
+  runs, and are revived (and upcast through their own chains) afterwards.
+* Reading runs the upcasters from the stored version up to the registered one, then
+  builds the dataclass.  No upcaster for a step, a stored version newer than the
+  registered one (a row written by newer code), an upcaster that fails or a value that
+  does not fit the class raise :class:`DecodeError` (a ``ValueError``) naming the type
+  and both versions; the stores turn it into ``JournalIntegrityError`` /
+  ``SnapshotIntegrityError`` naming the persistence id and sequence number (or
+  revision) too (:func:`decode_stored`).
+* Registering a class whose module and qualified name equal a registered class's (a
+  re-run notebook cell) replaces that registration.  Instances of the replaced class
+  still encode under its name and version.
+* An UNREGISTERED dataclass that gets encoded is, by default (``unregistered="warn"``),
+  registered under its qualified name ``module.QualName`` with an
+  :class:`UnregisteredTypeWarning`: that name ties the stored data to a module path,
+  so moving or renaming the class later breaks reading (until an alias is added).
+  ``JsonCodec(unregistered="error")`` refuses such values with ``TypeError`` before
+  anything is written; ``unregistered="register"`` registers silently (the old
+  behaviour).  The workbench lists such types (``event_types_frame()``,
+  ``registration == "implicit"``).
+* An envelope whose type name is not registered at all decodes to that plain ``dict``
+  (so notebooks can still show it); the workbench's ``decode_check`` reports it.
 
 Decoding uses :mod:`orjson` (fast); encoding uses the standard library encoder with
 ``allow_nan=False`` so that NaN/Infinity are rejected instead of silently becoming
 ``null``; integers outside ``-2**63 .. 2**64-1`` (which orjson would read back as a
-lossy float) are rejected with ``ValueError`` too.  An object of type
-``{"$type": ..., "$value": ...}`` whose name is not registered is returned as that
-plain ``dict`` (so notebooks can still show it).
+lossy float) are rejected with ``ValueError`` too.
 """
 
 from __future__ import annotations
@@ -20,16 +51,35 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, TypeVar
 
 import orjson
 
-__all__ = ["JsonCodec", "default_codec", "event_type"]
+from ._errors import JournalIntegrityError, PersistenceError, SnapshotIntegrityError
+
+__all__ = [
+    "DecodeError",
+    "JsonCodec",
+    "UnregisteredTypeWarning",
+    "Upcaster",
+    "decode_stored",
+    "default_codec",
+    "integrity_error",
+    "event_type",
+    "upcaster",
+]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[[dict[str, Any]], dict[str, Any]])
+
+#: An upcaster: version k's ``"$value"`` dict -> version k+1's.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+Unregistered = Literal["warn", "error", "register"]
 
 _TYPE = "$type"
+_VERSION = "$version"
 _VALUE = "$value"
 #: The envelope keys of an encoded dataclass, public for readers of stored payloads
 #: (the workbench's frames and streams); the codec itself uses the private names.
@@ -45,55 +95,301 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")
 #: Leaf types that can never hide a reserved envelope (exact types, not subclasses).
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
+#: How a registered type is read: the class and the upcasters from a stored version on.
+_Plan = tuple[type[Any], tuple[Upcaster, ...]]
+
+
+class UnregisteredTypeWarning(UserWarning):
+    """A dataclass without a registration was encoded and registered under its
+    qualified name (which ties stored data to its module path)."""
+
+
+class DecodeError(ValueError):
+    """A typed payload cannot be read with the current registrations.
+
+    ``type_name`` is the stored name, ``stored_version`` the version in the row,
+    ``current_version`` the registered one (``None`` when the type is not registered),
+    ``reason`` what went wrong (no upcaster, newer version, a value that does not fit).
+    """
+
+    def __init__(
+        self, type_name: str, stored_version: object, current_version: int | None, reason: str
+    ) -> None:
+        self.type_name = type_name
+        self.stored_version = stored_version
+        self.current_version = current_version
+        self.reason = reason
+        super().__init__(
+            f"type {type_name!r} stored at version {stored_version!r}, registered version "
+            f"{current_version!r}: {reason}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.type_name, self.stored_version, self.current_version,
+                             self.reason))
+
+
+def _describe_callable(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
 
 class JsonCodec:
-    """Encodes values to JSON text and decodes them back, with a dataclass registry."""
+    """Encodes values to JSON text and decodes them back, with a versioned dataclass registry.
 
-    def __init__(self) -> None:
+    :param unregistered: what encoding an unregistered dataclass does: ``"warn"``
+        (register it under ``module.QualName`` with an :class:`UnregisteredTypeWarning`,
+        the default), ``"error"`` (``TypeError``, nothing is written) or ``"register"``
+        (register it silently).
+    """
+
+    def __init__(self, *, unregistered: Unregistered = "warn") -> None:
+        if unregistered not in ("warn", "error", "register"):
+            raise ValueError(
+                f"unregistered must be 'warn', 'error' or 'register', got {unregistered!r}"
+            )
+        self.unregistered: Unregistered = unregistered
+        #: Name or alias -> the class currently registered under it.
         self._by_name: dict[str, type[Any]] = {}
-        self._by_class: dict[type[Any], str] = {}
+        #: Name or alias -> the canonical name.
+        self._canonical: dict[str, str] = {}
+        #: Canonical name -> (version, aliases).
+        self._info: dict[str, tuple[int, tuple[str, ...]]] = {}
+        #: Class -> (canonical name, version) it encodes with (replaced classes included).
+        self._by_class: dict[type[Any], tuple[str, int]] = {}
+        #: (module, qualname) -> the current class (re-registration replaces it).
+        self._by_key: dict[tuple[str, str], type[Any]] = {}
+        #: Canonical names registered implicitly (unregistered dataclasses encoded).
+        self._implicit: set[str] = set()
+        #: (name, from_version) -> upcaster.
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        #: Read plans, built lazily, dropped on every registry change.
+        self._plans1: dict[str, _Plan] = {}  # version-1 rows (no "$version"): the hot path
+        self._plans: dict[tuple[str, int], _Plan] = {}
         #: Field names per dataclass, looked up once (``dataclasses.fields`` is slow).
         self._field_names: dict[type[Any], tuple[str, ...]] = {}
         #: Per dataclass: do its plain-scalar instances read back as equal new instances?
         self._simple: dict[type[Any], bool] = {}
-        self._encoder = json.JSONEncoder(
-            allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=self._default
-        )
 
     def __repr__(self) -> str:
-        return f"<JsonCodec registered={sorted(self._by_name)!r}>"
+        types = ", ".join(
+            f"{name}@v{version}" if version != 1 else name
+            for name, (version, _) in sorted(self._info.items())
+        )
+        return f"<JsonCodec types=[{types}] upcasters={len(self._upcasters)}>"
 
     # -- registry -------------------------------------------------------------------
-    def register(self, cls: type[T], name: str | None = None) -> type[T]:
-        """Register dataclass ``cls`` under ``name`` (default: ``module.QualName``)."""
+    def register(
+        self,
+        cls: type[T],
+        name: str | None = None,
+        *,
+        version: int = 1,
+        aliases: Iterable[str] = (),
+    ) -> type[T]:
+        """Register dataclass ``cls`` under ``name`` (default ``module.QualName``).
+
+        ``version`` (an ``int >= 1``) is what new rows are written as; older rows are
+        upgraded with the upcasters.  ``aliases`` are other names (e.g. the type's
+        former names) whose rows read as ``cls``.  A class with the same module and
+        qualified name as a registered one (a re-run notebook cell) replaces it; a name
+        or alias held by another class is a ``ValueError``.
+        """
+        self._register(cls, name, version, aliases, implicit=False)
+        return cls
+
+    def _register(
+        self, cls: type[Any], name: str | None, version: int, aliases: Iterable[str],
+        *, implicit: bool,
+    ) -> str:
         if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
             raise TypeError(f"only dataclasses can be registered, got {cls!r}")
         type_name = name if name is not None else f"{cls.__module__}.{cls.__qualname__}"
         if not isinstance(type_name, str) or not type_name:
             raise ValueError(f"type name must be a non-empty str: {type_name!r}")
-        existing = self._by_name.get(type_name)
-        if existing is not None and existing is not cls:
-            raise ValueError(f"type name {type_name!r} is already registered for {existing!r}")
-        self._by_name[type_name] = cls
-        self._by_class[cls] = type_name
-        return cls
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise TypeError(f"version must be an int, got {version!r}")
+        if version < 1:
+            raise ValueError(f"version must be >= 1, got {version!r}")
+        if isinstance(aliases, str):
+            raise TypeError(f"aliases must be a collection of names, not a str: {aliases!r}")
+        alias_names = tuple(dict.fromkeys(aliases))
+        for alias in alias_names:
+            if not isinstance(alias, str) or not alias:
+                raise ValueError(f"aliases must be non-empty strs: {alias!r}")
+        alias_names = tuple(a for a in alias_names if a != type_name)
+        key = (cls.__module__, cls.__qualname__)
+        replaced = self._by_key.get(key)
+        for n in (type_name, *alias_names):
+            holder = self._by_name.get(n)
+            if holder is not None and holder is not replaced:
+                raise ValueError(f"type name {n!r} is already registered for {holder!r}")
+        if replaced is not None:
+            old = self._by_class[replaced][0]
+            _, old_aliases = self._info.pop(old)
+            for n in (old, *old_aliases):
+                self._by_name.pop(n, None)
+                self._canonical.pop(n, None)
+            self._implicit.discard(old)
+        for n in (type_name, *alias_names):
+            self._by_name[n] = cls
+            self._canonical[n] = type_name
+        self._info[type_name] = (version, alias_names)
+        self._by_class[cls] = (type_name, version)
+        self._by_key[key] = cls
+        if implicit:
+            self._implicit.add(type_name)
+        self._changed()
+        return type_name
+
+    def upcaster(self, name: str, from_version: int) -> Callable[[F], F]:
+        """Decorator registering an upcaster of type ``name`` from ``from_version`` to
+        ``from_version + 1``: a pure function taking version ``from_version``'s
+        ``"$value"`` dict and returning version ``from_version + 1``'s.
+
+        ``name`` may be the type's name or one of its aliases.  Registering a function
+        with the same module and qualified name again (a re-run cell) replaces it; a
+        different function for the same step is a ``ValueError``.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"type name must be a non-empty str: {name!r}")
+        if isinstance(from_version, bool) or not isinstance(from_version, int):
+            raise TypeError(f"from_version must be an int, got {from_version!r}")
+        if from_version < 1:
+            raise ValueError(f"from_version must be >= 1, got {from_version!r}")
+
+        def decorate(fn: F) -> F:
+            if not callable(fn):
+                raise TypeError(f"an upcaster must be callable, got {fn!r}")
+            existing = self._upcasters.get((name, from_version))
+            if existing is not None and existing is not fn and (
+                _describe_callable(existing) != _describe_callable(fn)
+            ):
+                raise ValueError(
+                    f"type {name!r} already has an upcaster from version {from_version}: "
+                    f"{_describe_callable(existing)}"
+                )
+            self._upcasters[(name, from_version)] = fn
+            self._changed()
+            return fn
+
+        return decorate
+
+    def _changed(self) -> None:
+        self._plans1.clear()
+        self._plans.clear()
+        self._simple.clear()
 
     def type_name(self, cls: type[Any]) -> str | None:
         """The registered name of ``cls`` or ``None``."""
-        return self._by_class.get(cls)
+        entry = self._by_class.get(cls)
+        return None if entry is None else entry[0]
+
+    def resolve(self, name: str) -> str | None:
+        """The canonical name ``name`` (a name or an alias) reads as, or ``None``."""
+        return self._canonical.get(name)
+
+    def current_version(self, name: str) -> int | None:
+        """The registered version of the type ``name`` (or alias) reads as, or ``None``."""
+        canonical = self._canonical.get(name)
+        return None if canonical is None else self._info[canonical][0]
+
+    def is_implicit(self, name: str) -> bool:
+        """Whether ``name`` was registered implicitly (an unregistered dataclass encoded)."""
+        canonical = self._canonical.get(name)
+        return canonical is not None and canonical in self._implicit
+
+    def registered_types(self) -> dict[str, tuple[type[Any], int, tuple[str, ...]]]:
+        """Canonical name -> (class, version, aliases), sorted by name."""
+        return {name: (self._by_name[name], version, aliases)
+                for name, (version, aliases) in sorted(self._info.items())}
+
+    def upcast_chain(self, name: str, stored_version: int) -> list[str]:
+        """The upcasters reading a ``name`` row stored at ``stored_version`` runs, as
+        ``"v1->v2 module.function"`` strings (empty when it is read as is).
+
+        Raises :class:`DecodeError` when there is no path (or ``name`` is unknown).
+        """
+        canonical = self._canonical.get(name)
+        if canonical is None:
+            raise DecodeError(name, stored_version, None, "type is not registered")
+        self._plan(name, stored_version)  # validates the path
+        return [
+            f"v{k}->v{k + 1} {_describe_callable(fn)}"
+            for k, fn in zip(range(stored_version, self._info[canonical][0]),
+                             self._steps(name, canonical, stored_version), strict=True)
+        ]
+
+    def _steps(self, name: str, canonical: str, version: int) -> list[Upcaster]:
+        current, aliases = self._info[canonical]
+        steps: list[Upcaster] = []
+        for k in range(version, current):
+            for candidate in (canonical, name, *aliases):
+                fn = self._upcasters.get((candidate, k))
+                if fn is not None:
+                    steps.append(fn)
+                    break
+            else:
+                hint = f"@upcaster({canonical!r}, from_version={k})"
+                raise DecodeError(name, version, current,
+                                  f"no upcaster from version {k} to {k + 1} (register one "
+                                  f"with {hint})")
+        return steps
+
+    def _plan(self, name: str, version: object) -> _Plan | None:
+        """How to read a ``name`` row at ``version``; ``None`` when ``name`` is unknown."""
+        cls = self._by_name.get(name)
+        if cls is None:
+            return None
+        canonical = self._canonical[name]
+        current = self._info[canonical][0]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise DecodeError(name, version, current, "\"$version\" must be an int >= 1")
+        if version > current:
+            raise DecodeError(
+                name, version, current,
+                "the row was written by newer code (stored version is newer than the "
+                "registered one); read it with the code that registers that version",
+            )
+        plan: _Plan = (cls, tuple(self._steps(name, canonical, version)))
+        if version == 1:
+            self._plans1[name] = plan
+        else:
+            self._plans[(name, version)] = plan
+        return plan
 
     # -- encoding -------------------------------------------------------------------
+    def _register_implicitly(self, cls: type[Any]) -> tuple[str, int]:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if self.unregistered == "error":
+            raise TypeError(
+                f"dataclass {name} is not registered with the codec; register it with "
+                f"@event_type('some.StableName') (or JsonCodec.register) before persisting it"
+            )
+        if self.unregistered == "warn":
+            warnings.warn(
+                f"dataclass {name} is not registered: it is stored under its qualified name "
+                f"{name!r}, which ties the stored data to its module path (moving or renaming "
+                f"the class breaks reading it); register it with "
+                f"@event_type('some.StableName')",
+                UnregisteredTypeWarning,
+                stacklevel=4,
+            )
+        self._register(cls, None, 1, (), implicit=True)
+        return self._by_class[cls]
+
     def _default(self, value: Any) -> Any:
         cls = type(value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            name = self._by_class.get(cls)
-            if name is None:
-                self.register(cls)
-                name = self._by_class[cls]
+            entry = self._by_class.get(cls)
+            if entry is None:
+                entry = self._register_implicitly(cls)
             names = self._field_names.get(cls)
             if names is None:
                 names = self._field_names[cls] = tuple(f.name for f in dataclasses.fields(value))
-            return {_TYPE: name, _VALUE: {n: getattr(value, n) for n in names}}
+            name, version = entry
+            if version == 1:
+                return {_TYPE: name, _VALUE: {n: getattr(value, n) for n in names}}
+            return {_TYPE: name, _VERSION: version, _VALUE: {n: getattr(value, n) for n in names}}
         if isinstance(value, (tuple, set, frozenset)):
             return list(value)
         raise TypeError(f"payload of type {cls.__name__} is not JSON serializable: {value!r}")
@@ -144,8 +440,8 @@ class JsonCodec:
         if (_TYPE in text and text.count('"$type":') != envelopes
                 and self._reserved_key_misused(value)):
             raise ValueError(
-                f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} is reserved for "
-                f"typed payloads: {value!r:.200}"
+                f"a plain dict with exactly the keys {_TYPE!r} and {_VALUE!r} (and optionally "
+                f"{_VERSION!r}) is reserved for typed payloads: {value!r:.200}"
             )
 
     def _reserved_key_misused(self, value: Any) -> bool:
@@ -154,7 +450,7 @@ class JsonCodec:
         if kind in _SCALAR_TYPES:
             return False
         if isinstance(value, dict):
-            if len(value) == 2 and _TYPE in value and _VALUE in value:
+            if _is_envelope_shape(value):
                 return True
             return any(self._reserved_key_misused(v) for v in value.values())
         if isinstance(value, (list, tuple)):
@@ -169,10 +465,10 @@ class JsonCodec:
     def stored_value(self, value: Any, text: str) -> Any:
         """What ``decode(text)`` returns, ``text`` being ``encode(value)``.
 
-        For a frozen, registered dataclass without ``__post_init__`` whose fields are all
-        plain ``str``/``int``/``float``/``bool``/``None`` values, that is an equal new
-        instance of the same class, so ``value`` itself is returned (immutable, equal)
-        without parsing; anything else is decoded.
+        For a frozen dataclass registered (currently, at its version) without
+        ``__post_init__`` whose fields are all plain ``str``/``int``/``float``/``bool``/
+        ``None`` values, that is an equal new instance of the same class, so ``value``
+        itself is returned (immutable, equal) without parsing; anything else is decoded.
         """
         cls = type(value)
         simple = self._simple.get(cls)
@@ -186,7 +482,11 @@ class JsonCodec:
 
     # -- decoding -------------------------------------------------------------------
     def decode(self, text: str | bytes) -> Any:
-        """Return the value encoded in ``text`` (raises ``ValueError`` on invalid JSON)."""
+        """Return the value encoded in ``text``.
+
+        Raises ``ValueError`` on invalid JSON and :class:`DecodeError` (a ``ValueError``)
+        when a registered type cannot be read (see the module docstring).
+        """
         value = orjson.loads(text)
         if isinstance(text, str):
             tags = text.count(_TYPE)
@@ -194,37 +494,115 @@ class JsonCodec:
             tags = text.count(b"$type")
         if not tags:
             return value
-        if tags == 1 and type(value) is dict and len(value) == 2:
+        if tags == 1 and type(value) is dict:
             # Fast path for the common typed event: one envelope at the top, so nothing
             # inside it can be another envelope (the only "$type" in the text is its key).
             name = value.get(_TYPE)
-            cls = self._by_name.get(name) if type(name) is str else None
             inner = value.get(_VALUE)
-            if cls is not None and type(inner) is dict:
-                return cls(**inner)
+            if type(name) is str and type(inner) is dict:
+                n = len(value)
+                plan: _Plan | None = None
+                if n == 2:
+                    plan = self._plans1.get(name)
+                    if plan is None:
+                        plan = self._plan(name, 1)
+                elif n == 3 and _VERSION in value:
+                    version = value[_VERSION]
+                    if type(version) is int:
+                        plan = self._plans.get((name, version))
+                    if plan is None:
+                        plan = self._plan(name, version)
+                if plan is not None:
+                    cls, steps = plan
+                    try:
+                        for step in steps:
+                            inner = step(inner)
+                        return cls(**inner)
+                    except Exception:
+                        # Re-read on the general path: it names the failing step precisely
+                        # (DecodeError); pure upcasters fail the same way again.
+                        return self._revive_checked(orjson.loads(text))
+        return self._revive_checked(value)
+
+    def _revive_checked(self, value: Any) -> Any:
         try:
             return self._revive(value)
         except RecursionError:
             raise ValueError("stored JSON is nested too deeply to decode (Python recursion "
                              "limit reached)") from None
 
+    def _decode_error(self, name: str, version: object, plan: _Plan, exc: Exception) -> DecodeError:
+        if isinstance(exc, DecodeError):
+            return exc
+        cls, steps = plan
+        current = self.current_version(name)
+        return DecodeError(
+            name, version, current,
+            f"the value does not fit {cls.__qualname__} after {len(steps)} upcaster(s) "
+            f"({type(exc).__name__}: {exc})",
+        )
+
+    def _build(self, plan: _Plan, name: str, version: object, inner: dict[str, Any]) -> Any:
+        cls, steps = plan
+        try:
+            for k, step in enumerate(steps):
+                try:
+                    inner = step(inner)
+                except Exception as exc:
+                    start = version if isinstance(version, int) else 1
+                    raise DecodeError(
+                        name, version, self.current_version(name),
+                        f"upcaster {_describe_callable(step)} from version {start + k} failed "
+                        f"({type(exc).__name__}: {exc})",
+                    ) from exc
+                if type(inner) is not dict:
+                    raise DecodeError(
+                        name, version, self.current_version(name),
+                        f"upcaster {_describe_callable(step)} returned "
+                        f"{type(inner).__name__}, not a dict",
+                    )
+            return cls(**{k: self._revive(v) for k, v in inner.items()})
+        except Exception as exc:
+            raise self._decode_error(name, version, plan, exc) from exc
+
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
-            if len(value) == 2 and _TYPE in value and _VALUE in value:
-                cls = self._by_name.get(value[_TYPE])
-                inner = value[_VALUE]
-                if cls is not None and isinstance(inner, dict):
-                    return cls(**{k: self._revive(v) for k, v in inner.items()})
+            if _is_envelope_shape(value):
+                name, inner = value[_TYPE], value[_VALUE]
+                if type(name) is str and isinstance(inner, dict):
+                    version = value.get(_VERSION, 1)
+                    plan = None
+                    if type(version) is int:
+                        plan = (self._plans1.get(name) if version == 1
+                                else self._plans.get((name, version)))
+                    if plan is None:
+                        plan = self._plan(name, version)
+                    if plan is not None:
+                        return self._build(plan, name, version, inner)
             return {k: self._revive(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._revive(v) for v in value]
         return value
+
+    def describe(self, text: str | bytes) -> tuple[str | None, int | None]:
+        """The ``(type name, stored version)`` of a payload's top-level envelope, or
+        ``(None, None)`` for a plain value (no parsing of what is inside)."""
+        value = orjson.loads(text)
+        if type(value) is dict and _is_envelope_shape(value) and type(value[_TYPE]) is str:
+            version = value.get(_VERSION, 1)
+            return value[_TYPE], version if type(version) is int else None
+        return None, None
 
 
 def _too_deep(value: Any) -> ValueError:
     """The error for a value nested beyond what the encoder's walks can follow."""
     return ValueError(f"payload is nested too deeply to serialize (Python recursion limit "
                       f"reached): {type(value).__name__}")
+
+
+def _is_envelope_shape(value: Mapping[str, Any]) -> bool:
+    n = len(value)
+    return (n == 2 or (n == 3 and _VERSION in value)) and _TYPE in value and _VALUE in value
 
 
 def _out_of_range_int(value: Any) -> int | None:
@@ -262,20 +640,79 @@ def _is_simple_dataclass(cls: type[Any], codec: JsonCodec) -> bool:
     )
 
 
+
+
 #: The codec used by stores unless one is passed explicitly.
 default_codec = JsonCodec()
 
 
-def event_type(name: str | None = None) -> Callable[[type[T]], type[T]]:
+def event_type(
+    name: str | None = None, *, version: int = 1, aliases: Iterable[str] = ()
+) -> Callable[[type[T]], type[T]]:
     """Class decorator registering a dataclass with :data:`default_codec`.
 
-    >>> @event_type("bank.Deposited")
+    >>> @event_type("bank.Deposited", version=2, aliases=("bank.MoneyIn",))
     ... @dataclass(frozen=True)
     ... class Deposited:
     ...     amount: int
+    ...     currency: str
     """
 
     def decorate(cls: type[T]) -> type[T]:
-        return default_codec.register(cls, name)
+        return default_codec.register(cls, name, version=version, aliases=aliases)
 
     return decorate
+
+
+def upcaster(name: str, from_version: int) -> Callable[[F], F]:
+    """Decorator registering an upcaster on :data:`default_codec`
+    (see :meth:`JsonCodec.upcaster`).
+
+    >>> @upcaster("bank.Deposited", from_version=1)
+    ... def deposited_v1_to_v2(value: dict) -> dict:
+    ...     return {**value, "currency": "EUR"}
+    """
+    return default_codec.upcaster(name, from_version)
+
+
+def decode_stored(
+    codec: JsonCodec,
+    payload: str,
+    *,
+    what: str,
+    persistence_id: str,
+    sequence_nr: int,
+    position: str = "sequence_nr",
+    error: type[PersistenceError] = JournalIntegrityError,
+) -> Any:
+    """Decode a payload read from a store; a row that cannot be decoded (not JSON, nested
+    beyond the decoder's limit, no upcaster path, a row written by newer code, a value
+    that no longer fits its class) raises ``error`` naming the stream, the position
+    (``sequence_nr`` or ``revision``) and, for typed payloads, the type name and both
+    versions, with the decoder's exception as ``__cause__``, never a raw decoder
+    exception.  ``error`` is :class:`JournalIntegrityError` (events, durable states) or
+    :class:`SnapshotIntegrityError` (snapshots)."""
+    try:
+        return codec.decode(payload)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise integrity_error(exc, payload, what=what, persistence_id=persistence_id,
+                              sequence_nr=sequence_nr, position=position, error=error) from exc
+
+
+def integrity_error(
+    exc: BaseException,
+    payload: str | bytes,
+    *,
+    what: str,
+    persistence_id: str,
+    sequence_nr: int,
+    position: str = "sequence_nr",
+    error: type[PersistenceError] = JournalIntegrityError,
+) -> PersistenceError:
+    """The ``error`` :func:`decode_stored` raises for ``exc`` (set ``__cause__`` yourself)."""
+    head = payload[:80]
+    message = (f"{what} of {persistence_id!r} at {position} {sequence_nr} cannot be decoded "
+               f"({type(exc).__name__}: {exc}); stored text starts {head!r}")
+    if issubclass(error, (JournalIntegrityError, SnapshotIntegrityError)):
+        return error(message, persistence_id=persistence_id, sequence_nr=sequence_nr)
+    return error(message)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actorpg_lab import JsonCodec
+from actorpg_lab import JsonCodec, UnregisteredTypeWarning
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,25 @@ def test_unregistered_type_decodes_to_tagged_dict() -> None:
         "$type": "Money", "$value": {"amount": 1, "currency": "EUR"}}
 
 
-def test_unregistered_dataclass_is_registered_on_encode() -> None:
+def test_unregistered_dataclass_is_registered_on_encode_with_a_warning() -> None:
     codec = JsonCodec()
-    assert codec.decode(codec.encode(Money(3, "GBP"))) == Money(3, "GBP")
+    with pytest.warns(UnregisteredTypeWarning, match=rf"{__name__}\.Money is not registered"):
+        text = codec.encode(Money(3, "GBP"))
+    assert codec.decode(text) == Money(3, "GBP")
     assert codec.type_name(Money) == f"{__name__}.Money"
+    assert codec.is_implicit(f"{__name__}.Money")
+    codec.encode(Money(4, "GBP"))  # warned once per class: no second warning (error here)
+
+
+def test_unregistered_dataclass_can_be_refused_or_registered_silently() -> None:
+    strict = JsonCodec(unregistered="error")
+    with pytest.raises(TypeError, match="not registered"):
+        strict.encode({"nested": [Money(1, "EUR")]})
+    assert strict.type_name(Money) is None
+    quiet = JsonCodec(unregistered="register")
+    assert quiet.decode(quiet.encode(Money(1, "EUR"))) == Money(1, "EUR")
+    with pytest.raises(ValueError, match="unregistered"):
+        JsonCodec(unregistered="ignore")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("-inf"), [1, float("inf")]])
