@@ -66,8 +66,8 @@ __all__ = [
     "Upcaster",
     "decode_stored",
     "default_codec",
-    "integrity_error",
     "event_type",
+    "integrity_error",
     "upcaster",
 ]
 

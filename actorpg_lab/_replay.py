@@ -19,6 +19,16 @@ Algorithm (one snapshot query, one head query, then ``ceil(n / page_size)`` read
 
 Paging keeps large recoveries lean: only one page of decoded events is alive at a time.
 Exceptions raised by ``on_event`` or ``on_step`` propagate unchanged.
+
+Unreadable snapshots (``unreadable_snapshot``).  A snapshot's state may no longer decode
+with the current code (its class changed and no upcaster covers it, or the row was
+written by newer code).  Snapshots are a cache of the events, so by default
+(``"replay_events"``) the replay logs a warning, tries the older snapshots, and else
+starts from ``initial_state`` at sequence 0 — the events rebuild the same state with the
+current ``on_event``.  That is impossible when the events before the snapshot were
+deleted (``delete_history``): then the :class:`~actorpg_lab.SnapshotIntegrityError` is
+raised, naming the snapshot and the deleted range.  ``"fail"`` raises the error at once.
+The result's ``skipped_snapshots`` lists the snapshots that could not be read.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ._errors import JournalIntegrityError, SnapshotIntegrityError
 from ._protocols import Journal, SnapshotStore
@@ -37,6 +47,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "ReplayResult",
     "ReplayStep",
+    "UnreadableSnapshot",
     "iter_replay_events",
     "replay_state",
     "select_snapshot",
@@ -48,6 +59,8 @@ _log = logging.getLogger("actorpg_lab.replay")
 DEFAULT_PAGE_SIZE = 10_000
 
 SnapshotChoice = Literal["latest", "none"] | int
+#: What a replay does when a snapshot cannot be decoded (see the module docstring).
+UnreadableSnapshot = Literal["replay_events", "fail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +79,16 @@ class ReplayResult:
     ``last_sequence_nr`` is the sequence number the state reflects (the snapshot's
     when no event followed it, 0 for an empty stream); ``snapshot_sequence_nr`` is
     the snapshot the replay started from (``None`` when it started from the initial
-    state); ``events_applied`` counts the events folded after it.
+    state); ``events_applied`` counts the events folded after it;
+    ``skipped_snapshots`` the sequence numbers of snapshots that could not be decoded
+    and were replaced by events (``unreadable_snapshot="replay_events"``).
     """
 
     state: Any
     last_sequence_nr: int
     snapshot_sequence_nr: int | None
     events_applied: int
+    skipped_snapshots: tuple[int, ...] = ()
 
 
 def _check_snapshot_choice(snapshot: object) -> SnapshotChoice:
@@ -103,6 +119,35 @@ async def select_snapshot(
     if bound is None:
         return await snapshot_store.load_latest(persistence_id)
     return await snapshot_store.load_before(persistence_id, bound + 1)
+
+
+async def _readable_snapshot(
+    snapshot_store: SnapshotStore | None,
+    pid: str,
+    to_seq: int | None,
+    snapshot: SnapshotChoice,
+    policy: UnreadableSnapshot,
+) -> tuple[Snapshot | None, list[SnapshotIntegrityError]]:
+    """The snapshot to start from, and the unreadable ones skipped on the way."""
+    skipped: list[SnapshotIntegrityError] = []
+    try:
+        return await select_snapshot(snapshot_store, pid, to_seq, snapshot), skipped
+    except SnapshotIntegrityError as exc:  # the store could not decode the state
+        if policy == "fail" or snapshot_store is None:
+            raise
+        skipped.append(exc)
+    while True:
+        bad = skipped[-1].sequence_nr
+        _log.warning("snapshot of %r at sequence_nr %s cannot be read with the current code; "
+                     "recovering from the events instead (%s)", pid, bad, skipped[-1])
+        if bad is None or bad <= 1:
+            return None, skipped
+        try:
+            return await snapshot_store.load_before(pid, bad), skipped
+        except SnapshotIntegrityError as exc:
+            if exc.sequence_nr is not None and exc.sequence_nr >= bad:  # no progress
+                return None, [*skipped, exc]
+            skipped.append(exc)
 
 
 def _integrity_error(pid: str, expected: int, found: int | None) -> JournalIntegrityError:
@@ -163,6 +208,7 @@ async def replay_state(
     on_step: Callable[[ReplayStep], None] | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     head: int | None = None,
+    unreadable_snapshot: UnreadableSnapshot = "replay_events",
 ) -> ReplayResult:
     """Rebuild the state of ``persistence_id`` up to ``to_seq`` (default: the head).
 
@@ -176,9 +222,14 @@ async def replay_state(
     ``snapshot`` and the journal ``head`` (read after the snapshot), so neither is
     loaded again.
 
-    Raises :class:`JournalIntegrityError` (gap, duplicate, out-of-order or missing
-    events) or :class:`SnapshotIntegrityError` (snapshot beyond the journal head)
-    instead of folding a broken stream.  Exceptions from ``on_event`` propagate.
+    A snapshot whose state cannot be decoded is replaced by the events
+    (``unreadable_snapshot="replay_events"``, the default: a warning is logged) or
+    raises (``"fail"``); see the module docstring.
+
+    Raises :class:`JournalIntegrityError` (gap, duplicate, out-of-order, missing or
+    undecodable events) or :class:`SnapshotIntegrityError` (snapshot beyond the journal
+    head, or unreadable and not replaceable) instead of folding a broken stream.
+    Exceptions from ``on_event`` propagate.
     """
     pid = check_persistence_id(persistence_id)
     if to_seq is not None:
@@ -190,13 +241,18 @@ async def replay_state(
         raise TypeError(f"on_event must be callable, got {on_event!r}")
     if on_step is not None and not callable(on_step):
         raise TypeError(f"on_step must be callable or None, got {on_step!r}")
+    if unreadable_snapshot not in get_args(UnreadableSnapshot):
+        raise ValueError(f"unreadable_snapshot must be 'replay_events' or 'fail', got "
+                         f"{unreadable_snapshot!r}")
 
+    skipped: list[SnapshotIntegrityError] = []
     if isinstance(snapshot, Snapshot):
         if snapshot.persistence_id != pid:
             raise ValueError(f"snapshot of {snapshot.persistence_id!r} passed to replay {pid!r}")
         snap: Snapshot | None = snapshot
     else:
-        snap = await select_snapshot(snapshot_store, pid, to_seq, snapshot)
+        snap, skipped = await _readable_snapshot(snapshot_store, pid, to_seq, snapshot,
+                                                 unreadable_snapshot)
     if head is None:
         head = await journal.highest_seq(pid)  # read AFTER the snapshot: head >= snap.seq
     else:
@@ -213,7 +269,10 @@ async def replay_state(
     target = head if to_seq is None else min(to_seq, head)
     last = start
     applied = 0
-    async for page in iter_replay_events(journal, pid, start + 1, target, page_size=page_size):
+    pages = iter_replay_events(journal, pid, start + 1, target, page_size=page_size)
+    if skipped:
+        pages = _replacing(pages, skipped, start)
+    async for page in pages:
         if on_step is None:
             for ev in page:
                 state = on_event(state, ev.event)
@@ -233,4 +292,28 @@ async def replay_state(
         last_sequence_nr=last,
         snapshot_sequence_nr=None if snap is None else snap.sequence_nr,
         events_applied=applied,
+        skipped_snapshots=tuple(e.sequence_nr for e in skipped if e.sequence_nr is not None),
     )
+
+
+async def _replacing(
+    pages: AsyncIterator[list[PersistentEvent]], skipped: list[SnapshotIntegrityError],
+    start: int,
+) -> AsyncIterator[list[PersistentEvent]]:
+    """``pages``; a gap right at ``start + 1`` (events deleted under the skipped
+    snapshot) means the events cannot replace it: the snapshot's error, explained."""
+    first = True
+    try:
+        async for page in pages:
+            first = False
+            yield page
+    except JournalIntegrityError as exc:
+        if not first or exc.sequence_nr != start + 1:
+            raise
+        bad = skipped[0]
+        raise SnapshotIntegrityError(
+            f"{bad} -- and the events cannot replace it: the journal of "
+            f"{bad.persistence_id!r} has no event {start + 1} (deleted history); register an "
+            f"upcaster for the snapshot state, or recover with the code that wrote it",
+            persistence_id=bad.persistence_id, sequence_nr=bad.sequence_nr,
+        ) from bad

@@ -34,7 +34,7 @@ from typing import Any
 
 from .._errors import JournalConcurrencyError, PersistenceError
 from .._protocols import Journal, SnapshotStore
-from .._replay import DEFAULT_PAGE_SIZE, ReplayResult, replay_state
+from .._replay import DEFAULT_PAGE_SIZE, ReplayResult, UnreadableSnapshot, replay_state
 from .._types import JournalEntry, PersistentEvent, Snapshot
 from .._validation import check_non_negative_int
 from ._base import PersistenceActorBase
@@ -90,6 +90,10 @@ class PersistentActor(PersistenceActorBase):
     snapshot_store: SnapshotStore | None = None
     journal_plugin_id: str | None = None
     snapshot_store_plugin_id: str | None = None
+    #: A snapshot whose state no longer decodes (schema changed): ``"replay_events"``
+    #: (default: log a warning and recover from the events, which the current
+    #: ``on_event`` folds) or ``"fail"`` (recovery fails).  See :func:`replay_state`.
+    unreadable_snapshot: UnreadableSnapshot = "replay_events"
 
     _last_seq: int = 0
     _policy: SnapshotPolicy | None = None
@@ -148,7 +152,7 @@ class PersistentActor(PersistenceActorBase):
         journal, snapshots = self._stores()
         result = await replay_state(
             journal, snapshots, self.persistence_id, self.initial_state(), self.on_event,
-            page_size=self._page_size,
+            page_size=self._page_size, unreadable_snapshot=self.unreadable_snapshot,
         )
         self._state = result.state
         self._last_seq = result.last_sequence_nr

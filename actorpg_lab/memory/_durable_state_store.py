@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .._codec import JsonCodec, default_codec
+from .._codec import JsonCodec, decode_stored, default_codec
 from .._errors import DurableStateConcurrencyError
 from .._types import DurableStateRecord
 from .._validation import Limits, check_non_negative_int, check_payload_size, check_persistence_id
@@ -69,7 +69,9 @@ class InMemoryDurableStateStore:
         if record is None:
             return None
         revision, payload, ts = record
-        return DurableStateRecord(pid, revision, self.codec.decode(payload), ts)
+        state = decode_stored(self.codec, payload, what="durable state", persistence_id=pid,
+                              sequence_nr=revision, position="revision")
+        return DurableStateRecord(pid, revision, state, ts)
 
     async def delete(self, persistence_id: str) -> None:
         self._records.pop(check_persistence_id(persistence_id), None)

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from .._codec import JsonCodec, default_codec
+from .._codec import JsonCodec, decode_stored, default_codec
 from .._errors import JournalConcurrencyError
 from .._tag_filter import EventKey, TagFilter, check_tag_query
 from .._types import JournalEntry, PersistentEvent
@@ -84,8 +84,9 @@ class InMemoryJournal:
         return max(last, self._deleted_to.get(pid, 0))
 
     def _to_event(self, pid: str, e: _StoredEvent) -> PersistentEvent:
-        return PersistentEvent(pid, e.sequence_nr, self.codec.decode(e.payload), e.timestamp, e.tags,
-                               e.position)
+        event = decode_stored(self.codec, e.payload, what="event", persistence_id=pid,
+                              sequence_nr=e.sequence_nr)
+        return PersistentEvent(pid, e.sequence_nr, event, e.timestamp, e.tags, e.position)
 
     def _take_position(self) -> int:
         position = self._next_position

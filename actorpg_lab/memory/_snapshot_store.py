@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .._codec import JsonCodec, default_codec
+from .._codec import JsonCodec, decode_stored, default_codec
+from .._errors import SnapshotIntegrityError
 from .._types import Snapshot
 from .._validation import Limits, check_non_negative_int, check_payload_size, check_persistence_id
 from .._write_attempts import report_snapshot_activity
@@ -65,7 +66,9 @@ class InMemorySnapshotStore:
             return None
         seq = max(candidates)
         payload, ts = snaps[seq]
-        return Snapshot(pid, seq, self.codec.decode(payload), ts)
+        state = decode_stored(self.codec, payload, what="snapshot", persistence_id=pid,
+                              sequence_nr=seq, error=SnapshotIntegrityError)
+        return Snapshot(pid, seq, state, ts)
 
     async def load_latest(self, persistence_id: str) -> Snapshot | None:
         return self._pick(check_persistence_id(persistence_id), float("inf"))

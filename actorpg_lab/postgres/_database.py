@@ -29,13 +29,11 @@ import psycopg
 from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .._codec import JsonCodec
+from .._codec import decode_stored  # re-exported: the one decode-with-context helper
 from .._dsn import describe_target, redact_dsn, redact_params, with_connect_timeout
 from .._errors import (
     JournalError,
-    JournalIntegrityError,
     PersistenceError,
-    SnapshotIntegrityError,
     WriteConflict,
 )
 from ._schema import SchemaSpec, ensure_schema
@@ -76,30 +74,6 @@ def translate(exc: BaseException, operation: str) -> PersistenceError:
         return JournalError(f"{operation} failed ({type(exc).__name__}"
                             f"{', SQLSTATE ' + state if state else ''}): {detail}")
     return JournalError(f"{operation} failed: {exc!r}")
-
-
-def decode_stored(
-    codec: JsonCodec,
-    payload: str,
-    *,
-    what: str,
-    persistence_id: str,
-    sequence_nr: int,
-    position: str = "sequence_nr",
-    error: type[JournalIntegrityError | SnapshotIntegrityError] = JournalIntegrityError,
-) -> Any:
-    """Decode a payload read from the database; a row that cannot be decoded (not JSON,
-    nested beyond the decoder's limit, a typed payload whose fields no longer fit its
-    class) is data corruption: ``error`` naming the stream and position, never a raw
-    decoder exception."""
-    try:
-        return codec.decode(payload)
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise error(
-            f"{what} of {persistence_id!r} at {position} {sequence_nr} cannot be decoded "
-            f"({type(exc).__name__}: {exc}); stored text starts {payload[:80]!r}",
-            persistence_id=persistence_id, sequence_nr=sequence_nr,
-        ) from exc
 
 
 #: Server errors that end the session: the connection is gone whatever its state (the

@@ -1,0 +1,16 @@
+"""The schema-evolution contract against the in-memory stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from actorpg_lab import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
+
+from .contract import SchemaEvolutionContract, Stores
+
+
+class TestInMemorySchemaEvolution(SchemaEvolutionContract):
+    @pytest.fixture
+    def stores(self) -> Stores:
+        return Stores(InMemoryJournal(), InMemorySnapshotStore(keep_n=0),
+                      InMemoryDurableStateStore())
