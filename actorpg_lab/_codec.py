@@ -165,6 +165,8 @@ class JsonCodec:
         #: Read plans, built lazily, dropped on every registry change.
         self._plans1: dict[str, _Plan] = {}  # version-1 rows (no "$version"): the hot path
         self._plans: dict[tuple[str, int], _Plan] = {}
+        #: Version-1 rows of types registered at version 1 (no upcasters): the hottest path.
+        self._direct1: dict[str, type[Any]] = {}
         #: Field names per dataclass, looked up once (``dataclasses.fields`` is slow).
         self._field_names: dict[type[Any], tuple[str, ...]] = {}
         #: Per dataclass: do its plain-scalar instances read back as equal new instances?
@@ -277,6 +279,7 @@ class JsonCodec:
     def _changed(self) -> None:
         self._plans1.clear()
         self._plans.clear()
+        self._direct1.clear()
         self._simple.clear()
 
     def type_name(self, cls: type[Any]) -> str | None:
@@ -353,6 +356,8 @@ class JsonCodec:
         plan: _Plan = (cls, tuple(self._steps(name, canonical, version)))
         if version == 1:
             self._plans1[name] = plan
+            if not plan[1]:
+                self._direct1[name] = cls
         else:
             self._plans[(name, version)] = plan
         return plan
@@ -500,18 +505,23 @@ class JsonCodec:
             name = value.get(_TYPE)
             inner = value.get(_VALUE)
             if type(name) is str and type(inner) is dict:
-                n = len(value)
-                plan: _Plan | None = None
-                if n == 2:
+                if len(value) == 2:  # version 1
+                    cls = self._direct1.get(name)
+                    if cls is not None:  # registered at version 1: no upcasting
+                        try:
+                            return cls(**inner)
+                        except Exception:
+                            return self._revive_checked(value)  # names the error
                     plan = self._plans1.get(name)
                     if plan is None:
                         plan = self._plan(name, 1)
-                elif n == 3 and _VERSION in value:
+                elif len(value) == 3 and _VERSION in value:
                     version = value[_VERSION]
-                    if type(version) is int:
-                        plan = self._plans.get((name, version))
+                    plan = self._plans.get((name, version)) if type(version) is int else None
                     if plan is None:
                         plan = self._plan(name, version)
+                else:
+                    plan = None
                 if plan is not None:
                     cls, steps = plan
                     try:

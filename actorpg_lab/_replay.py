@@ -22,13 +22,16 @@ Exceptions raised by ``on_event`` or ``on_step`` propagate unchanged.
 
 Unreadable snapshots (``unreadable_snapshot``).  A snapshot's state may no longer decode
 with the current code (its class changed and no upcaster covers it, or the row was
-written by newer code).  Snapshots are a cache of the events, so by default
+written by newer code: a :class:`~actorpg_lab.DecodeError` underneath).  Snapshots are a
+cache of the events, so by default
 (``"replay_events"``) the replay logs a warning, tries the older snapshots, and else
 starts from ``initial_state`` at sequence 0 — the events rebuild the same state with the
 current ``on_event``.  That is impossible when the events before the snapshot were
 deleted (``delete_history``): then the :class:`~actorpg_lab.SnapshotIntegrityError` is
 raised, naming the snapshot and the deleted range.  ``"fail"`` raises the error at once.
-The result's ``skipped_snapshots`` lists the snapshots that could not be read.
+The result's ``skipped_snapshots`` lists the snapshots that could not be read.  A
+snapshot row that is not even valid JSON is corruption, not a schema change: it always
+fails the replay, so that it gets looked at.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from ._codec import DecodeError
 from ._errors import JournalIntegrityError, SnapshotIntegrityError
 from ._protocols import Journal, SnapshotStore
 from ._types import PersistentEvent, Snapshot
@@ -133,7 +137,7 @@ async def _readable_snapshot(
     try:
         return await select_snapshot(snapshot_store, pid, to_seq, snapshot), skipped
     except SnapshotIntegrityError as exc:  # the store could not decode the state
-        if policy == "fail" or snapshot_store is None:
+        if policy == "fail" or snapshot_store is None or not _schema_mismatch(exc):
             raise
         skipped.append(exc)
     while True:
@@ -145,9 +149,16 @@ async def _readable_snapshot(
         try:
             return await snapshot_store.load_before(pid, bad), skipped
         except SnapshotIntegrityError as exc:
+            if not _schema_mismatch(exc):
+                raise
             if exc.sequence_nr is not None and exc.sequence_nr >= bad:  # no progress
                 return None, [*skipped, exc]
             skipped.append(exc)
+
+
+def _schema_mismatch(exc: SnapshotIntegrityError) -> bool:
+    """The snapshot is well-formed but its state does not decode with the current code."""
+    return isinstance(exc.__cause__, DecodeError)
 
 
 def _integrity_error(pid: str, expected: int, found: int | None) -> JournalIntegrityError:

@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import frames, health, live, recovery, scale_out, writes
+    from . import frames, health, live, recovery, scale_out, schema, writes
 
     return {
         "append_single": writes.run_append_single,
@@ -42,6 +42,7 @@ def _scenarios() -> dict[str, Scenario]:
         "live_latency": live.run_live_latency,
         "recovery": recovery.run_recovery,
         "recovery_snapshot": recovery.run_recovery_snapshot,
+        "recovery_upcast": schema.run_recovery_upcast,
         "journal_frame": frames.run_journal_frame,
         "journal_frame_expanded": frames.run_journal_frame_expanded,
         "tag_frame": frames.run_tag_frame,

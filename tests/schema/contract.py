@@ -301,3 +301,17 @@ class SchemaEvolutionContract:
         events = [e.event for e in await stores.journal.read("p")]
         assert events == [second(5, "-"), second(6, "x"), second(7, "-")]
         assert all(type(e) is second for e in events)
+
+    async def corrupt_snapshot(self, stores: Stores, pid: str, seq: int) -> None:
+        """Overwrite the stored snapshot text with invalid JSON (storage corruption)."""
+        raise NotImplementedError
+
+    async def test_a_corrupt_snapshot_row_still_fails_the_replay(self, stores: Stores) -> None:
+        stores.use(codec_v1())
+        await stores.journal.append("p", [JournalEntry(DepositedV1(100))], 0)
+        await stores.snapshots.save("p", 1, BalanceV1(100))
+        await self.corrupt_snapshot(stores, "p", 1)
+        with pytest.raises(SnapshotIntegrityError) as info:
+            await replay_state(stores.journal, stores.snapshots, "p", BalanceV1(0),
+                               lambda s, e: s)
+        assert info.value.sequence_nr == 1 and "JSONDecodeError" in str(info.value)

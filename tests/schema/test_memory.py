@@ -14,3 +14,8 @@ class TestInMemorySchemaEvolution(SchemaEvolutionContract):
     def stores(self) -> Stores:
         return Stores(InMemoryJournal(), InMemorySnapshotStore(keep_n=0),
                       InMemoryDurableStateStore())
+
+    async def corrupt_snapshot(self, stores: Stores, pid: str, seq: int) -> None:
+        assert isinstance(stores.snapshots, InMemorySnapshotStore)
+        snaps = stores.snapshots._snapshots[pid]
+        snaps[seq] = ("garbage", snaps[seq][1])
