@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from .._codec import JsonCodec
 from .._dsn import describe_target, redact_dsn, with_connect_timeout
 from .._embedded import EmbeddedPostgres
 from .._tag_filter import TagFilter
@@ -402,6 +403,74 @@ class Workbench:
         where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
         return journal_dask(self.url, self.tables.events, where, npartitions,
                             connect_timeout=self.frames.session.connect_timeout)
+
+    # -- schema evolution ---------------------------------------------------------------
+    @property
+    def codec(self) -> JsonCodec:
+        """The codec the journal decodes with (``actorpg_lab.default_codec`` unless set)."""
+        codec: JsonCodec = self.journal.codec
+        return codec
+
+    def event_types_frame(self, persistence_ids: str | Iterable[str] | None = None, *,
+                          codec: JsonCodec | None = None) -> pd.DataFrame:
+        """The event types in the journal: one row per type, version and set of field
+        names with ``event_type``, ``version``, ``events``, ``streams``, ``first_seen``,
+        ``last_seen``, ``fields`` (sorted tuple), ``undecodable`` (events the current
+        code cannot decode), ``registration`` (``"registered"``, ``"alias"``,
+        ``"implicit"`` -- an unregistered dataclass stored under its module path --,
+        ``"unregistered"``), ``current_version`` and ``error`` (why a sample does not
+        decode).  Computed in SQL over the JSON text; see
+        :mod:`actorpg_lab.lab._event_types`.  ``codec`` checks another codec (e.g. the
+        upcasters about to be deployed) instead of :attr:`codec`.
+
+        >>> wb.event_types_frame().query("undecodable > 0")
+        """
+        from ._event_types import event_types_frame
+
+        return event_types_frame(self.frames, codec or self.codec, persistence_ids)
+
+    def decode_check(self, persistence_ids: str | Iterable[str] | None = None, *,
+                     codec: JsonCodec | None = None) -> pd.DataFrame:
+        """Every event that does not decode with the current code (or ``codec``):
+        ``persistence_id``, ``sequence_nr``, ``event_type``, ``version``, ``error``;
+        empty when all decode.  Decodes every event: the list to fix upcasters against.
+
+        >>> wb.decode_check()            # after changing a class: what no longer reads
+        """
+        from ._event_types import decode_check_frame
+
+        return decode_check_frame(self.frames, codec or self.codec, persistence_ids)
+
+    def compare_replays(self, before: Any, after: Any,
+                        persistence_ids: str | Iterable[str] | None = None, *,
+                        before_codec: JsonCodec | None = None,
+                        after_codec: JsonCodec | None = None) -> pd.DataFrame:
+        """Replay every selected stream from scratch with two behaviours (what
+        :meth:`replay` accepts: the old and the new actor, or ``(on_event, initial)``)
+        and, optionally, two codecs (old and new upcasters; default :attr:`codec`).
+
+        One row per stream: ``persistence_id``, ``events``, ``diverged_at`` (first
+        sequence number where the states differ or only one side fails, ``<NA>`` if
+        none), ``before_state``, ``after_state``, ``diff`` (``None`` when the final
+        states are equal), ``before_error``, ``after_error``.  "What will my fix change?"
+
+        >>> wb.compare_replays(BuggyAccount, FixedAccount).dropna(subset=["diverged_at"])
+        """
+        from ._compare_replays import Side, compare_replays_frame
+
+        sides = []
+        for name, behaviour, codec in (("before", before, before_codec),
+                                       ("after", after, after_codec)):
+            resolve_behaviour(behaviour, f"compare-replays-{name}")  # fail up front
+            if codec is not None and not isinstance(codec, JsonCodec):
+                raise TypeError(f"{name}_codec must be a JsonCodec or None, got {codec!r}")
+
+            def make(pid: str, behaviour: Any = behaviour) -> tuple[Any, Any]:
+                on_event, initial, _label = resolve_behaviour(behaviour, pid)
+                return on_event, initial
+
+            sides.append(Side(make, codec or self.codec))
+        return compare_replays_frame(self.frames, sides[0], sides[1], persistence_ids)
 
     # -- replay -------------------------------------------------------------------------
     def replay(self, behaviour: Any, persistence_id: str, *,
