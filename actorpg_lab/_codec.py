@@ -510,8 +510,9 @@ class JsonCodec:
                     if cls is not None:  # registered at version 1: no upcasting
                         try:
                             return cls(**inner)
-                        except Exception:
-                            return self._revive_checked(value)  # names the error
+                        except Exception:  # leave the handler: no chained context
+                            pass
+                        return self._revive_checked(value)  # raises, naming the error
                     plan = self._plans1.get(name)
                     if plan is None:
                         plan = self._plan(name, 1)
@@ -528,10 +529,11 @@ class JsonCodec:
                         for step in steps:
                             inner = step(inner)
                         return cls(**inner)
-                    except Exception:
-                        # Re-read on the general path: it names the failing step precisely
-                        # (DecodeError); pure upcasters fail the same way again.
-                        return self._revive_checked(orjson.loads(text))
+                    except Exception:  # leave the handler: no chained context
+                        pass
+                    # Re-read on the general path: it names the failing step precisely
+                    # (DecodeError); pure upcasters fail the same way again.
+                    return self._revive_checked(orjson.loads(text))
         return self._revive_checked(value)
 
     def _revive_checked(self, value: Any) -> Any:

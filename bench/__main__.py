@@ -50,6 +50,8 @@ def _scenarios() -> dict[str, Scenario]:
         "check_streams": health.run_check_streams,
         "export_parquet": scale_out.run_export_parquet,
         "journal_dask": scale_out.run_journal_dask,
+        "event_types": schema.run_event_types,
+        "compare_replays": schema.run_compare_replays,
     }
 
 

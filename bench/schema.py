@@ -1,4 +1,11 @@
-"""Schema-evolution scenarios: what upcasting costs a recovery.
+"""Schema-evolution scenarios: what upcasting costs a recovery, and the workbench views.
+
+``event_types`` times ``Workbench.event_types_frame()`` over the frame data set (1M
+events in the full run, see :mod:`bench.frames`) against loading the journal and
+parsing every payload by hand; target ≥ 200k events/s.  ``compare_replays`` times
+``Workbench.compare_replays()`` of 100k events (the first streams of the same data
+set) with a simple fold on both sides, against ``replay_state`` of the same streams
+with one behaviour; target ≥ 50k events/s per behaviour.
 
 ``recovery_upcast`` replays the seeded 100k-event stream of the recovery scenarios
 (``bench.Deposited`` rows written at version 1) with :func:`replay_state` through
@@ -27,10 +34,10 @@ from typing import Any
 from actorpg_lab import JsonCodec, replay_state
 
 from ._events import Deposited, deposited, fold
-from ._harness import Comparison, Context, fmt_seconds, log
+from ._harness import Comparison, Context, fmt_rate, fmt_seconds, interleave, log, rate
 from .recovery import _COPY, _prepare
 
-__all__ = ["run_recovery_upcast"]
+__all__ = ["run_compare_replays", "run_event_types", "run_recovery_upcast"]
 
 NAME = "bench.Deposited"
 
@@ -158,3 +165,107 @@ async def interleave_min(cases: dict[str, Callable[[], Awaitable[float]]],
             value = await cases[name]()
             best[name] = min(best.get(name, value), value)
     return best
+
+
+# -- workbench: event_types_frame and compare_replays over the frame data set ---------------
+def event_types_by_hand(data: Any) -> Any:
+    """What a user would write: every payload loaded, parsed, and grouped by type,
+    version and field names (no decode check)."""
+    import orjson
+    import pandas as pd
+
+    frame = data.wb.journal_frame(progress=False)
+    keys = []
+    for payload in frame["payload"]:
+        value = orjson.loads(payload)
+        inner = value.get("$value", value) if type(value) is dict else None
+        keys.append((value.get("$type") if type(value) is dict else None,
+                     value.get("$version", 1) if type(value) is dict else None,
+                     tuple(sorted(inner)) if type(inner) is dict else ()))
+    grouped = pd.DataFrame(keys, columns=["event_type", "version", "fields"])
+    grouped["persistence_id"] = frame["persistence_id"].to_numpy()
+    return grouped.groupby(["event_type", "version", "fields"]).agg(
+        events=("persistence_id", "size"), streams=("persistence_id", "nunique"))
+
+
+async def run_event_types(ctx: Context) -> list[Comparison]:
+    from .frames import _count
+    from .frames import _prepare as prepare_frames
+
+    data = await prepare_frames(ctx)
+    n = data.n
+    log(f"event_types_frame() over {n} events vs journal_frame + parsing by hand")
+
+    async def ours() -> float:
+        started = time.perf_counter()
+        frame = data.wb.event_types_frame()
+        elapsed = time.perf_counter() - started
+        if frame["events"].sum() != n or frame["undecodable"].sum() != 0:
+            raise AssertionError(f"unexpected event_types_frame: {frame!r}")
+        return rate(n, elapsed)
+
+    async def by_hand() -> float:
+        started = time.perf_counter()
+        grouped = event_types_by_hand(data)
+        elapsed = time.perf_counter() - started
+        if int(grouped["events"].sum()) != n:
+            raise AssertionError("by-hand grouping lost events")
+        return rate(n, elapsed)
+
+    rates = await interleave({"ours": ours, "hand": by_hand}, ctx.sizes.frame_repeats)
+    floor = 200_000 if not ctx.quick else 0
+    return [
+        Comparison(f"event_types_frame() of {_count(n)} events (SQL over the JSON text)",
+                   fmt_rate(rates["ours"], "events/s"),
+                   "journal_frame + orjson per payload + pandas groupby",
+                   fmt_rate(rates["hand"], "events/s"), rates["ours"] / rates["hand"],
+                   ">=", 1.0, extra_check=(f"≥ {floor // 1000}k events/s",
+                                           rates["ours"] >= floor)),
+    ]
+
+
+async def run_compare_replays(ctx: Context) -> list[Comparison]:
+    from .frames import _prepare as prepare_frames
+
+    data = await prepare_frames(ctx)
+    per_stream = data.n // ctx.sizes.frame_streams
+    streams = max(1, min(ctx.sizes.frame_streams, 100_000 // max(per_stream, 1)))
+    ids = [f"account-{k:05d}" for k in range(streams)]
+    n = streams * per_stream
+    log(f"compare_replays() of {streams} streams ({n} events) vs replay_state per stream")
+    wb = data.wb
+
+    async def ours() -> float:
+        started = time.perf_counter()
+        frame = wb.compare_replays((fold, 0), (fold, 0), ids)
+        elapsed = time.perf_counter() - started
+        if len(frame) != streams or frame["events"].sum() != n or frame["diverged_at"].notna().any():
+            raise AssertionError(f"unexpected compare_replays: {frame!r}")
+        return rate(n, elapsed)
+
+    async def plain() -> float:
+        async def replay_all() -> int:
+            total = 0
+            for pid in ids:
+                result = await replay_state(wb.journal, None, pid, 0, fold)
+                total += result.events_applied
+            return total
+
+        started = time.perf_counter()
+        total = wb.run(replay_all())
+        elapsed = time.perf_counter() - started
+        if total != n:
+            raise AssertionError(f"replay_state folded {total} events, expected {n}")
+        return rate(n, elapsed)
+
+    rates = await interleave({"ours": ours, "plain": plain}, ctx.sizes.frame_repeats)
+    floor = 50_000 if not ctx.quick else 0
+    return [
+        Comparison(f"compare_replays() of {n // 1000}k events, 2 behaviours (events/s each)",
+                   fmt_rate(rates["ours"], "events/s"),
+                   "replay_state of the same streams, 1 behaviour",
+                   fmt_rate(rates["plain"], "events/s"), rates["ours"] / rates["plain"],
+                   ">=", 0.5, extra_check=(f"≥ {floor // 1000}k events/s per behaviour",
+                                           rates["ours"] >= floor),
+                   note="two folds per event against one"),
+    ]

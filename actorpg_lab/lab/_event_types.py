@@ -21,6 +21,7 @@ through an alias.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ import pandas as pd
 
 from .._codec import DecodeError, JsonCodec
 from ._health import _ids_json
-from ._sql import render
+from ._sql import load_sql, render
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DECODE_CHECK_COLUMNS", "EVENT_TYPES_COLUMNS", "decode_check_frame",
            "decode_error", "event_types_frame", "parse_kind"]
+
+_log = logging.getLogger("actorpg_lab.lab.event_types")
 
 EVENT_TYPES_COLUMNS = ["event_type", "version", "events", "streams", "first_seen", "last_seen",
                        "fields", "undecodable", "registration", "current_version", "error"]
@@ -85,7 +88,14 @@ def decode_error(codec: JsonCodec, payload: str) -> str | None:
     return None
 
 
-def _predicates(frames: FrameLoader) -> dict[str, sql.Composable]:
+def _parts(frames: FrameLoader, *, checked: bool) -> dict[str, sql.Composable]:
+    """``{shape}`` and ``{row_not_json}`` for ``event_types*.sql``.
+
+    Unchecked (the fast path), an envelope's ``"$value"`` text is parsed when it starts
+    with ``{``: a row that is not JSON after all makes the query fail, and it is rerun
+    checked, validating every row with ``IS JSON`` first (about twice the work; needs
+    PostgreSQL 16, older servers trust the rows to be JSON).
+    """
     from psycopg import sql
 
     version = frames.query(render("server_version")).column(0)[0].as_py()
@@ -95,16 +105,18 @@ def _predicates(frames: FrameLoader) -> dict[str, sql.Composable]:
 
         def not_json(expr: str) -> sql.Composable:
             return sql.SQL(f"(NOT {expr} IS JSON)")
-    else:  # no IS JSON before PostgreSQL 16: trust the rows to be JSON
+    else:
         def is_object(expr: str) -> sql.Composable:
             return sql.SQL(f"(left({expr}, 1) = '{{')")
 
         def not_json(expr: str) -> sql.Composable:
             return sql.SQL("false")
-    return {"inner_is_object": is_object("v.inner"),
-            "payload_is_object": is_object("e.payload"),
-            "payload_not_json": not_json("e.payload"),
-            "row_not_json": not_json("payload")}
+    inner_is_object = (is_object("v.inner") if checked
+                       else sql.SQL("(left(v.inner, 1) = '{')"))
+    shape = sql.SQL(load_sql("event_types_shape")).format(
+        events=sql.Identifier(frames.tables.events), inner_is_object=inner_is_object,
+        payload_is_object=is_object("e.payload"), payload_not_json=not_json("e.payload"))
+    return {"shape": shape, "row_not_json": not_json("e.payload")}
 
 
 def event_types_frame(frames: FrameLoader, codec: JsonCodec,
@@ -113,28 +125,36 @@ def event_types_frame(frames: FrameLoader, codec: JsonCodec,
     ids_json, _ = _ids_json(persistence_ids)
     if not frames.table_exists(frames.tables.events):
         return _empty_event_types()
-    table = frames.query(render("event_types", events=frames.tables.events,
-                                **_predicates(frames)), [ids_json])
+    parts = _parts(frames, checked=False)
+    try:
+        table = frames.query(render("event_types", **parts), [ids_json])
+    except Exception as exc:  # a payload that is not JSON: validate every row
+        _log.info("event_types_frame: rerunning with every payload validated (%s)",
+                  str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        parts = _parts(frames, checked=True)
+        table = frames.query(render("event_types", **parts), [ids_json])
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in table.to_pylist():
         name, version = parse_kind(row["kind"])
-        fields = tuple(sorted(row["fields"])) if row["fields"] is not None else None
+        stored_fields = row["fields"]
+        fields = tuple(sorted(stored_fields)) if stored_fields is not None else None
         status = registration(codec, name)
-        if status == "unregistered":
-            error: str | None = decode_error(codec, row["sample"])
-            bad = int(row["events"])
-        elif row["not_json"] == row["events"]:
-            error, bad = "the payloads are not JSON", int(row["events"])
+        events = int(row["events"])
+        error: str | None = None
+        if row["not_json"] == events:
+            error, bad = "the payloads are not JSON", events
         else:
-            error = decode_error(codec, row["sample"]) if name is not None else None
-            bad = int(row["events"]) if error is not None else int(row["not_json"])
+            sample = _sample(frames, parts, row["sample_id"], row["kind"], stored_fields)
+            if sample is not None:
+                error = decode_error(codec, sample)
+            bad = events if error is not None else int(row["not_json"])
             if error is None and bad:
                 error = "some payloads are not JSON"
         key = (name, version, fields)
         current = merged.get(key)
         if current is None:
             merged[key] = {
-                "event_type": name, "version": version, "events": int(row["events"]),
+                "event_type": name, "version": version, "events": events,
                 "streams": int(row["streams"]), "first_seen": row["first_ts"],
                 "last_seen": row["last_ts"], "fields": fields, "undecodable": bad,
                 "registration": status,
@@ -142,7 +162,7 @@ def event_types_frame(frames: FrameLoader, codec: JsonCodec,
                 "error": error,
             }
         else:  # the same type and version written with and without an explicit "$version"
-            current["events"] += int(row["events"])
+            current["events"] += events
             current["streams"] += int(row["streams"])
             current["first_seen"] = min(current["first_seen"], row["first_ts"])
             current["last_seen"] = max(current["last_seen"], row["last_ts"])
@@ -153,6 +173,14 @@ def event_types_frame(frames: FrameLoader, codec: JsonCodec,
     frame = pd.DataFrame(list(merged.values()), columns=EVENT_TYPES_COLUMNS)
     return _typed_event_types(frame).sort_values(
         ["event_type", "version"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _sample(frames: FrameLoader, parts: dict[str, sql.Composable], pid: str, kind: str,
+            fields: list[str] | None) -> str | None:
+    """One stored payload of the group (``None`` if it was deleted meanwhile)."""
+    table = frames.query(render("event_types_sample", shape=parts["shape"]),
+                         [pid, kind, None if fields is None else orjson.dumps(fields).decode()])
+    return table.column(0)[0].as_py() if table.num_rows else None
 
 
 def _typed_event_types(frame: pd.DataFrame) -> pd.DataFrame:

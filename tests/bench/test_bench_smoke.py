@@ -25,7 +25,8 @@ def test_quick_bench_runs_and_prints_the_table(pg_server: PgServer) -> None:
     rows = [line for line in lines[2:] if line.startswith("| ")]
     for scenario in ("one writer", "actors on one pool", "persist_all",
                      "recovery of a", "snapshot every", "upcast one step", "journal_frame of",
-                     "payload expanded", "tag_frame", "peak memory", "check_streams()"):
+                     "payload expanded", "tag_frame", "peak memory", "check_streams()",
+                     "event_types_frame()", "compare_replays()"):
         assert any(scenario in row for row in rows), (scenario, result.stdout)
     assert not any("not measurable" in row for row in rows), result.stdout
     # Every row carries a ratio and a verdict.

@@ -110,8 +110,9 @@ def test_event_types_per_type_version_and_fields(wb: lab.Workbench, pg_url: str)
     unknown = JsonCodec()
     unknown.register(Unknown, "schema.Unknown")
     append(wb, unknown, "c", Unknown(1), {"plain": True}, [1, 2], {"plain": False, "n": 1})
-    append(wb, codec_v3(), "c", DepositedV3(1, 2, "EUR"), "not json soon")
+    append(wb, codec_v3(), "c", DepositedV3(1, 2, "EUR"), "not json soon", DepositedV3(0, 1, "X"))
     corrupt(pg_url, "c", 7, "{not json")
+    corrupt(pg_url, "c", 8, '{"$type":"schema.Deposited","$value":{"amount":')  # truncated
     wb.journal.codec = codec_v3()
 
     frame = wb.event_types_frame()
@@ -133,11 +134,14 @@ def test_event_types_per_type_version_and_fields(wb: lab.Workbench, pg_url: str)
         "('n', 'plain')", "('plain',)", "()", "None"]
     not_json = next(r for r in plain if r["fields"] is None)
     assert (not_json["events"], not_json["undecodable"]) == (1, 1)
-    assert frame["undecodable"].sum() == 3
+    truncated = rows[(NAME, 1, None)]
+    assert (truncated["events"], truncated["undecodable"]) == (1, 1)
+    assert truncated["error"] == "the payloads are not JSON"
+    assert frame["undecodable"].sum() == 4
     # The codec about to be deployed, checked before deploying it.
     candidate = wb.event_types_frame(codec=codec_v3(with_v1_upcaster=False))
     v1_missing = candidate[(candidate["event_type"] == NAME) & (candidate["version"] == 1)]
-    assert v1_missing["undecodable"].tolist() == [3, 1]
+    assert v1_missing["undecodable"].tolist() == [3, 1, 1]
     assert "no upcaster from version 1 to 2" in v1_missing["error"].iloc[0]
     only_a = wb.event_types_frame(["a"])
     assert only_a[["event_type", "version", "events"]].values.tolist() == [[NAME, 1, 2]]
