@@ -43,6 +43,7 @@ from .._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
 from .._types import PersistentEvent, Snapshot
 from .._validation import check_non_negative_int, check_persistence_id
 from ._diff import StateDiff, diff_states
+from ._event_types import StoredVersion, stored_version
 from ._health import classify_replay_error, short_traceback
 from ._read_model import event_type_name
 
@@ -136,8 +137,13 @@ class Replayer:
         *,
         snapshot: SnapshotChoice = "latest",
         to_seq: int | None = None,
+        stored_heads: Callable[[str], dict[int, tuple[str, int | None]]] | None = None,
     ) -> None:
         self.persistence_id = check_persistence_id(persistence_id)
+        #: Loads ``{sequence_nr: (stored type name, stored version)}`` of the stream
+        #: (:meth:`stored_version`); the workbench passes one reading the events table.
+        self._stored_heads_loader = stored_heads
+        self._stored_heads: dict[int, tuple[str, int | None]] | None = None
         if snapshot not in ("latest", "none"):
             if isinstance(snapshot, bool) or not isinstance(snapshot, int):
                 raise (ValueError if isinstance(snapshot, str) else TypeError)(
@@ -188,6 +194,7 @@ class Replayer:
         :func:`~actorpg_lab._replay.replay_state` (a retry up to a gap, or the fallback
         after an unusable snapshot, reuses them)."""
         old_position = self.position if self._loaded else None
+        self._stored_heads = None
         self.steps = []
         self.problems = []
         self.fallback = False
@@ -355,6 +362,19 @@ class Replayer:
             return self.failed_event
         i = self._index()
         return None if i == 0 else self.steps[i - 1].event
+
+    def stored_version(self, event: PersistentEvent | None = None) -> StoredVersion | None:
+        """How ``event`` (default: the current :attr:`event`) was stored and read: the
+        type name and version in its row, the version the current code registers and
+        the upcasters run in between (``None`` for a plain JSON event, or when the
+        replayer has no access to the stored rows)."""
+        event = event if event is not None else self.event
+        if event is None or self._stored_heads_loader is None:
+            return None
+        if self._stored_heads is None:
+            self._stored_heads = self._stored_heads_loader(self.persistence_id)
+        head = self._stored_heads.get(event.sequence_nr)
+        return None if head is None else stored_version(self.codec, *head)
 
     @property
     def diff(self) -> StateDiff:

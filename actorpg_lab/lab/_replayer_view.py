@@ -169,8 +169,12 @@ class ReplayerView:
         tags = ", ".join(ev.tags) or "—"
         name = event_type_name(ev.event, r.codec) or type(ev.event).__qualname__
         failing = " <b style='color:#cf222e'>(not applied)</b>" if r.position > r.end_seq else ""
+        stored = r.stored_version(ev)  # stored type/version and the upcasters run
+        version = ("" if stored is None else
+                   f"<div class='actorpg-stored-version'><small>{html.escape(str(stored))}"
+                   f"</small></div>")
         return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(name)}{failing} "
-                f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>"
+                f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>{version}"
                 f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>"
                 f"{self.error_html()}")
 

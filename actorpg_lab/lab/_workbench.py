@@ -483,9 +483,12 @@ class Workbench:
             state) or a sequence number (the newest snapshot at or below it).
         :param to_seq: stop there (default: the head).
         """
+        from ._event_types import stored_versions
+
         on_event, initial, _label = resolve_behaviour(behaviour, persistence_id)
         return Replayer(self.run, self.journal, self.snapshot_store, persistence_id, on_event,
-                        initial, snapshot=snapshot, to_seq=to_seq)
+                        initial, snapshot=snapshot, to_seq=to_seq,
+                        stored_heads=lambda pid: stored_versions(self.frames, pid))
 
     # -- recorders and what-ifs ---------------------------------------------------------
     def record_conflicts(self, persistence_ids: Iterable[str] | None = None,

@@ -252,3 +252,33 @@ def test_compare_replays_of_the_buggy_account_and_its_fix(wb: lab.Workbench) -> 
         else:
             assert missing(row["diverged_at"]) and row["before_error"] is None
         assert isinstance(row["after_state"], AccountState) and row["after_state"].open
+
+
+# -- the replayer ---------------------------------------------------------------------------
+def test_replayer_shows_the_stored_version_and_the_upcast_chain(wb: lab.Workbench) -> None:
+    append(wb, codec_v1(), "p", DepositedV1(150))
+    append(wb, codec_v3(), "p", DepositedV3(1, 0, "EUR"), {"plain": 1})
+    wb.journal.codec = codec_v3()
+
+    def fold_any(state: int, event: Any) -> int:
+        return state + 1
+
+    replayer = wb.replay((fold_any, 0), "p", snapshot="none")
+    replayer.step()
+    first = replayer.stored_version()
+    assert first is not None
+    assert (first.type_name, first.stored_version, first.current_version) == (NAME, 1, 3)
+    assert [c.split(" ")[0] for c in first.chain] == ["v1->v2", "v2->v3"]
+    assert "read as v3 via v1->v2 tests.schema._types.v1_to_v2" in str(first)
+    assert "actorpg-stored-version" in replayer._repr_html_()
+    replayer.step()
+    second = replayer.stored_version()
+    assert second is not None and str(second).endswith("(current version)")
+    replayer.step()
+    assert replayer.stored_version() is None  # plain JSON has no envelope
+    broken = codec_v3(with_v1_upcaster=False)
+    described = replayer.stored_version(replayer.steps[0].event)
+    assert described is not None and described.chain
+    replayer.codec = broken
+    missing = replayer.stored_version(replayer.steps[0].event)
+    assert missing is not None and "no upcaster from version 1" in str(missing)
