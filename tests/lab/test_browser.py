@@ -250,6 +250,8 @@ def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
             error.wait_for(state="visible")
             shown = event.text_content() or ""
             assert "bank.AccountFrozen" in shown and "sanctions screening hit" in shown, shown
+            # How the event was stored and read (schema evolution): the current version.
+            assert "stored as bank.AccountFrozen v1 (current version)" in shown, shown
             message = error.text_content() or ""
             assert "TypeError" in message and "unknown event AccountFrozen" in message, message
             assert "Traceback" in message and "on_event" in message, message
