@@ -45,10 +45,12 @@ class Listener:
         if self._db.closed:
             raise JournalError(f"{self._db.owner} is closed")
         conninfo, kwargs = self._db.connection_settings()
-        conn = await asyncio.wait_for(
-            AsyncConnection.connect(
-                conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True})),
-            _CONNECT_TIMEOUT_S)
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled just as the
+        # connect finished drops the new connection (it then leaks, unclosed); awaited
+        # directly, a finished connect is always bound to ``conn`` and closed below.
+        async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+            conn = await AsyncConnection.connect(
+                conninfo, **with_connect_timeout(conninfo, {**kwargs, "autocommit": True}))
         try:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         except BaseException:  # failed, or cancelled: do not leak the connection
