@@ -1,6 +1,7 @@
 """The frame builder: Arrow record batches in, one pandas DataFrame out.
 
-Dtypes: ``persistence_id`` categorical, ``timestamp`` ``datetime64[ms, UTC]``,
+Dtypes: ``persistence_id`` categorical, ``position`` (event frames) ``int64``,
+``timestamp`` ``datetime64[ms, UTC]``,
 ``tags`` a list of str per row (an Arrow-backed ``list<string>`` column), ``payload``
 the raw JSON text — or, with ``expand``, the payload's fields as columns.
 """
@@ -42,17 +43,22 @@ class FrameBuilder:
     ``expand=True`` the raw JSON of a batch is dropped as soon as it has been parsed.
 
     :param second: the key column after ``persistence_id`` (``sequence_nr``/``revision``).
+    :param position: event frames: a ``position`` column (``int64``, the commit-ordered
+        position of the event; ``0`` on a journal without positions) after ``second``.
     :param errors: what a corrupt payload does with ``expand`` (see :mod:`._payloads`).
     """
 
     def __init__(self, second: str, tags: bool, expand: bool,
-                 errors: PayloadErrors = "raise") -> None:
+                 errors: PayloadErrors = "raise", *, position: bool = False) -> None:
         self.second = second
         self.tags = tags
+        self.position = position
         self.expand = expand
         self.errors: PayloadErrors = errors
         self.columns: dict[str, list[pa.Array]] = {"persistence_id": [], second: [],
                                                    "timestamp": []}
+        if position:
+            self.columns["position"] = []
         if tags:
             self.columns["tags"] = []
         if not expand:
@@ -65,7 +71,7 @@ class FrameBuilder:
     def sibling(self) -> FrameBuilder:
         """An empty builder of the same shape (for rows loaded in parallel)."""
         return FrameBuilder(self.second, tags=self.tags, expand=self.expand,
-                            errors=self.errors)
+                            errors=self.errors, position=self.position)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         if batch.num_rows == 0:
@@ -79,6 +85,8 @@ class FrameBuilder:
         cols["persistence_id"].append(pc.dictionary_encode(pids, memory_pool=parse_pool()))
         cols[self.second].append(seconds)
         cols["timestamp"].append(_one_chunk(batch.column("timestamp")))
+        if self.position:
+            cols["position"].append(_one_chunk(batch.column("position")))
         if self.tags:
             cols["tags"].append(split_tags(batch.column("tags"), parse_pool()))
         if self.expand:
@@ -113,17 +121,17 @@ class FrameBuilder:
 
     def frame(self) -> pd.DataFrame:
         types = {"persistence_id": pa.dictionary(pa.int32(), pa.string()),
-                 self.second: pa.int64(),
+                 self.second: pa.int64(), "position": pa.int64(),
                  "timestamp": pa.int64(), "tags": pa.list_(pa.string()),
                  "payload": pa.string()}
         cols = {name: pa.chunked_array(chunks, type=types[name])
                 for name, chunks in self.columns.items()}
         self.columns = {}
-        base = pa.table({
-            "persistence_id": cols.pop("persistence_id"),
-            self.second: cols.pop(self.second),
-            "timestamp": timestamps(cols.pop("timestamp")),
-        })
+        keys: dict[str, pa.ChunkedArray] = {"persistence_id": cols.pop("persistence_id"),
+                                            self.second: cols.pop(self.second)}
+        if self.position:
+            keys["position"] = cols.pop("position")
+        base = pa.table({**keys, "timestamp": timestamps(cols.pop("timestamp"))})
         frame: pd.DataFrame = base.to_pandas(memory_pool=parse_pool())
         del base
         if self.tags:

@@ -92,8 +92,8 @@ def load_partition(spec: PartitionSpec) -> pd.DataFrame:
             return empty_journal_frame()
         values = journal_values(spec.where, range_from=spec.range_from,
                                 range_to=spec.range_to)
-        return to_journal_frame(session.query_batches(journal_select(spec.events_table),
-                                                      values))
+        select = journal_select(session, spec.events_table)
+        return to_journal_frame(session.query_batches(select, values))
     finally:
         session.close()
 

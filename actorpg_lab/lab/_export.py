@@ -66,7 +66,7 @@ from ._partitions import pid_bucket, stream_sizes
 from ._payloads import parse_pool
 from ._read_model import split_tags
 from ._session import AdbcSession
-from ._sql import fragment, render
+from ._sql import fragment, position_column, render
 
 __all__ = ["DEFAULT_BUCKETS", "export_parquet"]
 
@@ -186,7 +186,9 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
         values = {**dataclasses.replace(where, persistence_ids=None).sql_values(),
                   "bucket": orjson.dumps(list(pids)).decode()}
         stream = session.query_batches(
-            render("export_bucket", events=events_table, where=fragment("journal_where")),
+            render("export_bucket", events=events_table, where=fragment("journal_where"),
+                   position=position_column("e", session.has_column(events_table,
+                                                                    "position"))),
             values)
         try:
             for group in rebatch(stream, row_group_rows):

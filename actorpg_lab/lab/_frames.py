@@ -37,7 +37,7 @@ from ._literals import SqlValues
 from ._payloads import PayloadErrors, check_errors
 from ._read_model import type_prefix
 from ._session import AdbcSession, TableStats
-from ._sql import fragment, render
+from ._sql import fragment, position_column, render
 from ._strategies import load, load_halves
 
 __all__ = ["DEFAULT_MAX_LOAD_BYTES", "DEFAULT_MAX_LOAD_ROWS", "FrameLoader", "Tables"]
@@ -159,12 +159,13 @@ class FrameLoader:
         """Events in (persistence_id, sequence_nr) order; see :meth:`Workbench.journal_frame`."""
         lim = check_limit(limit)
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
-                               errors=check_errors(errors))
+                               errors=check_errors(errors), position=True)
         stats = self.session.table_stats(self.tables.events)
         if not stats.present:
             return builder.frame()
         names: dict[str, Any] = {"events": self.tables.events,
-                                 "where": fragment("journal_where")}
+                                 "where": fragment("journal_where"),
+                                 "position": self._position("e")}
         select = render("journal_select", **names)
         count = render("journal_count", **names)
         values = where.sql_values()
@@ -195,8 +196,16 @@ class FrameLoader:
     def tagged(self, tag_filter: str | TagFilter, where: EventFilter, *,
                limit: int | None = None, expand: bool = False, progress: bool | None = None,
                errors: PayloadErrors = "raise", allow_large: bool = False) -> pd.DataFrame:
-        """Events matching ``tag_filter`` in (timestamp, persistence_id, sequence_nr) order."""
+        """Events matching ``tag_filter`` in (timestamp, persistence_id, sequence_nr) order.
+
+        ``TagFilter()`` matches every event and ``TagFilter(not_=[...])`` every event
+        without those tags (both read the events table, no tag index to drive them);
+        a filter that matches nothing (``TagFilter(any=[])``) loads nothing."""
         flt = as_tag_filter(tag_filter)
+        if not flt.candidate_tags or flt.matches_nothing:
+            return self._tagged_scan(flt, where, limit=limit, expand=expand,
+                                     progress=progress, errors=errors,
+                                     allow_large=allow_large)
         # With an ``all`` tag, every match carries flt.all[0]: walk that tag's index in
         # order (no DISTINCT, no sort); the other rules are checked on the events' tag
         # list — not needed at all for a single tag.  Only any-only filters take the
@@ -212,12 +221,13 @@ class FrameLoader:
             values["candidates"] = orjson.dumps(list(flt.candidate_tags)).decode()
         lim = check_limit(limit)
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
-                               errors=check_errors(errors))
+                               errors=check_errors(errors), position=True)
         stats = self.session.table_stats(self.tables.events)
         if not (stats.present and self.table_exists(self.tables.tags)):
             return builder.frame()
         names: dict[str, Any] = {"events": self.tables.events, "tags": self.tables.tags,
-                                 "where": fragment("journal_where")}
+                                 "where": fragment("journal_where"),
+                                 "position": self._position("x" if driven else "e")}
         select = render("tagged_one_select" if driven else "tagged_select", **names)
         count = render("tagged_one_count" if driven else "tagged_count", **names)
         self._guard(stats, select, {**values, **_NO_KEYS, "page_size": lim}, allow_large,
@@ -245,6 +255,45 @@ class FrameLoader:
                  progress=progress, threshold=self.progress_threshold,
                  page_size=self.page_size, desc="tag_frame")
         return builder.frame()
+
+    def _tagged_scan(self, flt: TagFilter, where: EventFilter, *, limit: int | None,
+                     expand: bool, progress: bool | None, errors: PayloadErrors,
+                     allow_large: bool) -> pd.DataFrame:
+        """tag_frame of a filter no tag drives (``TagFilter()``, ``not_`` only): the
+        events table in (timestamp, persistence_id, sequence_nr) order, ``not_`` checked
+        on each event's tags; nothing at all for a filter that matches nothing."""
+        lim = check_limit(limit)
+        builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
+                               errors=check_errors(errors), position=True)
+        stats = self.session.table_stats(self.tables.events)
+        if flt.matches_nothing or not stats.present:
+            return builder.frame()
+        values: dict[str, Any] = EventFilter(
+            where.persistence_ids, where.from_seq, where.to_seq, where.since_ms,
+            where.until_ms, flt if flt.not_ else None).sql_values()
+        names: dict[str, Any] = {"events": self.tables.events,
+                                 "where": fragment("journal_where"),
+                                 "position": self._position("e")}
+        select = render("tagged_scan_select", **names)
+        count = render("journal_count", **names)
+        self._guard(stats, select, {**values, **_NO_KEYS, "page_size": lim}, allow_large,
+                    "tag_frame")
+
+        def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
+            keys = ({"after_ts": after["timestamp"], "after_pid": after["persistence_id"],
+                     "after_seq": after["sequence_nr"]} if after else {})
+            return self.query_batches(select, {**values, **_NO_KEYS, **keys, "page_size": size})
+
+        load(builder, page, lambda: self._count(count, values), limit=lim,
+             progress=progress, threshold=self.progress_threshold,
+             page_size=self.page_size, desc="tag_frame")
+        return builder.frame()
+
+    def _position(self, alias: str) -> Any:
+        """The ``{position}`` of an event SELECT (see :func:`._sql.position_column`):
+        whether the events table has the column is asked once per workbench."""
+        return position_column(alias, self.session.has_column(self.tables.events,
+                                                              "position"))
 
     def _count(self, statement: str, values: SqlValues) -> int:
         return int(self.query(statement, values).column(0)[0].as_py())

@@ -22,7 +22,7 @@ from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
 from ._builder import FrameBuilder
 from ._session import AdbcSession
-from ._sql import fragment, render
+from ._sql import fragment, position_column, render
 
 __all__ = ["DEFAULT_BATCH_ROWS", "check_batch_rows", "empty_journal_frame", "iter_journal",
            "journal_select", "journal_values", "rebatch", "to_journal_frame"]
@@ -45,9 +45,12 @@ def check_batch_rows(batch_rows: Any, name: str = "batch_rows") -> int:
     return batch_rows
 
 
-def journal_select(events_table: str) -> str:
-    """The rendered SELECT of ``journal_frame()`` for ``events_table``."""
-    return render("journal_select", events=events_table, where=fragment("journal_where"))
+def journal_select(session: AdbcSession, events_table: str) -> str:
+    """The rendered SELECT of ``journal_frame()`` for ``events_table`` (its ``position``
+    column read, or ``0`` when the table has none: asked through ``session``)."""
+    return render("journal_select", events=events_table, where=fragment("journal_where"),
+                  position=position_column("e", session.has_column(events_table,
+                                                                   "position")))
 
 
 def journal_values(where: EventFilter, *, range_from: str | None = None,
@@ -78,7 +81,7 @@ def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[list[pa.Re
 
 def to_journal_frame(batches: Iterable[pa.RecordBatch]) -> pd.DataFrame:
     """Record batches of :func:`journal_select` as a ``journal_frame()``-shaped frame."""
-    builder = FrameBuilder("sequence_nr", tags=True, expand=False)
+    builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True)
     builder.add_all(batches)
     return builder.frame()
 
@@ -100,7 +103,8 @@ def iter_journal(url: str, events_table: str, where: EventFilter, batch_rows: in
     try:
         if not session.table_exists(events_table):
             return
-        stream = session.query_batches(journal_select(events_table), journal_values(where))
+        stream = session.query_batches(journal_select(session, events_table),
+                                       journal_values(where))
         for group in rebatch(stream, batch_rows):
             frame = to_journal_frame(group)
             del group  # the raw batches go before the caller gets the frame

@@ -117,6 +117,9 @@ class AdbcSession:
         self._helper_lock = threading.Lock()
         self._helper: Any = None
         self._helper_finalizer: weakref.finalize[Any, Any] | None = None
+        # (table, column) pairs seen present (a column, once added, stays: cached for the
+        # session's life; an absence is asked again, so a migration run meanwhile shows).
+        self._columns: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"<AdbcSession {redact_dsn(self.url)!r}>"
@@ -240,6 +243,18 @@ class AdbcSession:
     def table_exists(self, name: str) -> bool:
         """Whether ``name`` resolves to a relation through the connection's search_path."""
         return self.table_stats(name).present
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` (through the search_path) has a column named ``column``
+        (``sql/column_exists.sql``; a positive answer is cached for the session)."""
+        if (table, column) in self._columns:
+            return True
+        present = bool(self.query(render("column_exists"), {"table": _quoted(table),
+                                                            "column": column}
+                                  ).column(0)[0].as_py())
+        if present:
+            self._columns.add((table, column))
+        return present
 
     def split_key(self, table: str, column: str) -> tuple[int, str | None]:
         """The planner's row estimate of ``table`` and the value of ``column`` that

@@ -11,7 +11,7 @@ from importlib import resources
 
 from psycopg import sql
 
-__all__ = ["composed", "fragment", "load_sql", "render"]
+__all__ = ["composed", "fragment", "load_sql", "position_column", "render"]
 
 
 @cache
@@ -24,6 +24,16 @@ def load_sql(name: str) -> str:
 def fragment(name: str) -> sql.SQL:
     """``sql/<name>.sql`` as a composable fragment (to fill a ``{placeholder}``)."""
     return sql.SQL(load_sql(name))
+
+
+def position_column(alias: str, present: bool) -> sql.Composable:
+    """The ``position`` column of an event SELECT over the events table aliased ``alias``:
+    the commit-ordered position as a ``bigint`` (``xid8`` has no direct cast), or ``0``
+    when the table has no ``position`` column (a journal created before positions; the
+    migration gives its stored rows position 0 too)."""
+    if present:
+        return sql.SQL("{}.position::text::bigint").format(sql.Identifier(alias))
+    return sql.SQL("0::bigint")
 
 
 def render(name: str, **parts: str | sql.Composable) -> str:

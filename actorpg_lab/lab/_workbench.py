@@ -162,8 +162,12 @@ class Workbench:
                       allow_large: bool = False) -> pd.DataFrame:
         """Events as a DataFrame, in (persistence_id, sequence_nr) order.
 
-        Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``timestamp``
-        (``datetime64[ms, UTC]``), ``tags`` (list of str), ``payload`` (raw JSON text) —
+        Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``position``
+        (``int64``: the event's commit-ordered position, ``PersistentEvent.position``;
+        ``0`` for events stored before positions existed, and for every event of a
+        journal table without the ``position`` column, i.e. not yet migrated),
+        ``timestamp`` (``datetime64[ms, UTC]``), ``tags`` (list of str), ``payload``
+        (raw JSON text) —
         or, with ``expand=True``, the payload fields as columns (``event_type`` for
         codec-encoded dataclasses, nested objects as ``a.b``).  A payload that is not
         JSON stops an expanded load with a :class:`~actorpg_lab.JournalIntegrityError`
@@ -190,9 +194,11 @@ class Workbench:
                   limit: int | None = None, expand: bool = False,
                   progress: bool | None = None, errors: PayloadErrors = "raise",
                   allow_large: bool = False) -> pd.DataFrame:
-        """Events matching a tag or :class:`~actorpg_lab.TagFilter`, in the order of
-        ``read_by_tag`` (timestamp, persistence_id, sequence_nr); same columns, filters
-        and options as :meth:`journal_frame`."""
+        """Events matching a tag or :class:`~actorpg_lab.TagFilter`, in (timestamp,
+        persistence_id, sequence_nr) order; same columns (``position`` included), filters
+        and options as :meth:`journal_frame`.  ``TagFilter()`` loads every event,
+        ``TagFilter(not_=[...])`` every event without those tags, ``TagFilter(any=[])``
+        nothing."""
         where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
                                   to_seq=to_seq, since=since, until=until)
         return self.frames.tagged(tag_filter, where, limit=limit, expand=expand,

@@ -3,7 +3,9 @@
 -- of the previous page (NULL for the first page); $page_size (NULL = no limit);
 -- $range_from/$range_to a persistence_id range [from, to) (NULL = open; a parallel
 -- load's halves).
-SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
+-- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
+-- _sql.position_column).
+SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp"
 FROM {events} e
 WHERE {where}
   AND ($after_pid::text IS NULL OR (e.persistence_id, e.sequence_nr) > ($after_pid::text, $after_seq::bigint))

@@ -7,10 +7,12 @@
 -- $after_ts/$after_pid/$after_seq the last (timestamp, persistence_id, sequence_nr) of
 -- the previous page; $page_size; $range_from/$range_to a tag-timestamp range [from, to)
 -- (NULL = open; a parallel load's halves).
-SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
+-- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
+-- _sql.position_column).
+SELECT e.persistence_id, e.sequence_nr, e.position, e.payload, e.tags, e."timestamp"
 FROM {tags} t
 CROSS JOIN LATERAL (
-    SELECT x.persistence_id, x.sequence_nr, x.payload, x.tags, x."timestamp"
+    SELECT x.persistence_id, x.sequence_nr, {position} AS position, x.payload, x.tags, x."timestamp"
     FROM {events} x
     WHERE x.persistence_id = t.persistence_id AND x.sequence_nr = t.sequence_nr
     OFFSET 0

@@ -3,7 +3,9 @@
 -- match, a JSON array); {where} (journal_where.sql) applies the exact all/any/not_ rules.
 -- $after_ts/$after_pid/$after_seq the last (timestamp, persistence_id, sequence_nr) of the
 -- previous page; $page_size.  (Only the single-tag shape is split in halves.)
-SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e."timestamp"
+-- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
+-- _sql.position_column).
+SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp"
 FROM {events} e
 JOIN (
     SELECT DISTINCT t.persistence_id, t.sequence_nr
