@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.security._hung_server import silent_listener
+
 HOSTILE_USER = "nobody"
 
 
@@ -67,6 +69,13 @@ def shared_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """The port of a TCP listener that accepts connections and never answers."""
+    with silent_listener() as port:
+        yield port
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from typing import Any
-
 import psycopg
 import pytest
 
@@ -15,6 +9,7 @@ from actorpg_lab import JournalError, lab
 from actorpg_lab import _dsn as dsn_module
 from actorpg_lab._dsn import redact_dsn, with_connect_timeout
 from actorpg_lab.postgres import PostgresJournal
+from tests.security._hung_server import fails_within
 
 SECRET = "Tr1cky-s3cret"
 
@@ -57,54 +52,6 @@ def test_a_dsn_without_secrets_is_shown_unchanged() -> None:
 
 
 # -- 4: connect timeouts ----------------------------------------------------------------
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP listener that accepts connections and never answers (a hung server)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
-
-
-def _within(seconds: float, call: Any) -> BaseException:
-    """Run ``call`` in a thread; it must fail within ``seconds`` (never hang the suite)."""
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    started = time.monotonic()
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still waiting for the server after {seconds} s"
-    assert outcome, "connecting to a server that never answers succeeded"
-    assert time.monotonic() - started < seconds
-    return outcome[0]
-
 
 def test_the_workbench_does_not_wait_forever_for_a_server(
     silent_server: int, monkeypatch: pytest.MonkeyPatch
@@ -112,7 +59,7 @@ def test_the_workbench_does_not_wait_forever_for_a_server(
     monkeypatch.setattr(dsn_module, "DEFAULT_CONNECT_TIMEOUT", 1)
     monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
     url = f"postgresql://app:{SECRET}@127.0.0.1:{silent_server}/app"
-    error = _within(15, lambda: lab.connect(url, schema="s"))
+    error = fails_within(15, lambda: lab.connect(url, schema="s"))
     assert isinstance(error, psycopg.OperationalError)
     assert "host=127.0.0.1" in str(error) and f"port={silent_server}" in str(error)
     assert SECRET not in str(error)

@@ -3,9 +3,6 @@ payloads (9) and out-of-range arguments rejected before any SQL (10, frames part
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +10,7 @@ import psycopg
 import pytest
 
 from actorpg_lab import JournalEntry, JournalError, JournalIntegrityError, lab
+from tests.security._hung_server import fails_within
 
 SECRET = "s3cr3t-Workbench-pw"
 
@@ -38,53 +36,6 @@ def execute(pg_url: str, statement: str, params: Any = None) -> None:
 
 
 # -- 4: connect timeout ---------------------------------------------------------------
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP listener that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.1)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        listener.close()
-
-
-def _fails_within(seconds: float, call: Any) -> BaseException:
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    started = time.monotonic()
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still waiting for the server after {seconds} s"
-    assert outcome, "connecting to a server that never answers succeeded"
-    assert time.monotonic() - started < seconds
-    return outcome[0]
-
 
 @pytest.mark.parametrize("timeout", [None, 2])
 def test_the_loader_connection_times_out_naming_the_host(
@@ -93,7 +44,7 @@ def test_the_loader_connection_times_out_naming_the_host(
     monkeypatch.setattr("actorpg_lab._dsn.DEFAULT_CONNECT_TIMEOUT", 2)
     url = f"postgresql://app:{SECRET}@127.0.0.1:{silent_server}/app"
     # No schema: the first thing lab.connect opens is the loader's ADBC connection.
-    error = _fails_within(20, lambda: lab.connect(url, connect_timeout=timeout))
+    error = fails_within(20, lambda: lab.connect(url, connect_timeout=timeout))
     assert isinstance(error, JournalError), error
     message = str(error)
     assert "host=127.0.0.1" in message and f"port={silent_server}" in message
