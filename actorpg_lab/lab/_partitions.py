@@ -20,8 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import orjson
-
+from ._arguments import text_array
 from ._session import AdbcSession
 from ._sql import render
 
@@ -86,7 +85,7 @@ def stream_sizes(session: AdbcSession, events_table: str,
     (``sql/journal_streams.sql``).  A missing table has no streams."""
     if not session.table_exists(events_table):
         return []
-    ids = None if persistence_ids is None else orjson.dumps(list(persistence_ids)).decode()
+    ids = None if persistence_ids is None else text_array(persistence_ids)
     table = session.query(render("journal_streams", events=events_table), {"ids": ids})
     return [StreamSize(pid, int(n)) for pid, n in zip(table.column("persistence_id").to_pylist(),
                                                       table.column("events").to_pylist(),

@@ -3,11 +3,11 @@
 -- previous one: one descent per stream), then per stream its first and last event by
 -- primary key.  events = last - first + 1 (exact for a contiguous stream, the journal's
 -- contract).  In persistence_id order (the server's collation, as the loaders' ranges).
--- $ids persistence ids (JSON array, NULL = every stream).
+-- $ids persistence ids (a text[] literal, as every loader statement; NULL = every stream).
 WITH RECURSIVE event_ids AS (
     (SELECT e.persistence_id
      FROM {events} e
-     WHERE $ids::jsonb IS NULL
+     WHERE $ids::text[] IS NULL
      ORDER BY e.persistence_id
      LIMIT 1)
     UNION ALL
@@ -22,7 +22,7 @@ WITH RECURSIVE event_ids AS (
 ids AS (
     SELECT i.persistence_id FROM event_ids i WHERE i.persistence_id IS NOT NULL
     UNION
-    SELECT w.id FROM jsonb_array_elements_text($ids::jsonb) AS w (id)
+    SELECT w.id FROM unnest($ids::text[]) AS w (id)
 )
 SELECT i.persistence_id, l.last_seq - f.first_seq + 1 AS events
 FROM ids i
