@@ -19,21 +19,10 @@ from psycopg_pool import AsyncConnectionPool
 from actorpg_lab import JournalEntry, JournalError, TagFilter
 from actorpg_lab.postgres import PostgresJournal
 from actorpg_lab.query import PersistenceQuery, TaggedEvent, TagOffset
+from tests._seed_schema import SEED_SCHEMA
 
 T = 60.0
 
-#: The journal tables exactly as the first release (the seed schema) created them.
-SEED_SCHEMA = """
-CREATE TABLE events (
-    persistence_id TEXT NOT NULL, sequence_nr BIGINT NOT NULL, payload TEXT NOT NULL,
-    tags TEXT NOT NULL DEFAULT '', timestamp BIGINT NOT NULL,
-    PRIMARY KEY (persistence_id, sequence_nr));
-CREATE TABLE events_tags (
-    persistence_id TEXT NOT NULL, sequence_nr BIGINT NOT NULL, tag TEXT NOT NULL,
-    timestamp BIGINT NOT NULL, PRIMARY KEY (tag, timestamp, persistence_id, sequence_nr));
-CREATE INDEX events_tags_by_event ON events_tags (persistence_id, sequence_nr);
-CREATE TABLE events_meta (persistence_id TEXT PRIMARY KEY, deleted_to BIGINT NOT NULL);
-"""
 OLD_INSERT = ("INSERT INTO events (persistence_id, sequence_nr, payload, tags, timestamp) "
               "VALUES (%s, %s, %s, %s, %s)")
 OLD_TAG_INSERT = ("INSERT INTO events_tags (persistence_id, sequence_nr, tag, timestamp) "
