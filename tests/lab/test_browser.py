@@ -130,9 +130,9 @@ def _launch(pw: Any, tmp_path: Path) -> Any:
     )
 
 
-def _open_and_run_all(page: Any, url: str) -> None:
-    """Open a notebook, accept the kernel dialog if one shows, Run All, and wait until
-    every code cell has an execution count (no sleeps: the page says when it is done)."""
+def _start_run_all(page: Any, url: str) -> None:
+    """Open a notebook, accept the kernel dialog if one shows (fresh settings may ask
+    which kernel to use: the default is fine), and start Run All."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.goto(url)
@@ -147,6 +147,12 @@ def _open_and_run_all(page: Any, url: str) -> None:
         accept.wait_for(state="hidden")
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+
+
+def _open_and_run_all(page: Any, url: str) -> None:
+    """:func:`_start_run_all`, then wait until every code cell has an execution count
+    (no sleeps: the page says when it is done)."""
+    _start_run_all(page, url)
     page.wait_for_function(
         r"""() => {
             const prompts = [...document.querySelectorAll(
@@ -196,7 +202,6 @@ def test_notebooks_run_all_without_errors_maths_or_missing_charts(
 
 def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
         jupyter_lab: str, tmp_path: Path) -> None:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -212,19 +217,7 @@ def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
         page = context.new_page()
         try:
             page.set_default_timeout(int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000")))
-            page.goto(f"{jupyter_lab}/lab/tree/{NOTEBOOK.name}")
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            # JupyterLab may ask which kernel to use (fresh settings): accept the default.
-            accept = page.locator(".jp-Dialog .jp-mod-accept")
-            try:
-                accept.wait_for(state="visible", timeout=5_000)
-            except PlaywrightTimeout:
-                pass
-            else:
-                accept.click()
-                accept.wait_for(state="hidden")
-            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+            _start_run_all(page, f"{jupyter_lab}/lab/tree/{NOTEBOOK.name}")
             # The first widget is the replayer of the stream the current code cannot fold
             # (check_streams found it); a healthy one follows.  Wait for the last cell.
             page.wait_for_function(
