@@ -10,11 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests._pg import PgServer, provide_server
+
+if TYPE_CHECKING:
+    from actorpg_lab import lab
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +63,16 @@ async def pg_pool(pg_url: str) -> AsyncIterator[Any]:
     await pool.open(wait=True)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+def wb(pg_url: str) -> Iterator[lab.Workbench]:
+    """A workbench on this test's schema (the notebook layer is imported only here, so
+    tests that never ask for it do not load pandas and the ADBC driver)."""
+    from actorpg_lab import lab
+
+    workbench = lab.connect(pg_url)
+    try:
+        yield workbench
+    finally:
+        workbench.close()

@@ -8,18 +8,7 @@ from typing import Any
 import matplotlib
 import pytest
 
-from actorpg_lab import lab
-
 matplotlib.use("Agg")
-
-
-@pytest.fixture
-def wb(pg_url: str) -> Iterator[lab.Workbench]:
-    workbench = lab.connect(pg_url)
-    try:
-        yield workbench
-    finally:
-        workbench.close()
 
 
 @pytest.fixture

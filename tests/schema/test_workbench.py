@@ -3,7 +3,6 @@ compare_replays (on the real PostgreSQL journal)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +30,6 @@ from ._types import (
     codec_v3,
     fold,
 )
-
-
-@pytest.fixture
-def wb(pg_url: str) -> Iterator[lab.Workbench]:
-    workbench = lab.connect(pg_url)
-    try:
-        yield workbench
-    finally:
-        workbench.close()
 
 
 def append(wb: lab.Workbench, codec: JsonCodec, pid: str, *events: Any) -> None:

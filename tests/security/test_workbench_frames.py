@@ -3,7 +3,6 @@ payloads (9) and out-of-range arguments rejected before any SQL (10, frames part
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -13,15 +12,6 @@ from actorpg_lab import JournalEntry, JournalError, JournalIntegrityError, lab
 from tests.security._hung_server import fails_within
 
 SECRET = "s3cr3t-Workbench-pw"
-
-
-@pytest.fixture
-def wb(pg_url: str) -> Iterator[lab.Workbench]:
-    workbench = lab.connect(pg_url)
-    try:
-        yield workbench
-    finally:
-        workbench.close()
 
 
 def seed(wb: lab.Workbench, streams: int = 4, per_stream: int = 50) -> None:
