@@ -4,7 +4,9 @@
   ticks instead of ``32:00.260000``), the start named in the axis label;
 * :func:`legend_outside` — the legend right of the axes, never over the data;
 * :func:`place_labels` — point labels that do not overlap (each label moves to the
-  next free row of offsets when the previous one at its height would collide);
+  next free row of offsets when the previous one at its height would collide), and
+  :func:`fit_rows`, which makes a writers × time chart tall enough that every label
+  stays in its writer's row;
 * :func:`writer_labels` — writer names as the code gave them (``writer-4``,
   ``alice``), without the ``<pid>/`` prefix they all share.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["legend_outside", "place_labels", "relative_ms", "writer_labels"]
+__all__ = ["fit_rows", "legend_outside", "place_labels", "relative_ms", "writer_labels"]
 
 #: Vertical offsets (points) tried in turn for a label that would overlap another.
 _LEVELS = (6, -6, 15, -15, 24, -24, 33, -33)
@@ -52,37 +54,74 @@ def legend_outside(ax: Any, **kwargs: Any) -> Any:
                      frameon=False, **kwargs)
 
 
-def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
-                 *, color: str | Sequence[str] = "#333333", fontsize: float = 7) -> list[Any]:
-    """Annotate points ``(xs[i], ys[i])`` with ``labels[i]`` so that no two labels
-    overlap: each takes the first vertical offset whose (estimated) box is free.  Call
-    it last, once the data, limits, legend and layout are final.  Returns the
-    annotations."""
+def _label_levels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+                  fontsize: float, band: float | None) -> list[float | None]:
+    """For each label, the first vertical offset (points) whose estimated box is free
+    and, with ``band``, stays within ``band`` points of its point; ``None`` when no
+    offset is free."""
     fig = ax.figure
     ax.get_xlim(), ax.get_ylim()  # brings pending autoscaling into transData
     to_points = 72.0 / fig.dpi
-    colors = [color] * len(labels) if isinstance(color, str) else list(color)
-    order = sorted(range(len(labels)), key=lambda i: (xs[i], ys[i]))
-    placed: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1 in points
     height = fontsize * 1.25
+    levels = [lv for lv in _LEVELS if band is None or abs(lv) + height / 2 <= band]
+    placed: list[tuple[float, float, float, float]] = []  # x0, x1, y0, y1 in points
 
     def free(box: tuple[float, float, float, float]) -> bool:
         return all(box[1] <= b[0] or b[1] <= box[0] or box[3] <= b[2] or b[3] <= box[2]
                    for b in placed)
 
-    out = []
-    for i in order:
+    chosen: list[float | None] = [None] * len(labels)
+    for i in sorted(range(len(labels)), key=lambda i: (xs[i], ys[i])):
         px, py = ax.transData.transform((xs[i], ys[i]))
         left, mid = px * to_points + 3, py * to_points
         width = 0.62 * fontsize * len(labels[i]) + 2
-        boxes = [(lv, (left, left + width, mid + lv - height / 2, mid + lv + height / 2))
-                 for lv in _LEVELS]
-        level, box = next(((lv, b) for lv, b in boxes if free(b)), boxes[0])
-        placed.append(box)
-        out.append(ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points",
-                               xytext=(3, level), fontsize=fontsize, color=colors[i],
-                               va="center"))
-    return out
+        for lv in levels:
+            box = (left, left + width, mid + lv - height / 2, mid + lv + height / 2)
+            if free(box):
+                placed.append(box)
+                chosen[i] = lv
+                break
+    return chosen
+
+
+def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+                 *, color: str | Sequence[str] = "#333333", fontsize: float = 7,
+                 band: float | None = None) -> list[Any]:
+    """Annotate points ``(xs[i], ys[i])`` with ``labels[i]`` so that no two labels
+    overlap: each takes the first vertical offset whose (estimated) box is free — with
+    ``band``, only offsets within ``band`` points of the point (a label never drifts
+    into a neighbouring row; see :func:`fit_rows`).  A label with no free offset is set
+    at the first one (this should not happen once :func:`fit_rows` sized the figure).
+    Call it last, once the data, limits, legend and layout are final.  Returns the
+    annotations."""
+    colors = [color] * len(labels) if isinstance(color, str) else list(color)
+    levels = _label_levels(ax, xs, ys, labels, fontsize, band)
+    return [ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points",
+                        xytext=(3, _LEVELS[0] if levels[i] is None else levels[i]),
+                        fontsize=fontsize, color=colors[i], va="center")
+            for i in sorted(range(len(labels)), key=lambda i: (xs[i], ys[i]))]
+
+
+#: Heights (inches) tried in turn for one row of a rows chart (writers × time).
+_ROW_INCHES = (0.35, 0.5, 0.7, 0.95, 1.25)
+
+
+def fit_rows(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+             n_rows: int, *, fontsize: float = 7, base_inches: float = 1.2) -> float:
+    """Make a rows chart (one row per writer, rows at y = 0, 1, …) tall enough that
+    every label fits next to its point without overlapping another or leaving its
+    row: tries taller rows in turn, laying the figure out each time.  Returns the
+    ``band`` (points) to pass to :func:`place_labels`."""
+    fig = ax.figure
+    band = 0.0
+    for inches in _ROW_INCHES:
+        fig.set_size_inches(fig.get_size_inches()[0], base_inches + inches * max(n_rows, 1))
+        fig.tight_layout()
+        (_x0, y0), (_x1, y1) = ax.transData.transform([(0, 0), (0, 1)])
+        band = abs(y1 - y0) * 72.0 / fig.dpi / 2 - 1
+        if all(lv is not None for lv in _label_levels(ax, xs, ys, labels, fontsize, band)):
+            break
+    return band
 
 
 def writer_labels(writers: Sequence[str]) -> tuple[dict[str, str], str]:

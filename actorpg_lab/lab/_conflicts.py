@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from .._write_attempts import WriteAttempt, add_write_listener
-from ._charts import legend_outside, place_labels, relative_ms, time_label, writer_labels
+from ._charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
+from ._display import to_html
 from ._recorder import Recorder
 
 __all__ = ["ConflictRecorder"]
@@ -114,6 +115,7 @@ class ConflictRecorder(Recorder[WriteAttempt]):
         frame = self.frame()
         if persistence_id is not None:
             frame = frame[frame["persistence_id"] == persistence_id]
+        own_figure = ax is None  # only then may the chart pick its height
         if ax is None:
             n_writers = max(1, frame["writer"].nunique()) if not frame.empty else 1
             _fig, ax = plt.subplots(figsize=(10, 1.2 + 0.35 * min(n_writers, 40)))
@@ -157,7 +159,9 @@ class ConflictRecorder(Recorder[WriteAttempt]):
         legend_outside(ax, handles=handles)
         ax.grid(axis="x", alpha=0.3)
         ax.figure.tight_layout()
-        place_labels(ax, notes[0], notes[1], notes[2], color=notes[3])
+        band = (fit_rows(ax, notes[0], notes[1], notes[2], len(writers)) if own_figure
+                else None)
+        place_labels(ax, notes[0], notes[1], notes[2], color=notes[3], band=band)
         return ax
 
     # -- display ----------------------------------------------------------------------
@@ -177,7 +181,7 @@ class ConflictRecorder(Recorder[WriteAttempt]):
     def _repr_html_(self) -> str:
         head = html.escape(repr(self))
         rates = self.conflict_rates().head(10)
-        table = rates.to_html(index=False, float_format=lambda v: f"{v:.1%}") if len(rates) else ""
+        table = to_html(rates) if len(rates) else ""  # formatted like lab.show()
         return f"<div class='actorpg-conflicts'><b>{head}</b>{table}</div>"
 
 

@@ -5,6 +5,8 @@ you compute with (``datetime64[ms, UTC]`` timestamps, lists of tags, raw JSON
 payloads, floats for ratios).  :func:`show` wraps one for display only:
 
 * timestamps at millisecond precision on one line (``2026-12-01 04:12:12.123``);
+* durations in human units (``72 ms``, ``1.25 s``, ``3 min 12 s``, ``2 h 05 min``),
+  not ``0 days 00:00:00.072000``;
 * tags as ``account, deposit``; payloads and other JSON-like values as monospace
   JSON, long ones shortened with the full value in a tooltip;
 * one marker (``—``) for every kind of missing value (``NaN``, ``<NA>``, ``NaT``,
@@ -29,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING", "Table", "format_number", "format_payload", "format_percent",
-           "format_tags", "format_timestamp", "formatters", "order_columns", "show"]
+__all__ = ["MISSING", "Table", "format_duration", "format_number", "format_payload",
+           "format_percent", "format_tags", "format_timestamp", "format_value", "formatters",
+           "order_columns", "show"]
 
 #: What every missing value (NaN, <NA>, NaT, None) shows as.
 MISSING = "—"
@@ -48,6 +51,7 @@ _CSS = (
     ".actorpg-table th,.actorpg-table td{padding:2px 8px;text-align:right;"
     "white-space:nowrap;vertical-align:top}"
     ".actorpg-table td.actorpg-text{text-align:left}"
+    ".actorpg-table td.actorpg-wrap{white-space:normal;min-width:24em;max-width:48em}"
     ".actorpg-table thead th{border-bottom:1px solid #999}"
     ".actorpg-table code{font-family:var(--jp-code-font-family,monospace);font-size:11px;"
     "background:none;white-space:pre}"
@@ -77,6 +81,45 @@ def format_timestamp(value: Any) -> str:
     if ts.tzinfo is not None and ts.utcoffset() != _dt.timedelta(0):
         text += ts.strftime(" %z")
     return text
+
+
+def format_duration(value: Any) -> str:
+    """A duration in the unit a reader expects: ``72 ms``, ``0.35 ms``, ``1.25 s``,
+    ``3 min 12 s``, ``2 h 05 min``, ``3 d 4 h`` (negative ones with a leading ``-``)."""
+    if is_missing(value):
+        return MISSING
+    seconds = pd.Timedelta(value).total_seconds()
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 1:
+        text = f"{format_number(round(seconds * 1000, 3))} ms"
+    elif seconds < 60:
+        text = f"{format_number(round(seconds, 2))} s"
+    elif seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        text = f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    elif seconds < 86400:
+        hours, rest = divmod(round(seconds / 60), 60)
+        text = f"{hours} h {rest:02d} min"
+    else:
+        days, rest = divmod(round(seconds / 3600), 24)
+        text = f"{days} d {rest} h" if rest else f"{days} d"
+    return sign + text
+
+
+def format_value(value: Any) -> str:
+    """One value of a mixed (object) column — e.g. what ``describe()`` makes of
+    durations — by its own type: timestamps, durations, numbers, lists, text."""
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, (pd.Timedelta, _dt.timedelta, np.timedelta64)):
+        return format_duration(value)
+    if isinstance(value, (pd.Timestamp, _dt.datetime, np.datetime64)):
+        return format_timestamp(value)
+    if isinstance(value, (numbers.Number, np.bool_)):
+        return format_number(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return format_tags(value)
+    return str(value)
 
 
 def format_tags(value: Any) -> str:
@@ -165,6 +208,8 @@ def formatters(frame: pd.DataFrame) -> dict[Any, Callable[[Any], str]]:
         dtype = series.dtype
         if pd.api.types.is_datetime64_any_dtype(dtype):
             result[name] = _text(format_timestamp)
+        elif pd.api.types.is_timedelta64_dtype(dtype):
+            result[name] = _text(format_duration)
         elif isinstance(name, str) and (name in ("payload", "event", "state", "state_after",
                                                  "diff") or name.endswith("_json")):
             result[name] = format_payload
@@ -179,8 +224,42 @@ def formatters(frame: pd.DataFrame) -> dict[Any, Callable[[Any], str]]:
         elif pd.api.types.is_object_dtype(dtype) and _is_json_like(series):
             result[name] = format_payload
         else:
-            result[name] = _text(lambda v: MISSING if is_missing(v) else str(v))
+            result[name] = _text(format_value)
     return result
+
+
+#: Text columns with values longer than this wrap (messages); shorter ones stay on one line.
+WRAP_CHARS = 60
+
+
+def _wraps(series: pd.Series | pd.DataFrame, render: Callable[[Any], str]) -> bool:
+    """Whether a text column holds long prose (errors, messages) that should wrap rather
+    than widen the table: plain text (not payloads, tags or timestamps) over
+    :data:`WRAP_CHARS`."""
+    if isinstance(series, pd.DataFrame) or render is format_payload:
+        return False
+    if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(
+            series.dtype)) or series.name == "tags":
+        return False
+    sample = series.dropna().head(50).tolist()
+    return any(isinstance(v, str) and len(v) > WRAP_CHARS and " " in v for v in sample)
+
+
+def _right_aligned(series: pd.Series | pd.DataFrame) -> bool:
+    """Numbers and durations align right; text, tags, payloads and flags left."""
+    if isinstance(series, pd.DataFrame):
+        return False
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return True
+    if pd.api.types.is_object_dtype(dtype):  # e.g. describe() of durations
+        sample = series.dropna().head(20).tolist()
+        return bool(sample) and all(
+            isinstance(v, (numbers.Number, pd.Timedelta, _dt.timedelta, np.timedelta64))
+            and not isinstance(v, (bool, np.bool_)) for v in sample)
+    return False
 
 
 def _text(fn: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -210,8 +289,8 @@ def to_html(frame: pd.DataFrame, max_rows: int = 60) -> str:
         parts: list[pd.DataFrame | None] = [frame.iloc[:half], None, frame.iloc[n - half:]]
     else:
         parts = [frame]
-    text_cols = {c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)
-                 or pd.api.types.is_bool_dtype(frame[c].dtype)}
+    text_cols = {c for c in frame.columns if not _right_aligned(frame[c])}
+    wrap_cols = {c for c in text_cols if c in fmt and _wraps(frame[c], fmt[c])}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     index_head = (f"<th>{html.escape(str(frame.index.name or ''))}</th>" if show_index else "")
     rows: list[str] = []
@@ -229,10 +308,13 @@ def to_html(frame: pd.DataFrame, max_rows: int = 60) -> str:
                 cells.append(f"<th>{html.escape(str(label))}</th>")
             for c, values in zip(frame.columns, columns, strict=True):
                 render = fmt.get(c, _text(str))
-                cls = " class='actorpg-text'" if c in text_cols else ""
+                cls = (" class='actorpg-text actorpg-wrap'" if c in wrap_cols else
+                       " class='actorpg-text'" if c in text_cols else "")
                 cells.append(f"<td{cls}>{render(values[i])}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-    footer = f"<div style='font-size:11px;color:#666'>{n:,} rows × {len(frame.columns)} columns</div>"
+    ncols = len(frame.columns)
+    footer = (f"<div style='font-size:11px;color:#666'>{n:,} row{'' if n == 1 else 's'} × "
+              f"{ncols} column{'' if ncols == 1 else 's'}</div>")
     return (f"<div class='actorpg-table {_IGNORE_MATHS}'>{_CSS}<table>"
             f"<thead><tr>{index_head}{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
             f"</table>{footer}</div>")

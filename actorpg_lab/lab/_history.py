@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from ._charts import legend_outside, place_labels, relative_ms, time_label, writer_labels
+from ._charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
 from ._health import _ids_json
 from ._sql import render
 
@@ -111,6 +111,7 @@ def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
     if persistence_id is not None:
         frame = frame[frame["persistence_id"] == persistence_id]
     writers = sorted(frame["writer"].astype(str).unique())
+    own_figure = ax is None  # only then may the chart pick its height
     if ax is None:
         _fig, ax = plt.subplots(figsize=(10, 1.2 + 0.35 * min(max(len(writers), 1), 40)))
     if frame.empty:
@@ -138,9 +139,9 @@ def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
     ax.grid(axis="x", alpha=0.3)
     ax.figure.tight_layout()
     if annotate if annotate is not None else len(frame) <= 80:
-        place_labels(ax, list(x), list(y),
-                     [f"{int(r['expected'])}≠{int(r['actual'])}" for _, r in frame.iterrows()],
-                     color="#cf222e")
+        labels = [f"{int(r['expected'])}≠{int(r['actual'])}" for _, r in frame.iterrows()]
+        band = fit_rows(ax, list(x), list(y), labels, len(writers)) if own_figure else None
+        place_labels(ax, list(x), list(y), labels, color="#cf222e", band=band)
     return ax
 
 
@@ -169,6 +170,9 @@ def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
         colour = colours[i % len(colours)]
         ax.plot(part["sequence_nr"], life_ms[part.index], marker="o", markersize=4,
                 color=colour, linewidth=1, label=str(pid))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # sequence numbers: no 12.5
     ax.set_xlabel("snapshot sequence_nr (position in the stream)")
     ax.set_ylabel("kept for (ms, save → pruned)")
     ax.set_title("pruned snapshots: how long each was kept")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._write_attempts import SnapshotActivity, add_snapshot_listener
 from ._charts import legend_outside, place_labels
+from ._display import to_html
 from ._recorder import Recorder
 
 __all__ = ["PruningRecorder", "plot_recovery_cost", "plot_what_if", "recovery_cost",
@@ -145,7 +146,7 @@ class PruningRecorder(Recorder[SnapshotActivity]):
 
     def _repr_html_(self) -> str:
         summary = self.summary()
-        table = summary.head(20).to_html(index=False) if len(summary) else ""
+        table = to_html(summary, max_rows=20) if len(summary) else ""  # like lab.show()
         return f"<div class='actorpg-pruning'><b>{html.escape(repr(self))}</b>{table}</div>"
 
 

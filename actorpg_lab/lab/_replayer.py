@@ -469,7 +469,8 @@ class Replayer:
 
     def overview(self) -> str:
         """What was replayed and where recovery would start (no stream name, no problems)."""
-        return (f"replayed {len(self.steps)} events from {self.start_description()} "
+        n = len(self.steps)
+        return (f"replayed {n} event{'' if n == 1 else 's'} from {self.start_description()} "
                 f"(head {self.head}); recovery would start from {self.recovery_description()}")
 
     def summary(self) -> str:

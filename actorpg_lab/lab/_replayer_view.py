@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._display import format_timestamp
 from ._read_model import event_type_name
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ class ReplayerView:
             where = r.start_description()
             where = "the initial state" if where == "initial state" else where
             return f"<i>at the start: {html.escape(where)}</i>"
-        stamp = pd.Timestamp(ev.timestamp, unit="ms", tz="UTC").isoformat()
+        stamp = format_timestamp(pd.Timestamp(ev.timestamp, unit="ms", tz="UTC")) + " UTC"
         tags = ", ".join(ev.tags) or "—"
         name = event_type_name(ev.event, r.codec) or type(ev.event).__qualname__
         failing = " <b style='color:#cf222e'>(not applied)</b>" if r.position > r.end_seq else ""

@@ -103,3 +103,24 @@ def test_run_names_the_writer(wb: lab.Workbench) -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == ["alice", "bob"]
     with pytest.raises(ValueError, match="writer"):
         wb.run(store.load("profile"), writer="a/b")
+
+
+def test_crowded_rows_grow_so_every_label_stays_in_its_writers_row() -> None:
+    t0 = pd.Timestamp("2026-12-01 06:00:00", tz="UTC")
+    # per writer: 8 conflicts within a millisecond, then 17 spread over 100 ms
+    at = [pd.Timedelta(microseconds=100 * i if i < 8 else 4_000 * i) for i in range(25)]
+    rows = [{"store": "durable_state", "persistence_id": "c", "writer": f"9/writer-{w}",
+             "expected": i, "actual": i + 1, "timestamp": t0 + at[i]}
+            for w in (1, 2, 3) for i in range(25)]
+    ax = lab.plot_conflict_timeline(pd.DataFrame(rows))
+    assert len(ax.texts) == 75 and _overlaps(ax) == []
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    for text in ax.texts:
+        box = text.get_window_extent(renderer)
+        (_, low), (_, high) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
+        row = text.xy[1]
+        assert row - 0.5 < low and high < row + 0.5, (text.get_text(), row, low, high)
+    assert fig.get_size_inches()[1] > 1.2 + 0.35 * 3  # it grew to make room

@@ -11,6 +11,7 @@ import pytest
 from actorpg_lab import JournalEntry, lab
 from actorpg_lab.lab._display import (
     MISSING,
+    format_duration,
     format_number,
     format_payload,
     format_percent,
@@ -194,3 +195,53 @@ def test_state_diffs_show_as_their_changes() -> None:
     shown = format_payload(diff)
     assert shown == "<code>~ balance: 1 → 3; + n[1] = 2</code>"
     assert "(no change)" in format_payload(lab.diff_states(1, 1))
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (pd.Timedelta(milliseconds=72), "72 ms"), (pd.Timedelta(microseconds=350), "0.35 ms"),
+    (pd.Timedelta(milliseconds=1250), "1.25 s"), (pd.Timedelta(seconds=192), "3 min 12 s"),
+    (pd.Timedelta(minutes=125), "2 h 05 min"), (pd.Timedelta(hours=76), "3 d 4 h"),
+    (pd.Timedelta(days=2), "2 d"), (pd.Timedelta(milliseconds=-5), "-5 ms"),
+    (np.timedelta64(40, "ms"), "40 ms"), (pd.NaT, MISSING), (None, MISSING),
+])
+def test_durations_read_in_human_units(value: object, text: str) -> None:
+    assert format_duration(value) == text
+
+
+def test_show_formats_durations_also_in_mixed_columns_without_changing_them() -> None:
+    pruned = pd.DataFrame({
+        "persistence_id": ["a", "a", "b"],
+        "lifetime": pd.to_timedelta([72, 104, 5_000], unit="ms"),
+    })
+    described = pruned.groupby("persistence_id")["lifetime"].describe()[["count", "mean", "max"]]
+    assert str(described["mean"].dtype) == "object"  # what pandas makes of it: mixed values
+    for frame in (pruned, described):
+        before = frame.dtypes.copy()
+        shown = lab.show(frame)._repr_html_()
+        pd.testing.assert_series_equal(frame.dtypes, before)
+        assert "days" not in shown and "00:00:00" not in shown, shown
+    assert ">72 ms<" in lab.show(pruned)._repr_html_()
+    shown = lab.show(described)._repr_html_()
+    assert ">88 ms<" in shown and ">104 ms<" in shown and ">5 s<" in shown and ">2<" in shown
+    # durations are numbers to read across: right-aligned like them, not as text
+    assert "<td class='actorpg-text'>88 ms" not in shown and "<td>88 ms</td>" in shown
+
+
+def test_long_messages_wrap_while_timestamps_and_short_text_stay_on_one_line() -> None:
+    message = "event 27 is missing (the journal holds events 1-26 and 28-30); refusing to fold it"
+    frame = pd.DataFrame({
+        "persistence_id": ["account-10"],
+        "timestamp": pd.to_datetime([1_700_000_000_123], unit="ms", utc=True),
+        "problem": ["gap"],
+        "message": [message],
+    })
+    shown = lab.show(frame)._repr_html_()
+    assert f"<td class='actorpg-text actorpg-wrap'>{message}</td>" in shown  # all of it, wrapping
+    assert "<td class='actorpg-text'>gap</td>" in shown
+    assert "<td class='actorpg-text'>2023-11-14 22:13:20.123</td>" in shown
+
+
+def test_the_size_line_speaks_english() -> None:
+    assert "1 row × 1 column<" in lab.show(pd.DataFrame({"a": [1]}))._repr_html_()
+    assert "1,200 rows × 2 columns<" in lab.show(
+        pd.DataFrame({"a": range(1200), "b": 0}))._repr_html_()

@@ -268,3 +268,18 @@ def test_state_html_highlights_changed_fields_with_delta() -> None:
     assert delta_text(1.5, 1.0) == "-0.5" and delta_text("a", "b") == "was 'a'"
     assert "<pre" in state_html(7, diff_states(6, 7)) and "background" in state_html(7, diff_states(6, 7))
     assert "removed" in state_html({"a": 1}, diff_states({"a": 1, "b": 2}, {"a": 1}))
+
+
+def test_the_event_pane_shows_a_readable_time_and_the_summary_counts_in_english(
+        wb: lab.Workbench) -> None:
+    import re
+
+    seed_account(wb, "acc-t", n=2)
+    r = wb.replay(Account, "acc-t", snapshot="none")
+    r.step()
+    shown = r._repr_html_()
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", shown), shown
+    assert "+00:00" not in shown and not re.search(r"\d\dT\d\d:", shown)  # not ISO
+    assert "replayed 2 events" in wb.replay(Account, "acc-t", snapshot="none").summary()
+    seed_account(wb, "acc-one", n=1)
+    assert "replayed 1 event " in wb.replay(Account, "acc-one", snapshot="none").summary()
