@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
+from ._display import format_duration
 from ._health import _ids_json
 from ._sql import render
 
@@ -172,7 +173,11 @@ def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
                 color=colour, linewidth=1, label=str(pid))
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # sequence numbers: no 12.5
+    seqs = sorted(set(frame["sequence_nr"].astype(int)))
+    if len(seqs) <= 20:  # the snapshots' own sequence numbers as ticks
+        ax.set_xticks(seqs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # sequence numbers: no 12.5
     ax.set_xlabel("snapshot sequence_nr (position in the stream)")
     ax.set_ylabel("kept for (ms, save → pruned)")
     ax.set_title("pruned snapshots: how long each was kept")
@@ -180,4 +185,11 @@ def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
         legend_outside(ax)
     ax.grid(alpha=0.3)
     ax.figure.tight_layout()
+    if len(frame) <= 40:  # few points: each says how long it lived, in its line's colour
+        ax.margins(x=0.06, y=0.15)  # room for the outermost labels, inside the axes
+        order = {pid: i for i, pid in enumerate(
+            frame.groupby("persistence_id", observed=True).groups)}
+        place_labels(ax, list(frame["sequence_nr"].astype(float)), list(life_ms),
+                     [format_duration(pd.Timedelta(milliseconds=v)) for v in life_ms],
+                     color=[colours[order[p] % len(colours)] for p in frame["persistence_id"]])
     return ax

@@ -124,3 +124,20 @@ def test_crowded_rows_grow_so_every_label_stays_in_its_writers_row() -> None:
         row = text.xy[1]
         assert row - 0.5 < low and high < row + 0.5, (text.get_text(), row, low, high)
     assert fig.get_size_inches()[1] > 1.2 + 0.35 * 3  # it grew to make room
+
+
+def test_pruning_history_labels_each_point_with_how_long_it_lived() -> None:
+    t = pd.Timestamp("2026-12-01", tz="UTC")
+    life = [47, 64, 99, 50, 66, 101]
+    frame = pd.DataFrame({"persistence_id": ["a"] * 3 + ["b"] * 3, "sequence_nr": [5, 10, 15] * 2,
+                          "saved_at": [t] * 6,
+                          "pruned_at": [t + pd.Timedelta(milliseconds=m) for m in life]})
+    ax = lab.plot_pruning_history(frame)
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["5", "10", "15"]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{m} ms" for m in life)
+    assert _overlaps(ax) == [] and _legend_outside(ax)
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    for text in ax.texts:  # no label cut by the frame or drawn over the title / legend
+        box = text.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and box.y1 <= inside.y1, text
