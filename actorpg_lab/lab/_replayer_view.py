@@ -66,6 +66,14 @@ def delta_text(old: Any, new: Any) -> str:
     return f"was {text if len(text) <= 40 else text[:39] + '…'}"
 
 
+def _field_text(value: Any) -> str:
+    """A state field's value: numbers with thousands separators (``82,950``, like the
+    delta next to them), anything else as Python shows it (``'Ada'``, ``True``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,}"
+    return pprint.pformat(value, width=50)
+
+
 def state_html(state: Any, diff: Any = None) -> str:
     """``state`` as HTML: fields in rows with the changed ones highlighted (``diff``: the
     :class:`~actorpg_lab.lab.StateDiff` of the last move), else pretty-printed."""
@@ -96,7 +104,7 @@ def state_html(state: Any, diff: Any = None) -> str:
         else:
             note = ""
         style = f" style='background:{_HIGHLIGHT}'" if mine else ""
-        shown = pprint.pformat(value, width=50)
+        shown = _field_text(value)
         rows.append(
             f"<tr class='{'actorpg-changed' if mine else 'actorpg-field'}'{style}>"
             f"<td style='text-align:left;padding:0 6px 0 0'><b>{html.escape(name)}</b></td>"

@@ -268,6 +268,9 @@ def test_state_html_highlights_changed_fields_with_delta() -> None:
     assert delta_text(1.5, 1.0) == "-0.5" and delta_text("a", "b") == "was 'a'"
     assert "<pre" in state_html(7, diff_states(6, 7)) and "background" in state_html(7, diff_states(6, 7))
     assert "removed" in state_html({"a": 1}, diff_states({"a": 1, "b": 2}, {"a": 1}))
+    money = state_html({"balance": 82950, "rate": 1234.5, "open": True, "owner": "Ada"})
+    assert ">82,950<" in money and ">1,234.5<" in money and ">True<" in money
+    assert "&#x27;Ada&#x27;" in money  # strings still quoted, as Python shows them
 
 
 def test_the_event_pane_shows_a_readable_time_and_the_summary_counts_in_english(
