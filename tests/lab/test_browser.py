@@ -26,19 +26,15 @@ from typing import Any
 
 import pytest
 
+from tests.lab._notebook_expectations import CHARTS, EXPECTED_FAILURES, FAILURE_MARK
+
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "02_replay_debugging.ipynb"
 #: The schemas the notebooks write to (dropped after the test).
 SCHEMAS = ("nb01_explore", "nb02_replay", "nb03_conflicts", "nb03_demo_app", "nb04_pruning",
            "nb04_demo_app", "nb05_schema", "nb06_scale")
-#: Notebooks run in the browser after "Run All", with the charts each must show.
-CHARTS = {"01_explore_journal.ipynb": 1, "02_replay_debugging.ipynb": 0,
-          "03_revision_conflicts.ipynb": 3, "04_snapshot_pruning.ipynb": 4,
-          "05_schema_evolution.ipynb": 0, "06_beyond_one_machine.ipynb": 0}
-#: Failures the notebooks provoke on purpose: how many one-line messages each prints
-#: (``actorpg_lab ✖ ...`` on stdout, from the actor system's logger).
-EXPECTED_FAILURES = {"02_replay_debugging.ipynb": 1, "05_schema_evolution.ipynb": 2}
+
 
 pytestmark = pytest.mark.browser
 
@@ -203,13 +199,13 @@ def test_notebooks_run_all_without_errors_maths_or_missing_charts(
                 stdout = page.locator(
                     f"{outputs}[data-mime-type='application/vnd.jupyter.stdout']")
                 failures = [line for text in stdout.all_text_contents()
-                            for line in text.splitlines() if line.startswith("actorpg_lab ✖")]
+                            for line in text.splitlines() if line.startswith(FAILURE_MARK)]
                 assert len(failures) == EXPECTED_FAILURES.get(name, 0), (name, failures)
                 assert all("Traceback" not in t and "(" in t for t in failures), failures
                 maths = page.locator(f"{outputs} .MathJax, {outputs} mjx-container")
                 assert maths.count() == 0, (name, maths.first.text_content())
                 images = page.locator(f"{outputs} img")
-                assert images.count() >= charts, (name, images.count())
+                assert images.count() == charts, (name, images.count())
                 for i in range(images.count()):
                     images.nth(i).scroll_into_view_if_needed()
                     assert images.nth(i).evaluate(
