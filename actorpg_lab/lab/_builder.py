@@ -65,8 +65,6 @@ class FrameBuilder:
             self.columns["payload"] = []
         self.expander = PayloadExpander(errors=errors, position=second)
         self.rows = 0
-        #: The keys of the last row added (a keyset page continues after them).
-        self.last: dict[str, Any] = {}
 
     def sibling(self) -> FrameBuilder:
         """An empty builder of the same shape (for rows loaded in parallel)."""
@@ -93,8 +91,6 @@ class FrameBuilder:
             self.expander.add(_one_chunk(batch.column("payload")), (pids, seconds))
         else:
             cols["payload"].append(_one_chunk(batch.column("payload")))
-        self.last = {name: batch.column(name)[-1].as_py()
-                     for name in ("persistence_id", self.second, "timestamp")}
 
     def add_all(self, batches: Iterable[pa.RecordBatch]) -> int:
         """Add every batch; returns how many rows they held.  A stream that fails half
@@ -115,8 +111,6 @@ class FrameBuilder:
             self.columns[name].extend(chunks)
         self.expander.extend(other.expander)
         self.rows += other.rows
-        if other.rows:
-            self.last = other.last
         other.columns = {}
 
     def frame(self) -> pd.DataFrame:

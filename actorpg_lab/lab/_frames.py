@@ -21,7 +21,7 @@ with a message saying how to narrow it — or pass ``allow_large=True``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from ._payloads import PayloadErrors, check_errors
 from ._read_model import type_prefix
 from ._session import AdbcSession, TableStats
 from ._sql import fragment, position_column, render
-from ._strategies import load, load_halves
+from ._strategies import bar_total, load
 
 __all__ = ["DEFAULT_MAX_LOAD_BYTES", "DEFAULT_MAX_LOAD_ROWS", "FrameLoader", "Tables"]
 
@@ -51,10 +51,6 @@ DEFAULT_MAX_LOAD_BYTES = 2 << 30
 #: The relation that stands in for a snapshots table that does not exist.
 _NO_SNAPSHOTS = "(SELECT NULL::text AS persistence_id, NULL::bigint AS sequence_nr WHERE false)"
 _NO_META = "(SELECT NULL::text AS persistence_id, NULL::bigint AS deleted_to WHERE false)"
-
-#: The keyset and range values of a statement with no keyset and no range.
-_NO_KEYS: dict[str, None] = {"after_ts": None, "after_pid": None, "after_seq": None,
-                             "range_from": None, "range_to": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,26 +67,26 @@ class Tables:
 class FrameLoader:
     """Loads DataFrames over one ADBC session (opened lazily, closed by :meth:`close`).
 
-    :param page_size: rows per keyset page once a load is larger than ``progress_threshold``.
-    :param progress_threshold: loads above this many rows are paged and show a progress bar.
-    :param parallel_min_rows: an unlimited ``journal_frame(progress=False)`` of a table the
-        planner estimates at least this large is fetched as two halves of the
-        persistence_id range at once, over a second connection (ADBC decodes the binary
-        COPY stream without the GIL, so the halves are decoded on two cores); ``0``
-        turns that off.
+    :param progress_threshold: with ``progress=None`` (the default) a load the planner
+        estimates above this many rows shows a progress bar (never a count query or
+        keyset pages: the bar's total is the estimate, corrected at the end).
+    :param parallel_min_rows: an unlimited ``journal_frame()`` (no ``persistence_ids``)
+        or single-tag-driven ``tag_frame()`` of a table the planner estimates at least
+        this large is fetched as two halves of the order's first key at once, over a
+        second connection (ADBC decodes the binary COPY stream without the GIL, so the
+        halves are decoded on two cores); ``0`` turns that off.
     :param max_load_rows: / :param max_load_bytes: the size guard's caps (``None``: off).
     :param connect_timeout: seconds a connection may take (``None``: the library's
         default, 10 s unless the URL or ``$PGCONNECT_TIMEOUT`` sets one).
     """
 
-    def __init__(self, url: str, tables: Tables, *, page_size: int = 100_000,
-                 progress_threshold: int = 100_000, parallel_min_rows: int = 200_000,
+    def __init__(self, url: str, tables: Tables, *, progress_threshold: int = 100_000,
+                 parallel_min_rows: int = 200_000,
                  max_load_rows: int | None = DEFAULT_MAX_LOAD_ROWS,
                  max_load_bytes: int | None = DEFAULT_MAX_LOAD_BYTES,
                  connect_timeout: float | None = None) -> None:
         self.url = url
         self.tables = tables
-        self.page_size = page_size
         self.progress_threshold = progress_threshold
         self.parallel_min_rows = parallel_min_rows
         self.max_load_rows = _check_cap("max_load_rows", max_load_rows)
@@ -128,21 +124,27 @@ class FrameLoader:
         rows, middle = self.session.split_key(table, column)
         return middle if rows >= self.parallel_min_rows else None
 
+    def _halves(self, stats: TableStats, table: str, column: str) -> str | None:
+        """:meth:`_split_key`, not even asked when ``stats`` (of ``table``, at hand
+        already) estimate it below ``parallel_min_rows``: a small load costs no query."""
+        if stats.rows is None or stats.rows < max(1, self.parallel_min_rows):
+            return None
+        return self._split_key(table, column)
+
     def _guard(self, stats: TableStats, statement: str, values: SqlValues,
-               allow_large: bool, what: str) -> None:
-        """Refuse a load the planner estimates above the caps (see the module docstring)."""
+               allow_large: bool, what: str) -> int | None:
+        """Refuse a load the planner estimates above the caps (see the module docstring);
+        returns the planner's row estimate of the load when it asked for one."""
         max_rows, max_bytes = self.max_load_rows, self.max_load_bytes
         if allow_large or (max_rows is None and max_bytes is None):
-            return
-        # Never analysed (no row estimate): a row takes at least ~32 bytes on disk.
-        rows_bound = stats.rows if stats.rows is not None else stats.bytes // 32
-        small_rows = max_rows is None or rows_bound <= max_rows
+            return None
+        small_rows = max_rows is None or _rows_bound(stats) <= max_rows
         small_bytes = max_bytes is None or stats.bytes <= max_bytes
         if small_rows and small_bytes:
-            return  # the whole table fits: no need to ask the planner about this load
+            return None  # the whole table fits: no need to ask the planner about this load
         rows, size = self.session.estimate(statement, values)
         if (max_rows is None or rows <= max_rows) and (max_bytes is None or size <= max_bytes):
-            return
+            return rows
         raise ValueError(
             f"{what} would load about {rows:,} rows / {_human_bytes(size)} (planner estimate), "
             f"above the workbench's cap of {_cap(max_rows, 'rows')} / "
@@ -151,6 +153,39 @@ class FrameLoader:
             f"allow_large=True to load it anyway (caps: lab.connect(max_load_rows=..., "
             f"max_load_bytes=...))"
         )
+
+    def _load(self, builder: FrameBuilder, select: str, values: dict[str, Any], *,
+              stats: TableStats, filtered: bool, limit: int | None, progress: bool | None,
+              allow_large: bool, what: str,
+              halves: Callable[[], Any] | None = None) -> pd.DataFrame:
+        """Guard, then load ``select`` into ``builder`` with ONE streamed query — or,
+        for an unlimited load that ``halves()`` gives a split value for, two halves at
+        once (``$range_to``/``$range_from``) — with a progress bar whose total is the
+        planner's estimate (:func:`._strategies.bar_total`): ``stats`` (the events
+        table's, at hand already) for an unfiltered load, else the guard's ``EXPLAIN``
+        or one of its own."""
+        values = {**values, "range_from": None, "range_to": None, "row_limit": limit}
+        planned = self._guard(stats, select, values, allow_large, what)
+
+        def estimate() -> int:
+            if planned is not None:
+                return planned
+            if not filtered and stats.rows is not None:
+                return stats.rows
+            return self.session.estimate(select, values)[0]
+
+        total = bar_total(progress, threshold=self.progress_threshold, limit=limit,
+                          bound=_rows_bound(stats), estimate=estimate)
+        middle = halves() if halves is not None and limit is None else None
+        if middle is None:
+            load(builder, lambda: self.query_batches(select, values), total=total, desc=what)
+        else:
+            load(builder,
+                 lambda: self.query_batches(select, {**values, "range_to": middle}),
+                 lambda: self.query_batches(select, {**values, "range_from": middle},
+                                            helper=True),
+                 total=total, desc=what)
+        return builder.frame()
 
     # -- journal ----------------------------------------------------------------------
     def journal(self, where: EventFilter, *, limit: int | None = None, expand: bool = False,
@@ -163,35 +198,14 @@ class FrameLoader:
         stats = self.session.table_stats(self.tables.events)
         if not stats.present:
             return builder.frame()
-        names: dict[str, Any] = {"events": self.tables.events,
-                                 "where": fragment("journal_where"),
-                                 "position": self._position("e")}
-        select = render("journal_select", **names)
-        count = render("journal_count", **names)
-        values = where.sql_values()
-        self._guard(stats, select, {**values, **_NO_KEYS, "page_size": lim}, allow_large,
-                    "journal_frame")
-
-        def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
-            keys = ({"after_pid": after["persistence_id"], "after_seq": after["sequence_nr"]}
-                    if after else {})
-            return self.query_batches(select, {**values, **_NO_KEYS, **keys, "page_size": size})
-
-        middle = (self._split_key(self.tables.events, "persistence_id")
-                  if progress is False and lim is None and where.persistence_ids is None
-                  else None)
-        if middle is not None:
-            load_halves(
-                builder,
-                lambda: self.query_batches(select, {**values, **_NO_KEYS, "page_size": None,
-                                                    "range_to": middle}),
-                lambda: self.query_batches(select, {**values, **_NO_KEYS, "page_size": None,
-                                                    "range_from": middle}, helper=True))
-        else:
-            load(builder, page, lambda: self._count(count, values), limit=lim,
-                 progress=progress, threshold=self.progress_threshold,
-                 page_size=self.page_size, desc="journal_frame")
-        return builder.frame()
+        select = render("journal_select", events=self.tables.events,
+                        where=fragment("journal_where"), position=self._position("e"))
+        # Halves of the persistence_id range (the order's first key) for a large load.
+        halves = (None if where.persistence_ids is not None else
+                  lambda: self._halves(stats, self.tables.events, "persistence_id"))
+        return self._load(builder, select, where.sql_values(), stats=stats,
+                          filtered=where != EventFilter(), limit=lim, progress=progress,
+                          allow_large=allow_large, what="journal_frame", halves=halves)
 
     def tagged(self, tag_filter: str | TagFilter, where: EventFilter, *,
                limit: int | None = None, expand: bool = False, progress: bool | None = None,
@@ -223,38 +237,25 @@ class FrameLoader:
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
                                errors=check_errors(errors), position=True)
         stats = self.session.table_stats(self.tables.events)
-        if not (stats.present and self.table_exists(self.tables.tags)):
+        if not stats.present:
             return builder.frame()
-        names: dict[str, Any] = {"events": self.tables.events, "tags": self.tables.tags,
-                                 "where": fragment("journal_where"),
-                                 "position": self._position("x" if driven else "e")}
-        select = render("tagged_one_select" if driven else "tagged_select", **names)
-        count = render("tagged_one_count" if driven else "tagged_count", **names)
-        self._guard(stats, select, {**values, **_NO_KEYS, "page_size": lim}, allow_large,
-                    "tag_frame")
-
-        def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
-            keys = ({"after_ts": after["timestamp"], "after_pid": after["persistence_id"],
-                     "after_seq": after["sequence_nr"]} if after else {})
-            return self.query_batches(select, {**values, **_NO_KEYS, **keys, "page_size": size})
+        tag_stats = self.session.table_stats(self.tables.tags)
+        if not tag_stats.present:
+            return builder.frame()
+        select = render("tagged_one_select" if driven else "tagged_select",
+                        events=self.tables.events, tags=self.tables.tags,
+                        where=fragment("journal_where"),
+                        position=self._position("x" if driven else "e"))
 
         # Halves of the tag rows' time range (the order's first key) for a large load
         # driven by one tag's index.
-        middle = (self._split_key(self.tables.tags, "timestamp")
-                  if driven and progress is False and lim is None else None)
-        if middle is not None:
-            split = int(middle)
-            load_halves(
-                builder,
-                lambda: self.query_batches(select, {**values, **_NO_KEYS, "page_size": None,
-                                                    "range_to": split}),
-                lambda: self.query_batches(select, {**values, **_NO_KEYS, "page_size": None,
-                                                    "range_from": split}, helper=True))
-        else:
-            load(builder, page, lambda: self._count(count, values), limit=lim,
-                 progress=progress, threshold=self.progress_threshold,
-                 page_size=self.page_size, desc="tag_frame")
-        return builder.frame()
+        def halves() -> int | None:
+            middle = self._halves(tag_stats, self.tables.tags, "timestamp")
+            return None if middle is None else int(middle)
+
+        return self._load(builder, select, values, stats=stats, filtered=True, limit=lim,
+                          progress=progress, allow_large=allow_large, what="tag_frame",
+                          halves=halves if driven else None)
 
     def _tagged_scan(self, flt: TagFilter, where: EventFilter, *, limit: int | None,
                      expand: bool, progress: bool | None, errors: PayloadErrors,
@@ -268,35 +269,19 @@ class FrameLoader:
         stats = self.session.table_stats(self.tables.events)
         if flt.matches_nothing or not stats.present:
             return builder.frame()
-        values: dict[str, Any] = EventFilter(
-            where.persistence_ids, where.from_seq, where.to_seq, where.since_ms,
-            where.until_ms, flt if flt.not_ else None).sql_values()
-        names: dict[str, Any] = {"events": self.tables.events,
-                                 "where": fragment("journal_where"),
-                                 "position": self._position("e")}
-        select = render("tagged_scan_select", **names)
-        count = render("journal_count", **names)
-        self._guard(stats, select, {**values, **_NO_KEYS, "page_size": lim}, allow_large,
-                    "tag_frame")
-
-        def page(after: dict[str, Any] | None, size: int | None) -> Iterator[pa.RecordBatch]:
-            keys = ({"after_ts": after["timestamp"], "after_pid": after["persistence_id"],
-                     "after_seq": after["sequence_nr"]} if after else {})
-            return self.query_batches(select, {**values, **_NO_KEYS, **keys, "page_size": size})
-
-        load(builder, page, lambda: self._count(count, values), limit=lim,
-             progress=progress, threshold=self.progress_threshold,
-             page_size=self.page_size, desc="tag_frame")
-        return builder.frame()
+        scan = EventFilter(where.persistence_ids, where.from_seq, where.to_seq,
+                           where.since_ms, where.until_ms, flt if flt.not_ else None)
+        select = render("tagged_scan_select", events=self.tables.events,
+                        where=fragment("journal_where"), position=self._position("e"))
+        return self._load(builder, select, scan.sql_values(), stats=stats,
+                          filtered=scan != EventFilter(), limit=lim, progress=progress,
+                          allow_large=allow_large, what="tag_frame")
 
     def _position(self, alias: str) -> Any:
         """The ``{position}`` of an event SELECT (see :func:`._sql.position_column`):
         whether the events table has the column is asked once per workbench."""
         return position_column(alias, self.session.has_column(self.tables.events,
                                                               "position"))
-
-    def _count(self, statement: str, values: SqlValues) -> int:
-        return int(self.query(statement, values).column(0)[0].as_py())
 
     # -- snapshots, durable state, streams ---------------------------------------------
     def snapshots(self, where: EventFilter, *, limit: int | None = None,
@@ -318,7 +303,7 @@ class FrameLoader:
                    limit: int | None, expand: bool, errors: PayloadErrors, allow_large: bool,
                    what: str) -> pd.DataFrame:
         """A frame of ``table`` loaded with ONE streamed ``statement`` (``{table}``)."""
-        values = {**where.sql_values(), "page_size": check_limit(limit)}
+        values = {**where.sql_values(), "row_limit": check_limit(limit)}
         builder = FrameBuilder(second, tags=False, expand=expand, errors=check_errors(errors))
         stats = self.session.table_stats(table)
         if stats.present:
@@ -355,6 +340,12 @@ class FrameLoader:
                                   snapshots=snapshots),
                            {"ids": ids, "type_prefix": type_prefix()})
         return streams_frame(table)
+
+
+def _rows_bound(stats: TableStats) -> int:
+    """The table's planner row estimate or, never analysed, a bound from its size on
+    disk (a row takes at least ~32 bytes there)."""
+    return stats.rows if stats.rows is not None else stats.bytes // 32
 
 
 def _check_cap(name: str, value: int | None) -> int | None:

@@ -30,9 +30,8 @@ __all__ = ["DEFAULT_BATCH_ROWS", "check_batch_rows", "empty_journal_frame", "ite
 #: Rows per DataFrame of :meth:`Workbench.iter_journal` unless told otherwise.
 DEFAULT_BATCH_ROWS = 100_000
 
-#: The keyset/range values of journal_select.sql that a streamed read leaves open.
-_OPEN: dict[str, Any] = {"after_ts": None, "after_pid": None, "after_seq": None,
-                         "range_from": None, "range_to": None, "page_size": None}
+#: The range and limit values of journal_select.sql that a streamed read leaves open.
+_OPEN: dict[str, Any] = {"range_from": None, "range_to": None, "row_limit": None}
 
 
 def check_batch_rows(batch_rows: Any, name: str = "batch_rows") -> int:

@@ -1,19 +1,24 @@
-"""How a load fetches its rows: one streamed query, keyset pages, or two halves at once.
+"""How a load fetches its rows: one streamed query, or two halves at once, with a progress bar.
 
-* :func:`load` — without a progress bar (``progress=False``) ONE streamed query: no
-  count, no pages (record batches are reduced as they arrive, so memory stays bounded
-  by the frame itself).  Otherwise one query when the result fits in the progress
-  threshold, else that first page, then a count (the bar's total) and keyset pages
-  (:func:`load_paged`, a ``tqdm.auto`` bar with rows/s and the newest row's time — with
-  its age when it is recent, i.e. when the load follows a live stream).
-* :func:`load_halves` — a large unlimited load split by a key value: the upper half on
-  the second connection in a worker thread, reduced by its own builder (ADBC decoding
-  and Arrow compute release the GIL), the two joined in order.
+* :func:`load` — ONE streamed query (record batches are reduced as they arrive, so
+  memory stays bounded by the frame itself), or, for a large unlimited load split by a
+  key value, two halves at once: the upper half on the second connection in a worker
+  thread, reduced by its own builder (ADBC decoding and Arrow compute release the GIL),
+  the two joined in order.  No count query and no keyset pages: the bar and the fast
+  path go together.
+* :func:`bar_total` — whether a load shows a progress bar and its total: an ESTIMATE
+  from planner statistics (the table's for an unfiltered load, ``EXPLAIN`` for a
+  filtered one), asked for only when the bar may be shown.
+* :class:`Progress` — the ``tqdm.auto`` bar: advanced per record batch as batches
+  arrive (from either half's thread, under a lock), rows/s and the newest row's time
+  (with its age when it is recent, i.e. when the load follows a live stream); at the
+  end its total is corrected to the real row count.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,7 +29,7 @@ import pyarrow.compute as pc
 from ._arguments import MIN_BIGINT
 from ._builder import FrameBuilder, close_stream
 
-__all__ = ["Page", "load", "load_halves", "load_paged", "newest_row"]
+__all__ = ["Progress", "Stream", "bar_total", "load", "newest_row"]
 
 #: The bar shows how old the newest row is only when it is younger than this (a live or
 #: catch-up read); for history it shows when the newest row was written.
@@ -32,75 +37,120 @@ RECENT_SECONDS = 3600.0
 
 _log = logging.getLogger("actorpg_lab.lab.frames")
 
-#: Fetches one keyset page: the keys of the last row loaded (``None`` for the first page)
-#: and the page size (``None``: everything) -> its record batches.
-Page = Callable[[dict[str, Any] | None, int | None], Iterator[pa.RecordBatch]]
+#: Starts one streamed query: -> its record batches.
+Stream = Callable[[], Iterator[pa.RecordBatch]]
 
 
-def load(builder: FrameBuilder, page: Page, count: Callable[[], int], *, limit: int | None,
-         progress: bool | None, threshold: int, page_size: int, desc: str) -> None:
-    """Fill ``builder`` (see the module docstring)."""
+def bar_total(progress: bool | None, *, threshold: int, limit: int | None,
+              bound: int | None, estimate: Callable[[], int]) -> int | None:
+    """The progress bar's total for a load, or ``None``: no bar.
+
+    ``progress=False`` never shows one, ``True`` always, ``None`` when the load is
+    estimated above ``threshold`` rows.  ``bound`` is what is known for free (the
+    table's planner statistics; ``None``: unknown): a load of a table no larger than
+    the threshold, like one whose ``limit`` is no larger, shows no bar without asking
+    anything.  Otherwise ``estimate()`` (the planner's row estimate of the load, maybe
+    one ``EXPLAIN``) is called once; the total is capped at ``limit``."""
     if progress is False:
-        builder.add_all(page(None, limit))
-        return
-    # One row more than the threshold tells "small" (done) from "large" (keep paging)
-    # without a count or an extra, empty query.
-    first = threshold + 1
+        return None
+    if progress is None and ((limit is not None and limit <= threshold)
+                             or (bound is not None and bound <= threshold)):
+        return None
+    rows = max(0, estimate())
     if limit is not None:
-        first = min(limit, first)
-    got = builder.add_all(page(None, first))
-    if got < first or (limit is not None and builder.rows >= limit):
-        return
-    total = count()
-    if limit is not None:
-        total = min(total, limit)
-    load_paged(builder, page, total, limit=limit, page_size=page_size, desc=desc)
+        rows = min(rows, limit)
+    if progress is None and rows <= threshold:
+        return None
+    return rows
 
 
-def load_paged(builder: FrameBuilder, page: Page, total: int, *, limit: int | None,
-               page_size: int, desc: str, show: bool = True) -> None:
-    """Keyset pages after what ``builder`` holds, with a progress bar of ``total`` rows."""
-    from tqdm.auto import tqdm
-
-    pages = 0
-    newest = MIN_BIGINT
+def load(builder: FrameBuilder, lower: Stream, upper: Stream | None = None, *,
+         total: int | None, desc: str) -> None:
+    """Fill ``builder`` from the stream ``lower`` — and, when ``upper`` is given, from
+    ``upper`` on the helper connection in a worker thread at the same time, its rows
+    appended after the lower ones — with a progress bar of ``total`` (estimated) rows
+    unless ``total`` is ``None``."""
     started = time.perf_counter()
-    with tqdm(total=total, initial=builder.rows, desc=desc, unit="rows", unit_scale=True,
-              disable=not show, leave=False) as bar:
-        while limit is None or builder.rows < limit:
-            size = page_size if limit is None else min(page_size, limit - builder.rows)
-            got = 0
-            batches = page(builder.last or None, size)
-            try:
-                for batch in batches:
-                    builder.add(batch)
-                    got += batch.num_rows
-                    if batch.num_rows:
-                        newest = max(newest, int(pc.max(batch.column("timestamp")).as_py()))
-                    bar.update(batch.num_rows)
-                    bar.set_postfix_str(newest_row(newest), refresh=False)
-            finally:
-                close_stream(batches)
-            pages += 1
-            if got < size:
-                break
+    bar = Progress(total, desc) if total is not None else None
+    try:
+        if upper is None:
+            builder.add_all(_tracked(lower(), bar))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            second = builder.sibling()
+            with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
+                job = pool.submit(lambda: second.add_all(_tracked(upper(), bar)))
+                builder.add_all(_tracked(lower(), bar))
+                job.result()
+            builder.extend(second)
+    finally:
+        if bar is not None:
+            bar.close(builder.rows)
     elapsed = time.perf_counter() - started
-    _log.info("%s: %d rows in %d pages, %.0f rows/s", desc, builder.rows, pages,
-              builder.rows / elapsed if elapsed > 0 else float("inf"))
+    if bar is not None:
+        _log.info("%s: %d rows (estimated %d) in %.2fs, %.0f rows/s", desc, builder.rows,
+                  total, elapsed, builder.rows / elapsed if elapsed > 0 else float("inf"))
 
 
-def load_halves(builder: FrameBuilder, lower: Callable[[], Iterator[pa.RecordBatch]],
-                upper: Callable[[], Iterator[pa.RecordBatch]]) -> None:
-    """Fetch the ``lower`` half here and the ``upper`` half (on the helper connection) in
-    a worker thread at once, then append the upper rows after the lower ones."""
-    from concurrent.futures import ThreadPoolExecutor
+def _tracked(batches: Iterator[pa.RecordBatch],
+             bar: Progress | None) -> Iterator[pa.RecordBatch]:
+    """``batches``, each reported to ``bar`` as it arrives (as is without a bar); closing
+    this closes ``batches`` (so its connection lock is released at once)."""
+    if bar is None:
+        return batches
+    return _reporting(batches, bar)
 
-    second = builder.sibling()
-    with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
-        job = pool.submit(second.add_all, upper())
-        builder.add_all(lower())
-        job.result()
-    builder.extend(second)
+
+def _reporting(batches: Iterator[pa.RecordBatch], bar: Progress) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in batches:
+            bar.advance(batch)
+            yield batch
+    finally:
+        close_stream(batches)
+
+
+class Progress:
+    """A ``tqdm.auto`` progress bar of one load, safe to advance from several threads."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._lock = threading.Lock()
+        self._newest = MIN_BIGINT
+        self._bar: Any = tqdm(total=total, desc=desc, unit="rows", unit_scale=True,
+                              leave=False)
+
+    def advance(self, batch: pa.RecordBatch) -> None:
+        """Count ``batch``'s rows and note its newest row (the bar redraws at most every
+        ``mininterval``)."""
+        rows = batch.num_rows
+        if not rows:
+            return
+        newest = pc.max(batch.column("timestamp")).as_py()
+        with self._lock:
+            bar = self._bar
+            if newest is not None and int(newest) > self._newest:
+                self._newest = int(newest)
+                bar.set_postfix_str(newest_row(self._newest), refresh=False)
+            if bar.n + rows > bar.total:  # the estimate was low: at least this many
+                _set_total(bar, bar.n + rows)
+            bar.update(rows)
+
+    def close(self, rows: int) -> None:
+        """Correct the total to the ``rows`` actually loaded, draw it, close the bar."""
+        with self._lock:
+            _set_total(self._bar, rows)
+            self._bar.refresh()
+            self._bar.close()
+
+
+def _set_total(bar: Any, total: int) -> None:
+    bar.total = total
+    container = getattr(bar, "container", None)  # tqdm.notebook: the widget's maximum
+    if container is not None:
+        container.children[1].max = total
 
 
 def newest_row(newest_ms: int, now: float | None = None) -> str:

@@ -177,8 +177,9 @@ class Workbench:
         Filters (all optional, combined with AND): ``persistence_ids`` (one or many),
         ``tags`` (a tag or a :class:`~actorpg_lab.TagFilter`), ``from_seq``/``to_seq``
         (inclusive), ``since`` (inclusive)/``until`` (exclusive) as epoch ms, datetime or
-        ISO string, and ``limit``.  Loads above 100k rows are fetched in keyset pages with
-        a progress bar (``progress=False`` hides it and loads with one streamed query).
+        ISO string, and ``limit``.  Every load is one streamed query (two halves at once
+        when large); it shows a progress bar when the planner estimates it above 100k
+        rows (``progress=True``: always, ``False``: never), corrected to the real count.
         A load the planner estimates above the workbench's caps (5M rows / 2 GiB by
         default) is refused unless ``allow_large=True``.
         """

@@ -67,13 +67,12 @@ def test_positions_are_the_stored_positions_in_commit_order(wb_pg: lab.Workbench
                     ("a", 1), ("a", 2), ("b", 2))}
 
 
-def test_position_survives_expand_and_keyset_paging(wb_pg: lab.Workbench) -> None:
+def test_position_survives_expand_and_the_progress_bar(wb_pg: lab.Workbench) -> None:
     _append_one_by_one(wb_pg, [("p", ("t",))] * 7)
     whole = wb_pg.journal_frame(progress=False)
     wb_pg.frames.progress_threshold = 2
-    wb_pg.frames.page_size = 2
-    paged = wb_pg.journal_frame(progress=True)
-    pd.testing.assert_frame_equal(paged, whole)
+    shown = wb_pg.journal_frame(progress=True)
+    pd.testing.assert_frame_equal(shown, whole)
     assert wb_pg.tag_frame("t", progress=True)["position"].tolist() == whole["position"].tolist()
     expanded = wb_pg.journal_frame(expand=True)
     assert list(expanded.columns[:4]) == ["persistence_id", "sequence_nr", "position",
@@ -144,9 +143,8 @@ def test_tag_filters_no_tag_drives(wb_pg: lab.Workbench) -> None:
     empty = wb_pg.tag_frame(TagFilter(any=[]))
     assert len(empty) == 0 and list(empty.columns) == COLUMNS
     assert len(wb_pg.tag_frame(TagFilter(all=["t"], not_=["t"]))) == 0
-    # paged like the other shapes
+    # with a progress bar like the other shapes
     wb_pg.frames.progress_threshold = 1
-    wb_pg.frames.page_size = 1
     assert _keys(wb_pg.tag_frame(TagFilter(), progress=True)) == _keys(everything)
     assert _keys(wb_pg.tag_frame(TagFilter(), limit=3)) == _keys(everything)[:3]
 

@@ -1,4 +1,5 @@
-"""DataFrame loaders: dtypes, filters, keyset paging, payload expansion, read-only use."""
+"""DataFrame loaders: dtypes, filters, payload expansion, read-only use (the progress bar:
+test_frames_progress.py)."""
 
 from __future__ import annotations
 
@@ -101,32 +102,6 @@ def test_tag_frame_matches_read_by_tag(wb: lab.Workbench) -> None:
         ]
     assert len(wb.tag_frame("even", persistence_ids="s-1")) == 3
     assert len(wb.tag_frame("walk", limit=5)) == 5
-
-
-def test_keyset_paging_returns_every_row_once_with_progress(
-    wb: lab.Workbench, capsys: pytest.CaptureFixture[str]
-) -> None:
-    seed(wb, streams=5, per_stream=11)
-    single = wb.journal_frame()
-    tagged_single = wb.tag_frame("walk")
-    filters = [TagFilter(all=["walk"], not_=["even"]), TagFilter(any=["stream1", "even"])]
-    filtered_single = [wb.tag_frame(f) for f in filters]
-    wb.frames.page_size = 7
-    wb.frames.progress_threshold = 10
-    paged = wb.journal_frame()
-    assert "journal_frame" in capsys.readouterr().err  # the progress bar
-    pd.testing.assert_frame_equal(paged.astype({"tags": object}), single.astype({"tags": object}))
-    pd.testing.assert_frame_equal(wb.tag_frame("walk").astype({"tags": object}),
-                                  tagged_single.astype({"tags": object}))
-    for flt, expected in zip(filters, filtered_single, strict=True):
-        assert len(expected) > 10  # large enough to be paged
-        pd.testing.assert_frame_equal(wb.tag_frame(flt).astype({"tags": object}),
-                                      expected.astype({"tags": object}))
-    assert len(wb.journal_frame(limit=23)) == 23
-    assert wb.journal_frame(limit=23)["sequence_nr"].tolist() == single["sequence_nr"].tolist()[:23]
-    capsys.readouterr()
-    assert len(wb.journal_frame(progress=False, expand=True)) == 55
-    assert capsys.readouterr().err == ""
 
 
 def test_expand_typed_plain_nested_and_inconsistent_payloads(wb: lab.Workbench) -> None:

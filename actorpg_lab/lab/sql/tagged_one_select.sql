@@ -2,10 +2,9 @@
 -- (tag, timestamp, persistence_id, sequence_nr) — no DISTINCT, no sort — and fetch each
 -- event by primary key.  The LATERAL ... OFFSET 0 keeps that a nested loop of index
 -- lookups (measured ~30% faster than the hash join the planner picks for a plain join on
--- 1M events / 100k tagged, and a keyset page then reads only its own rows).
+-- 1M events / 100k tagged, and a LIMIT then reads only its own rows).
 -- {where} is journal_where.sql (its tag filters NULL for a single tag); $tag the tag;
--- $after_ts/$after_pid/$after_seq the last (timestamp, persistence_id, sequence_nr) of
--- the previous page; $page_size; $range_from/$range_to a tag-timestamp range [from, to)
+-- $row_limit (NULL = no limit); $range_from/$range_to a tag-timestamp range [from, to)
 -- (NULL = open; a parallel load's halves).
 -- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
 -- _sql.position_column).
@@ -20,9 +19,7 @@ CROSS JOIN LATERAL (
 WHERE t.tag = $tag::text
   AND t."timestamp" >= $since::bigint AND t."timestamp" < $until::bigint
   AND {where}
-  AND ($after_ts::bigint IS NULL
-       OR (t."timestamp", t.persistence_id, t.sequence_nr) > ($after_ts::bigint, $after_pid::text, $after_seq::bigint))
   AND ($range_from::bigint IS NULL OR t."timestamp" >= $range_from::bigint)
   AND ($range_to::bigint IS NULL OR t."timestamp" < $range_to::bigint)
 ORDER BY t."timestamp", t.persistence_id, t.sequence_nr
-LIMIT $page_size::bigint
+LIMIT $row_limit::bigint

@@ -1,8 +1,7 @@
--- One keyset page of tag_frame in (timestamp, persistence_id, sequence_nr) order, the order
--- of read_by_tag.  The tag index narrows the candidates ($candidates: every tag that can
+-- tag_frame of an any-only filter in (timestamp, persistence_id, sequence_nr) order, one
+-- streamed query.  The tag index narrows the candidates ($candidates: every tag that can
 -- match, a JSON array); {where} (journal_where.sql) applies the exact all/any/not_ rules.
--- $after_ts/$after_pid/$after_seq the last (timestamp, persistence_id, sequence_nr) of the
--- previous page; $page_size.  (Only the single-tag shape is split in halves.)
+-- $row_limit (NULL = no limit).  (Only the single-tag shape is split in halves.)
 -- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
 -- _sql.position_column).
 SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp"
@@ -14,7 +13,5 @@ JOIN (
       AND t."timestamp" >= $since::bigint AND t."timestamp" < $until::bigint
 ) m ON m.persistence_id = e.persistence_id AND m.sequence_nr = e.sequence_nr
 WHERE {where}
-  AND ($after_ts::bigint IS NULL
-       OR (e."timestamp", e.persistence_id, e.sequence_nr) > ($after_ts::bigint, $after_pid::text, $after_seq::bigint))
 ORDER BY e."timestamp", e.persistence_id, e.sequence_nr
-LIMIT $page_size::bigint
+LIMIT $row_limit::bigint
