@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sysconfig
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -268,9 +270,23 @@ def classify_replay_error(exc: BaseException) -> ProblemKind:
 
 
 def short_traceback(exc: BaseException, limit: int = 4) -> str:
-    """The last ``limit`` frames of ``exc``'s traceback and its message, as text."""
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-limit)
+    """The last ``limit`` frames of ``exc``'s traceback and its message, as text —
+    without the plumbing that only says the fold ran in a task (the standard library's
+    ``concurrent/futures`` and ``asyncio``, the workbench's ``run``)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_STDLIB) and f.filename not in _PLUMBING
+              ] or traceback.extract_tb(exc.__traceback__)
+    lines = ["Traceback (most recent call last):\n",
+             *traceback.format_list(frames[-limit:]),
+             *traceback.format_exception_only(type(exc), exc)]
     return "".join(lines).rstrip()
+
+
+#: Where the standard library lives (its frames are left out of short tracebacks).
+_STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
+#: The workbench's own event-loop plumbing (``wb.run``), also left out.
+_PLUMBING = frozenset(os.path.join(os.path.dirname(__file__), name)
+                      for name in ("_runner.py", "_workbench.py"))
 
 
 async def _fold_one(journal: Any, snapshot_store: Any, pid: str,

@@ -286,3 +286,41 @@ def test_the_event_pane_shows_a_readable_time_and_the_summary_counts_in_english(
     assert "replayed 2 events" in wb.replay(Account, "acc-t", snapshot="none").summary()
     seed_account(wb, "acc-one", n=1)
     assert "replayed 1 event " in wb.replay(Account, "acc-one", snapshot="none").summary()
+
+
+def test_short_traceback_shows_the_code_not_the_standard_librarys_plumbing() -> None:
+    import asyncio
+
+    from actorpg_lab.lab._health import short_traceback
+
+    def on_event(state: int, event: int) -> int:
+        raise TypeError(f"unknown event {event}")
+
+    async def fold_in_a_thread() -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, on_event, 1, 2)
+
+    with pytest.raises(TypeError) as raised:
+        asyncio.run(fold_in_a_thread())
+    text = short_traceback(raised.value)
+    assert text.startswith("Traceback (most recent call last):")
+    assert "in on_event" in text and text.endswith("TypeError: unknown event 2")
+    assert "concurrent/futures" not in text and "/asyncio/" not in text, text
+
+
+
+def test_the_replayers_traceback_starts_at_the_fold(wb: lab.Workbench) -> None:
+    seed_account(wb, "acc-tb", n=3)
+
+    class Broken(Account):
+        def on_event(self, state: AccountState, event: Any) -> AccountState:
+            if state.transactions == 2:
+                raise TypeError(f"unknown event {event!r}")
+            return super().on_event(state, event)
+
+    r = wb.replay(Broken, "acc-tb", snapshot="none")
+    r.seek(r.end_seq)
+    r.step()
+    assert r.error is not None
+    text = r.error.traceback
+    assert "in replay_state" in text and "in on_event" in text, text
+    assert "_runner.py" not in text and "_workbench.py" not in text and "concurrent" not in text
