@@ -84,6 +84,28 @@ def _label_levels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Seq
     return chosen
 
 
+def _room_on_the_right(ax: Any, xs: Sequence[float], labels: Sequence[str],
+                       fontsize: float) -> None:
+    """Widen the x-axis (to the right only, never narrower) so that every label, set
+    right of its point, ends inside the axes instead of running into the frame or the
+    legend."""
+    if not labels:
+        return
+    fig = ax.figure
+    left, right = ax.get_xlim()
+    if right <= left:
+        return
+    width = ax.get_window_extent().width * 72.0 / fig.dpi  # the axes, in points
+    needed = right
+    for x, label in zip(xs, labels, strict=True):
+        room = width - 3 - (0.62 * fontsize * len(label) + 2) - 2
+        if room <= width * 0.2:  # a label longer than the axes: nothing sensible to do
+            continue
+        needed = max(needed, left + (x - left) * width / room)
+    if needed > right:
+        ax.set_xlim(left, needed)
+
+
 def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
                  *, color: str | Sequence[str] = "#333333", fontsize: float = 7,
                  band: float | None = None) -> list[Any]:
@@ -95,6 +117,7 @@ def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequ
     Call it last, once the data, limits, legend and layout are final.  Returns the
     annotations."""
     colors = [color] * len(labels) if isinstance(color, str) else list(color)
+    _room_on_the_right(ax, xs, labels, fontsize)
     levels = _label_levels(ax, xs, ys, labels, fontsize, band)
     return [ax.annotate(labels[i], (xs[i], ys[i]), textcoords="offset points",
                         xytext=(3, _LEVELS[0] if levels[i] is None else levels[i]),
@@ -117,6 +140,7 @@ def fit_rows(ax: Any, xs: Sequence[float], ys: Sequence[float], labels: Sequence
     for inches in _ROW_INCHES:
         fig.set_size_inches(fig.get_size_inches()[0], base_inches + inches * max(n_rows, 1))
         fig.tight_layout()
+        _room_on_the_right(ax, xs, labels, fontsize)
         (_x0, y0), (_x1, y1) = ax.transData.transform([(0, 0), (0, 1)])
         band = abs(y1 - y0) * 72.0 / fig.dpi / 2 - 1
         if all(lv is not None for lv in _label_levels(ax, xs, ys, labels, fontsize, band)):

@@ -118,11 +118,13 @@ def test_crowded_rows_grow_so_every_label_stays_in_its_writers_row() -> None:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     to_data = ax.transData.inverted()
+    frame = ax.get_window_extent(renderer)
     for text in ax.texts:
         box = text.get_window_extent(renderer)
         (_, low), (_, high) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
         row = text.xy[1]
         assert row - 0.5 < low and high < row + 0.5, (text.get_text(), row, low, high)
+        assert box.x1 <= frame.x1, text.get_text()  # the last labels end inside the axes
     assert fig.get_size_inches()[1] > 1.2 + 0.35 * 3  # it grew to make room
 
 
