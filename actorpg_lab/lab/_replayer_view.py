@@ -183,7 +183,8 @@ class ReplayerView:
                    f"<div class='actorpg-stored-version'><small>{html.escape(str(stored))}"
                    f"</small></div>")
         return (f"<div><b>#{ev.sequence_nr}</b> {html.escape(name)}{failing} "
-                f"<small>{html.escape(stamp)} tags: {html.escape(tags)}</small></div>{version}"
+                f"<small><span class='actorpg-time' style='white-space:nowrap'>"
+                f"{html.escape(stamp)}</span> tags: {html.escape(tags)}</small></div>{version}"
                 f"<pre style='margin:0'>{html.escape(pprint.pformat(ev.event, width=60))}</pre>"
                 f"{self.error_html()}")
 
