@@ -50,7 +50,7 @@ _CSS = (
     ".actorpg-table table{border-collapse:collapse;font-size:12px}"
     ".actorpg-table th,.actorpg-table td{padding:2px 8px;text-align:right;"
     "white-space:nowrap;vertical-align:top}"
-    ".actorpg-table td.actorpg-text{text-align:left}"
+    ".actorpg-table td.actorpg-text,.actorpg-table th.actorpg-text{text-align:left}"
     ".actorpg-table td.actorpg-wrap{white-space:normal;min-width:24em;max-width:48em}"
     ".actorpg-table thead th{border-bottom:1px solid #999}"
     ".actorpg-table code{font-family:var(--jp-code-font-family,monospace);font-size:11px;"
@@ -291,8 +291,12 @@ def to_html(frame: pd.DataFrame, max_rows: int = 60) -> str:
         parts = [frame]
     text_cols = {c for c in frame.columns if not _right_aligned(frame[c])}
     wrap_cols = {c for c in text_cols if c in fmt and _wraps(frame[c], fmt[c])}
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    index_head = (f"<th>{html.escape(str(frame.index.name or ''))}</th>" if show_index else "")
+    left = " class='actorpg-text'"  # headers align with their column: text left
+    head = "".join(f"<th{left if c in text_cols else ''}>{html.escape(str(c))}</th>"
+                   for c in frame.columns)
+    index_left = left if not _right_aligned(frame.index.to_series()) else ""
+    index_head = (f"<th{index_left}>{html.escape(str(frame.index.name or ''))}</th>"
+                  if show_index else "")
     rows: list[str] = []
     for part in parts:
         if part is None:
@@ -305,7 +309,7 @@ def to_html(frame: pd.DataFrame, max_rows: int = 60) -> str:
         for i, label in enumerate(part.index):
             cells = []
             if show_index:
-                cells.append(f"<th>{html.escape(str(label))}</th>")
+                cells.append(f"<th{index_left}>{html.escape(str(label))}</th>")
             for c, values in zip(frame.columns, columns, strict=True):
                 render = fmt.get(c, _text(str))
                 cls = (" class='actorpg-text actorpg-wrap'" if c in wrap_cols else

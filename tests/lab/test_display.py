@@ -245,3 +245,13 @@ def test_the_size_line_speaks_english() -> None:
     assert "1 row × 1 column<" in lab.show(pd.DataFrame({"a": [1]}))._repr_html_()
     assert "1,200 rows × 2 columns<" in lab.show(
         pd.DataFrame({"a": range(1200), "b": 0}))._repr_html_()
+
+
+def test_headers_align_with_their_columns() -> None:
+    frame = pd.DataFrame({"persistence_id": ["a"], "events": [3], "payload_error": ["bad"]})
+    shown = lab.show(frame)._repr_html_()
+    assert "<th class='actorpg-text'>persistence_id</th><th>events</th>" in shown
+    assert "<th class='actorpg-text'>payload_error</th>" in shown
+    by_type = lab.show(frame.set_index("persistence_id"))._repr_html_()
+    assert "<th class='actorpg-text'>persistence_id</th>" in by_type  # a text index: left
+    assert "<th class='actorpg-text'>a</th>" in by_type
