@@ -4,7 +4,8 @@
   buckets, two at once) vs the raw ADBC read rate of the journal_frame SELECT (record
   batches streamed and dropped: what any export must at least do), and its peak memory
   in a fresh subprocess (like ``frame_memory``) vs the journal_frame DataFrame's own
-  memory — an export holds a row group, not the journal;
+  memory — an export holds a few row groups, not the journal (the note gives the peak
+  of the same probe on 30% of the streams: it should not move with the journal's size);
 * ``journal_dask``: ``Workbench.journal_dask().compute(scheduler="threads")`` (partitions
   of ~1M/4 events loaded by the threads straight from PostgreSQL) vs
   ``journal_frame(progress=False)`` in the same run.
@@ -38,13 +39,16 @@ def status(field):
     return None
 
 url = sys.argv[1]
+# argv[2]: export only the first N streams (account-00000 ...), to see whether the peak
+# grows with the journal; absent: the whole journal.
+ids = [f"account-{k:05d}" for k in range(int(sys.argv[2]))] if len(sys.argv) > 2 else None
 wb = connect(url, quiet=True)
 folder = Path(tempfile.mkdtemp(prefix="actorpg-bench-export-"))
 try:
     wb.export_parquet(folder / "warm", persistence_ids=["account-00000"])
     before = status("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
-    files = wb.export_parquet(folder / "all")
+    files = wb.export_parquet(folder / "all", persistence_ids=ids)
     peak = status("VmHWM")
     size = sum(f.stat().st_size for f in files)
 finally:
@@ -91,13 +95,18 @@ async def run_export_parquet(ctx: Context) -> list[Comparison]:
                        "raw ADBC read of the journal_frame SELECT (batches dropped)",
                        fmt_rate(rates["raw"], "rows/s"), rates["ours"] / rates["raw"], ">=", 0.7)]
     probe = _memory_probe(data.url)
+    # The same probe on 30% of the streams: a bounded export peaks the same at both sizes.
+    streams = ctx.sizes.frame_streams
+    part = _memory_probe(data.url, max(1, streams * 3 // 10))
+    part_events = n * max(1, streams * 3 // 10) // streams
     frame_bytes = ctx.extra.get("frame_bytes") or _frame_bytes(data)
     rows.append(Comparison(
         f"peak memory of export_parquet({_count(n)})",
         f"{probe['peak_delta'] / 2**20:.0f} MiB peak RSS Δ",
         "journal_frame()'s DataFrame memory (what loading it would hold)",
         f"{frame_bytes / 2**20:.0f} MiB", probe["peak_delta"] / frame_bytes, "<=", 0.5,
-        note=f"{probe['files']} files, {probe['bytes'] / 2**20:.0f} MiB on disk"))
+        note=(f"{probe['files']} files, {probe['bytes'] / 2**20:.0f} MiB on disk; "
+              f"{part['peak_delta'] / 2**20:.0f} MiB peak for {_count(part_events)} events")))
     return rows
 
 
@@ -108,10 +117,11 @@ def _frame_bytes(data: Any) -> int:
     return size
 
 
-def _memory_probe(url: str) -> dict[str, Any]:
+def _memory_probe(url: str, streams: int | None = None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    result = subprocess.run([sys.executable, "-c", EXPORT_PROBE, url], capture_output=True,
+    args = [url] if streams is None else [url, str(streams)]
+    result = subprocess.run([sys.executable, "-c", EXPORT_PROBE, *args], capture_output=True,
                             text=True, env=env, check=False, timeout=900)
     if result.returncode != 0:
         raise RuntimeError(f"export memory probe failed: {result.stderr.strip()[-500:]}")

@@ -379,7 +379,8 @@ class Workbench:
           order; ids never become paths.
         * Same columns and dtypes as :meth:`journal_frame` (plus ``pid_bucket``).
         * Streamed: each bucket is one index-ordered query written a row group at a time
-          (memory bounded by a row group, two buckets at once over two connections).
+          (memory bounded by a few 4 MiB row groups, not by the journal; two buckets at
+          once over two connections; zstd-compressed).
         * ``path`` that already holds files: refused (``FileExistsError``) unless
           ``overwrite=True``, which replaces the whole dataset only once the new one is
           complete (a failed export leaves the old one in place).
