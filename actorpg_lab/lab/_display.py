@@ -233,16 +233,16 @@ WRAP_CHARS = 60
 
 
 def _wraps(series: pd.Series | pd.DataFrame, render: Callable[[Any], str]) -> bool:
-    """Whether a text column holds long prose (errors, messages) that should wrap rather
-    than widen the table: plain text (not payloads, tags or timestamps) over
-    :data:`WRAP_CHARS`."""
+    """Whether a text column holds long prose (errors, messages, states shown as their
+    repr) that should wrap rather than widen the table: values (not payloads, tags or
+    timestamps) whose text runs over :data:`WRAP_CHARS`."""
     if isinstance(series, pd.DataFrame) or render is format_payload:
         return False
     if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(
             series.dtype)) or series.name == "tags":
         return False
-    sample = series.dropna().head(50).tolist()
-    return any(isinstance(v, str) and len(v) > WRAP_CHARS and " " in v for v in sample)
+    texts = [format_value(v) for v in series.dropna().head(50).tolist()]
+    return any(len(t) > WRAP_CHARS and " " in t for t in texts)
 
 
 def _right_aligned(series: pd.Series | pd.DataFrame) -> bool:

@@ -255,3 +255,11 @@ def test_headers_align_with_their_columns() -> None:
     by_type = lab.show(frame.set_index("persistence_id"))._repr_html_()
     assert "<th class='actorpg-text'>persistence_id</th>" in by_type  # a text index: left
     assert "<th class='actorpg-text'>a</th>" in by_type
+
+
+def test_long_objects_shown_as_text_wrap_too() -> None:
+    from actorpg_lab.lab.demo import AccountState
+
+    state = AccountState(owner="Hiro", currency="EUR", balance=458550, transactions=29, open=True)
+    shown = lab.show(pd.DataFrame({"persistence_id": ["a"], "before_state": [state]}))._repr_html_()
+    assert "<td class='actorpg-text actorpg-wrap'>AccountState(owner=" in shown
