@@ -177,7 +177,7 @@ def plot_recovery_cost(streams: pd.DataFrame, ax: Any = None) -> Any:
              .agg(list).reset_index())
     sizes = [18 + 14 * len(ids) for ids in spots["persistence_id"]]
     ax.scatter(spots["head"], spots["events_to_replay"], s=sizes, alpha=0.8, zorder=3,
-               label="stream(s)")
+               label="streams (a bigger dot: several)")
     top = int(cost["head"].max()) if len(cost) else 1
     ax.plot([0, top], [0, top], linestyle="--", color="grey", linewidth=1,
             label="no snapshot (replay everything)")
@@ -187,7 +187,7 @@ def plot_recovery_cost(streams: pd.DataFrame, ax: Any = None) -> Any:
     legend_outside(ax)
     ax.figure.tight_layout()
     if len(spots) <= 40:
-        labels = [ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1}"
+        labels = [", ".join(ids) if len(ids) <= 2 else f"{ids[0]} and {len(ids) - 1} more"
                   for ids in spots["persistence_id"]]
         place_labels(ax, list(spots["head"]), list(spots["events_to_replay"]), labels)
     return ax

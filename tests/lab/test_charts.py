@@ -143,3 +143,16 @@ def test_pruning_history_labels_each_point_with_how_long_it_lived() -> None:
     for text in ax.texts:  # no label cut by the frame or drawn over the title / legend
         box = text.get_window_extent(renderer)
         assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and box.y1 <= inside.y1, text
+
+
+def test_recovery_cost_names_every_stream_sharing_a_spot() -> None:
+    from actorpg_lab.lab._pruning import plot_recovery_cost
+
+    streams = pd.DataFrame({
+        "persistence_id": ["a-1", "a-2", "b-1", "b-2", "b-3", "c"],
+        "head": [29, 29, 35, 35, 35, 38], "events": [29, 29, 35, 35, 35, 38],
+        "snapshots": [2] * 6, "latest_snapshot_seq": [25, 25, 35, 35, 35, 35],
+        "events_to_replay": [4, 4, 0, 0, 0, 3]})
+    ax = plot_recovery_cost(streams)
+    assert sorted(t.get_text() for t in ax.texts) == ["a-1, a-2", "b-1 and 2 more", "c"]
+    assert _overlaps(ax) == [] and _legend_outside(ax)
