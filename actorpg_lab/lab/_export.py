@@ -18,11 +18,12 @@ file per worker, memory bounded by a row group, and
 
 **Memory**: each ADBC record batch is converted as it arrives; a row group closes at
 ``ROW_GROUP_ROWS`` rows or ``ROW_GROUP_BYTES`` (4 MiB) of Arrow buffers, whichever comes
-first, is written, dropped, and the allocators are asked to hand the freed pages back
-(:func:`release_unused`).  Measured peak RSS growth (two workers, 16 buckets): ~40-65
-MiB for 300k to 6M events, and ~40 MiB for 500k events with 1 kB payloads (a 500 MB
-DataFrame) — set by the row groups in flight, not by the journal.  Files are zstd
-(level 1) compressed.
+first, is written and dropped; once the resident set has grown ``RELEASE_ABOVE``
+(32 MiB) the allocators are asked to hand freed pages back (:class:`MemoryBudget`,
+:func:`release_unused`).  Measured peak RSS growth (two workers, 16 buckets): ~40 MiB
+at 300k events, ~55 MiB from 1M to 6M, and ~40 MiB for 500k events with 1 kB payloads
+(a 500 MB DataFrame) — set by the budget and the row groups in flight, not by the
+journal.  Files are zstd (level 1) compressed.
 
 * a stream lives in exactly one bucket, in (persistence_id, sequence_nr) order — reading
   one stream opens one directory;
@@ -91,6 +92,9 @@ ROW_GROUP_BYTES = 4 << 20
 #: Rows per file before the next part file is started.
 MAX_ROWS_PER_FILE = 2_000_000
 PARTITION = "pid_bucket"
+#: Resident-set growth (bytes) above which an export hands freed pages back after a row
+#: group (:class:`MemoryBudget`): a few row groups per worker.
+RELEASE_ABOVE = 8 * ROW_GROUP_BYTES
 #: Parquet compression: zstd at level 1 — as fast to write as snappy here and several
 #: times smaller for JSON payloads; read by pyarrow, DuckDB, Polars, Spark, Dask.
 COMPRESSION = "zstd"
@@ -225,10 +229,41 @@ def release_unused() -> None:
     per-thread arenas (libpq/ADBC batches, :func:`parse_pool`) keep freed pages resident
     until reused; with a worker per core the kept pages, not the data, made most of the
     export's peak RSS (measured ~100 MiB for 1M events vs ~50 MiB with this call).
-    ``MemoryPool.release_unused`` is ``mi_collect`` / ``malloc_trim`` — milliseconds per
-    row group."""
+    ``MemoryPool.release_unused`` is ``mi_collect`` / ``malloc_trim``."""
     pa.default_memory_pool().release_unused()
     parse_pool().release_unused()
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident set size (Linux ``/proc/self/statm``), else ``None``."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class MemoryBudget:
+    """Calls :func:`release_unused` after a row group only once the process's resident
+    set has grown more than ``budget`` bytes since the export started (always where
+    the resident set cannot be read).  Releasing is not free — the next row groups fault
+    the handed-back pages in again (measured ~15% of the export's CPU when done after
+    every row group) — so it is done when the kept pages, not the data, start to
+    count."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.start = _resident_bytes()
+        self.releases = 0
+
+    def after_row_group(self) -> None:
+        now = _resident_bytes()
+        if now is None or self.start is None or now - self.start > self.budget:
+            release_unused()
+            self.releases += 1
 
 
 def row_group(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
@@ -241,7 +276,8 @@ def row_group(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
 def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, bucket: int,
                   pids: Sequence[str], folder: Path, row_group_rows: int,
                   max_rows_per_file: int, schema: pa.Schema,
-                  row_group_bytes: int = ROW_GROUP_BYTES) -> tuple[list[Path], int]:
+                  row_group_bytes: int = ROW_GROUP_BYTES,
+                  budget: MemoryBudget | None = None) -> tuple[list[Path], int]:
     """One bucket: one index-ordered query for its streams, written a row group at a time."""
     writer = _BucketWriter(folder / f"{PARTITION}={bucket}", max_rows_per_file)
     rows = 0
@@ -264,7 +300,10 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
                 rows += table.num_rows
                 writer.write(table)
                 del table
-                release_unused()
+                if budget is None:
+                    release_unused()
+                else:
+                    budget.after_row_group()
         finally:
             stream.close()  # type: ignore[attr-defined]
     finally:
@@ -315,6 +354,7 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
         files: list[Path] = []
         rows = 0
         lock = threading.Lock()
+        budget = MemoryBudget(RELEASE_ABOVE)
 
         pending = iter(plan)
         failed = threading.Event()
@@ -334,7 +374,7 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
                         written, count = _write_bucket(session, events_table, where, bucket,
                                                        pids, staging, row_group_rows,
                                                        max_rows_per_file, schema,
-                                                       row_group_bytes)
+                                                       row_group_bytes, budget)
                     except BaseException:
                         failed.set()
                         raise

@@ -343,3 +343,21 @@ def test_export_memory_is_bounded_by_row_groups_not_by_the_journal(
     assert probe["rows"] == n
     assert probe["files"] == export_module.DEFAULT_BUCKETS
     assert probe["peak_delta"] < probe["frame_bytes"] / 4, probe
+
+
+def test_memory_budget_releases_only_past_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(export_module, "release_unused", lambda: calls.append(1))
+    roomy = export_module.MemoryBudget(1 << 40)
+    assert roomy.start is not None and roomy.start > 0  # Linux: the resident set is read
+    roomy.after_row_group()
+    assert calls == [] and roomy.releases == 0
+    tight = export_module.MemoryBudget(-1)
+    tight.after_row_group()
+    tight.after_row_group()
+    assert len(calls) == 2 and tight.releases == 2
+    # Where the resident set cannot be read, every row group releases.
+    monkeypatch.setattr(export_module, "_resident_bytes", lambda: None)
+    blind = export_module.MemoryBudget(1 << 40)
+    blind.after_row_group()
+    assert len(calls) == 3
