@@ -64,9 +64,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg import sql
 
 from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
@@ -191,11 +193,43 @@ def to_arrow(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         column = batch.column(field.name)
         if field.name == "tags":
             arrays.append(split_tags(column, pool))
+        elif field.name == "position" and not pa.types.is_integer(column.type):
+            arrays.append(xid8_to_int64(column))
         elif pa.types.is_dictionary(field.type):
             arrays.append(pc.dictionary_encode(column, memory_pool=pool).cast(field.type))
         else:
             arrays.append(pc.cast(column, field.type, memory_pool=pool))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _raw_position(present: bool) -> sql.Composable:
+    """The ``position`` column as stored (``xid8``, converted by :func:`xid8_to_int64`),
+    not ``position::text::bigint``: the server-side text round trip was ~25% of the
+    bucket query's execution time (66 of 243 ms per 1M events)."""
+    return sql.SQL("e.position") if present else position_column("e", False)
+
+
+def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``xid8`` values as ADBC delivers them — 8-byte big-endian binary (PostgreSQL's
+    binary format), possibly wrapped in an opaque extension type — as ``int64``."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    storage = column.storage if isinstance(column, pa.ExtensionArray) else column
+    if not pa.types.is_binary(storage.type):
+        raise TypeError(f"position: expected xid8 as binary, got {column.type}")
+    n = len(storage)
+    if storage.null_count:
+        raise ValueError("position: NULL xid8 values cannot be converted to int64")
+    offsets = np.frombuffer(storage.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=storage.offset * 4)
+    start = int(offsets[0]) if n else 0
+    if n and (int(offsets[-1]) - start != 8 * n or not (np.diff(offsets) == 8).all()):
+        raise ValueError("position: xid8 values must be 8 bytes each")
+    data = storage.buffers()[2]
+    if not n or data is None:
+        return pa.array([], pa.int64())
+    values = np.frombuffer(data, dtype=">i8", count=n, offset=start)
+    return pa.array(values.astype(np.int64))
 
 
 def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int
@@ -286,8 +320,7 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
                   "bucket": orjson.dumps(list(pids)).decode()}
         stream = session.query_batches(
             render("export_bucket", events=events_table, where=fragment("journal_where"),
-                   position=position_column("e", session.has_column(events_table,
-                                                                    "position"))),
+                   position=_raw_position(session.has_column(events_table, "position"))),
             values)
         try:
             # Each raw batch is converted as it arrives (and dropped); the converted
