@@ -311,17 +311,20 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
                   pids: Sequence[str], folder: Path, row_group_rows: int,
                   max_rows_per_file: int, schema: pa.Schema,
                   row_group_bytes: int = ROW_GROUP_BYTES,
-                  budget: MemoryBudget | None = None) -> tuple[list[Path], int]:
+                  budget: MemoryBudget | None = None, *, helper: bool = False,
+                  positions: bool | None = None) -> tuple[list[Path], int]:
     """One bucket: one index-ordered query for its streams, written a row group at a time."""
     writer = _BucketWriter(folder / f"{PARTITION}={bucket}", max_rows_per_file)
     rows = 0
     try:
         values = {**dataclasses.replace(where, persistence_ids=None).sql_values(),
                   "bucket": orjson.dumps(list(pids)).decode()}
+        if positions is None:
+            positions = session.has_column(events_table, "position")
         stream = session.query_batches(
             render("export_bucket", events=events_table, where=fragment("journal_where"),
-                   position=_raw_position(session.has_column(events_table, "position"))),
-            values)
+                   position=_raw_position(positions)),
+            values, helper=helper)
         try:
             # Each raw batch is converted as it arrives (and dropped); the converted
             # batches are regrouped into row groups (slices, no copy), each written and
@@ -363,10 +366,17 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
                    row_group_rows: int = ROW_GROUP_ROWS,
                    row_group_bytes: int = ROW_GROUP_BYTES,
                    max_rows_per_file: int = MAX_ROWS_PER_FILE,
-                   connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT) -> list[Path]:
+                   connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+                   session: AdbcSession | None = None) -> list[Path]:
     """Write the events ``where`` selects under ``path`` (see the module docstring) and
     return the files written, sorted.  ``workers`` buckets are written at once, each over
-    its own connection (ADBC decoding and Parquet encoding release the GIL)."""
+    its own connection (ADBC decoding and Parquet encoding release the GIL).
+
+    ``session``: the workbench's own :class:`AdbcSession`, used (not closed) for the plan
+    and by the first two workers — its main and its helper connection, the two a
+    parallel ``journal_frame`` load uses — so a warm workbench exports without opening a
+    connection (three connects were ~10% of a 1M-event export); more workers, or none
+    given, open sessions of their own."""
     _check_positive("buckets", buckets)
     _check_positive("workers", workers)
     _check_positive("row_group_rows", row_group_rows)
@@ -377,11 +387,13 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.export-", dir=target.parent))
     try:
-        planner = AdbcSession(url, connect_timeout=connect_timeout)
+        planner = session or AdbcSession(url, connect_timeout=connect_timeout)
         try:
             streams = stream_sizes(planner, events_table, where.persistence_ids)
+            positions = bool(streams) and planner.has_column(events_table, "position")
         finally:
-            planner.close()
+            if planner is not session:
+                planner.close()
         plan = _plan(streams, buckets)
         schema = journal_schema()
         files: list[Path] = []
@@ -392,10 +404,13 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
         pending = iter(plan)
         failed = threading.Event()
 
-        def worker() -> None:
-            # One connection per worker, reused for every bucket it takes.
+        def worker(index: int) -> None:
+            # One connection per worker, reused for every bucket it takes: the given
+            # session's main (worker 0) or helper connection (worker 1), else its own.
             nonlocal rows
-            session = AdbcSession(url, connect_timeout=connect_timeout)
+            shared = session is not None and index < 2
+            own = session if shared else AdbcSession(url, connect_timeout=connect_timeout)
+            assert own is not None
             try:
                 while not failed.is_set():
                     with lock:
@@ -404,10 +419,12 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
                         return
                     bucket, pids = item
                     try:
-                        written, count = _write_bucket(session, events_table, where, bucket,
+                        written, count = _write_bucket(own, events_table, where, bucket,
                                                        pids, staging, row_group_rows,
                                                        max_rows_per_file, schema,
-                                                       row_group_bytes, budget)
+                                                       row_group_bytes, budget,
+                                                       helper=shared and index == 1,
+                                                       positions=positions)
                     except BaseException:
                         failed.set()
                         raise
@@ -415,12 +432,13 @@ def export_parquet(url: str, events_table: str, path: str | os.PathLike[str],
                         files.extend(written)
                         rows += count
             finally:
-                session.close()
+                if not shared:
+                    own.close()
 
         if plan:
             with ThreadPoolExecutor(min(workers, len(plan)),
                                     thread_name_prefix="actorpg-export") as pool:
-                for future in [pool.submit(worker) for _ in range(min(workers, len(plan)))]:
+                for future in [pool.submit(worker, i) for i in range(min(workers, len(plan)))]:
                     future.result()
         if not files:
             # Nothing matched: one empty file, so every reader still sees the columns.

@@ -390,7 +390,8 @@ class Workbench:
         where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
         return export_parquet(self.url, self.tables.events, path, where, overwrite=overwrite,
                               buckets=buckets,
-                              connect_timeout=self.frames.session.connect_timeout)
+                              connect_timeout=self.frames.session.connect_timeout,
+                              session=self.frames.session)
 
     def journal_dask(self, *, npartitions: int | None = None,
                      persistence_ids: str | Iterable[str] | None = None,

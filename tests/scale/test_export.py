@@ -376,3 +376,20 @@ def test_xid8_binary_converts_to_int64() -> None:
         export_module.xid8_to_int64(pa.array([None, b"\x00" * 8], pa.binary()))
     with pytest.raises(TypeError, match="xid8"):
         export_module.xid8_to_int64(pa.array(["12345678"]))
+
+
+def test_the_workbench_exports_over_its_own_connections(
+        wb: Workbench, seed: Seed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning and the two workers use the workbench's session (main + helper
+    connection): no connection is opened per export."""
+    seed(streams=6, per_stream=10)
+    expected = frame_rows(wb.journal_frame())
+
+    def no_new_sessions(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("export_parquet opened a session of its own")
+
+    monkeypatch.setattr(export_module, "AdbcSession", no_new_sessions)
+    wb.export_parquet(tmp_path / "ds")
+    assert sorted_rows(read_back(tmp_path / "ds")) == expected
+    # The session stays usable afterwards.
+    assert frame_rows(wb.journal_frame()) == expected
