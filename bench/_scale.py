@@ -7,26 +7,32 @@ stream, and at each size the same measurements run, so the curves sit side by si
 * **append / bare INSERT**: ``PostgresJournal.append`` of 1 event per call (default pool)
   vs a bare single-row ``INSERT`` per commit into the **same** table, both appending to
   existing streams in rotation (every call touches another part of the primary key, as
-  a fleet of actors does), interleaved rounds, median;
+  a fleet of actors does): 16 rounds of 100 calls per side, the two sides of a round
+  back to back (order alternating), and the ratio is the median of the per-round ratios
+  (with its quartiles), so a load change on the shared machine hits both sides of a
+  round instead of skewing one median;
 * **journal_frame** rows/s (``progress=False``) and, as the reference the loader cannot
-  beat, the raw ADBC read rate of the same SELECT (record batches streamed and dropped);
+  beat, the raw ADBC read rate of the same SELECT (record batches streamed and dropped),
+  paired the same way (3 rounds);
 * **streams_frame** (the 1,001-stream overview) time;
 * **tag_frame** of one tag of ten, rows/s;
 * **recovery** of the long stream (a ``PersistentActor`` spawned on it; ``replay_state``
   inside), events/s.
 
 A flat curve is the goal: the last column divides the largest size's figure by the
-smallest's (1.00 = flat).  ``--scale-sizes 20k,50k`` develops with small sizes; a full
-run (default sizes) writes ``bench/RESULTS-scale.md``.
+smallest's (1.00 = flat).  The footer gives the load average at the start and the
+end.  ``--scale-sizes 20k,50k`` develops with small sizes; a full run (default sizes)
+writes ``bench/RESULTS-scale.md``.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,8 +89,13 @@ class Point:
     events: int
     append_ours: float = 0.0
     append_bare: float = 0.0
+    #: Median and quartiles of the per-round ratios append ÷ bare INSERT.
+    append_ratio: float = 0.0
+    append_spread: tuple[float, float] = (0.0, 0.0)
     frame_rate: float = 0.0
     adbc_rate: float = 0.0
+    #: Median of the per-round ratios journal_frame ÷ raw ADBC read.
+    frame_ratio: float = 0.0
     streams_seconds: float = 0.0
     streams_stats_seconds: float | None = None
     tag_rate: float = 0.0
@@ -184,7 +195,9 @@ class ScaleJournal:
         log(f"grown in {time.perf_counter() - started:.1f}s")
 
 
-async def _append_point(data: ScaleJournal, point: Point, repeats: int) -> None:
+async def _append_point(data: ScaleJournal, point: Point, rounds: int) -> None:
+    """Append vs bare INSERT: ``rounds`` short rounds of ``data.calls`` calls per side,
+    paired (see :func:`paired_ratios`)."""
     import psycopg
 
     from actorpg_lab.postgres import PostgresJournal
@@ -223,12 +236,48 @@ async def _append_point(data: ScaleJournal, point: Point, repeats: int) -> None:
 
     try:
         await journal.highest_seq(ours_pids[0])
-        rates = await interleave({"ours": ours, "bare": bare_insert}, repeats)
+        ours_rates, bare_rates = await paired_rounds(ours, bare_insert, rounds)
     finally:
         await journal.close()
         await bare.close()
-    data.appended += data.calls * 2 * (repeats + 1)
-    point.append_ours, point.append_bare = rates["ours"], rates["bare"]
+    data.appended += data.calls * 2 * (rounds + 1)
+    point.append_ours = statistics.median(ours_rates)
+    point.append_bare = statistics.median(bare_rates)
+    point.append_ratio, point.append_spread = paired_ratios(ours_rates, bare_rates)
+
+
+def paired_ratios(ours: Sequence[float], reference: Sequence[float]
+                  ) -> tuple[float, tuple[float, float]]:
+    """The median and the quartiles of the per-round ratios ``ours[i] / reference[i]``.
+
+    Why per round: the two sides of a round run back to back, so a load change on the
+    shared machine hits both; the ratio of two medians taken over many minutes does not
+    cancel it (the last scale run's append ratio swung 0.75×-1.43× that way)."""
+    ratios = sorted(o / r for o, r in zip(ours, reference, strict=True) if r > 0)
+    if not ratios:
+        return 0.0, (0.0, 0.0)
+    if len(ratios) < 4:
+        return statistics.median(ratios), (ratios[0], ratios[-1])
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), (q1, q3)
+
+
+async def paired_rounds(ours: Callable[[], Awaitable[float]],
+                        reference: Callable[[], Awaitable[float]], rounds: int
+                        ) -> tuple[list[float], list[float]]:
+    """``rounds`` rounds of one ``ours`` and one ``reference`` step, back to back, the
+    order alternating per round (after one warm-up of each); the values per side."""
+    await ours()
+    await reference()
+    values: tuple[list[float], list[float]] = ([], [])
+    for round_no in range(rounds):
+        if round_no % 2 == 0:
+            values[0].append(await ours())
+            values[1].append(await reference())
+        else:
+            values[1].append(await reference())
+            values[0].append(await ours())
+    return values
 
 
 def _median_of(step: Callable[[], float], repeats: int) -> float:
@@ -286,8 +335,18 @@ def _frames_point(data: ScaleJournal, point: Point, repeats: int) -> None:
 
         log(f"{n} events: journal_frame vs raw ADBC read")
         raw()  # warm the cache
-        point.adbc_rate = _median_of(raw, repeats)
-        point.frame_rate = _median_of(frame, repeats)
+        frames: list[float] = []
+        raws: list[float] = []
+        for round_no in range(repeats):  # paired, alternating which goes first
+            if round_no % 2 == 0:
+                frames.append(frame())
+                raws.append(raw())
+            else:
+                raws.append(raw())
+                frames.append(frame())
+        point.adbc_rate = statistics.median(raws)
+        point.frame_rate = statistics.median(frames)
+        point.frame_ratio = paired_ratios(frames, raws)[0]
         log(f"{n} events: streams_frame, tag_frame")
         streams()
         point.streams_seconds = _median_of(streams, repeats)
@@ -323,9 +382,12 @@ async def _recovery_point(data: ScaleJournal, point: Point, repeats: int) -> Non
 async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[Point]:
     """Grow one journal through ``sizes`` and measure at each size."""
     long_events = 2_000 if quick else 100_000
-    calls = 30 if quick else 400
+    # Append: many short paired rounds (16 x 100 calls per side) rather than a few long
+    # ones, so the ratio is taken minute by minute (see paired_ratios).
+    calls = 15 if quick else 100
+    append_rounds = 2 if quick else 16
     repeats = 1 if quick else 3
-    frame_repeats = 1 if quick else 2
+    frame_repeats = 1 if quick else 3
     data = ScaleJournal(ctx, long_events, calls)
     await data.create()
     points = []
@@ -333,7 +395,7 @@ async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[
         data.grow_to(size)
         point = Point(events=data.total)
         log(f"{data.total} events: append vs bare INSERT")
-        await _append_point(data, point, repeats)
+        await _append_point(data, point, append_rounds)
         _frames_point(data, point, frame_repeats)
         log(f"{data.total} events: recovery of the {long_events}-event stream")
         await _recovery_point(data, point, repeats)
@@ -362,18 +424,18 @@ def render(points: Sequence[Point], long_events: int) -> str:
         trend = f"{last / first:.2f}×" if first and last else "–"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {trend} |")
 
-    row("append 1 event/call ÷ bare INSERT (same table)",
-        [p.append_ours / p.append_bare if p.append_bare else None for p in points],
-        lambda v: f"{v:.2f}×")
+    row("append 1 event/call ÷ bare INSERT (same table; median of paired rounds)",
+        [p.append_ratio or None for p in points], lambda v: f"{v:.2f}×")
+    lines.append("|   quartiles of the paired append ratios | " + " | ".join(
+        f"{lo:.2f}-{hi:.2f}×" for lo, hi in (p.append_spread for p in points)) + " |  |")
     row("  append 1 event/call (journal.append)", [p.append_ours for p in points], fmt_rate)
     row("  bare INSERT per commit", [p.append_bare for p in points], fmt_rate)
     row("journal_frame(progress=False)", [p.frame_rate for p in points],
         lambda v: fmt_rate(v, "rows/s"))
     row("  raw ADBC read of the same SELECT (batches dropped)", [p.adbc_rate for p in points],
         lambda v: fmt_rate(v, "rows/s"))
-    row("  journal_frame ÷ raw ADBC read",
-        [p.frame_rate / p.adbc_rate if p.adbc_rate else None for p in points],
-        lambda v: f"{v:.2f}×")
+    row("  journal_frame ÷ raw ADBC read (median of paired rounds)",
+        [p.frame_ratio or None for p in points], lambda v: f"{v:.2f}×")
     row(f"streams_frame() ({STREAMS + 1} streams)", [p.streams_seconds for p in points],
         fmt_seconds)
     if any(p.streams_stats_seconds is not None for p in points):
@@ -386,15 +448,26 @@ def render(points: Sequence[Point], long_events: int) -> str:
     return "\n".join(lines)
 
 
+def _load() -> str:
+    """The 1-minute load average (``?`` where the OS does not give one)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):
+        return "?"
+
+
 def main_scale(ctx: Context, sizes: Sequence[int], quick: bool, write: bool) -> int:
     import asyncio
 
     started = time.perf_counter()
+    load_before = _load()
     points = asyncio.run(run_scale(ctx, sizes, quick=quick))
     table = render(points, 2_000 if quick else 100_000)
     footer = (f"\nscale run, {time.perf_counter() - started:.0f} s total; Python "
               f"{platform.python_version()}; "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
+              f"{load_before} at the start, {_load()} at the end (2 cores: above ~1.5 the "
+              "machine was shared and absolute rates mean little)")
     print(table)
     print(footer)
     if write:
