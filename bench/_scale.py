@@ -7,7 +7,7 @@ stream, and at each size the same measurements run, so the curves sit side by si
 * **append / bare INSERT**: ``PostgresJournal.append`` of 1 event per call (default pool)
   vs a bare single-row ``INSERT`` per commit into the **same** table, both appending to
   existing streams in rotation (every call touches another part of the primary key, as
-  a fleet of actors does): 16 rounds of 100 calls per side, the two sides of a round
+  a fleet of actors does): 20 rounds of 200 calls per side, the two sides of a round
   back to back (order alternating), and the ratio is the median of the per-round ratios
   (with its quartiles), so a load change on the shared machine hits both sides of a
   round instead of skewing one median;
@@ -382,10 +382,10 @@ async def _recovery_point(data: ScaleJournal, point: Point, repeats: int) -> Non
 async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[Point]:
     """Grow one journal through ``sizes`` and measure at each size."""
     long_events = 2_000 if quick else 100_000
-    # Append: many short paired rounds (16 x 100 calls per side) rather than a few long
+    # Append: many short paired rounds (20 x 200 calls per side) rather than a few long
     # ones, so the ratio is taken minute by minute (see paired_ratios).
-    calls = 15 if quick else 100
-    append_rounds = 2 if quick else 16
+    calls = 15 if quick else 200
+    append_rounds = 2 if quick else 20
     repeats = 1 if quick else 3
     frame_repeats = 1 if quick else 3
     data = ScaleJournal(ctx, long_events, calls)
@@ -448,6 +448,25 @@ def render(points: Sequence[Point], long_events: int) -> str:
     return "\n".join(lines)
 
 
+#: Written under the table: how to read the curves (method; the findings of past runs are
+#: in docs/scale-out.md, "Appendix: what one machine showed").
+HOW_TO_READ = """## How to read this run
+
+* Read the ratios taken side by side (append ÷ bare INSERT, journal_frame ÷ raw ADBC
+  read: medians of paired rounds, the two sides of a round back to back) and the shape
+  of the curves; absolute rates move with the machine's load (footer).
+* **append ÷ bare INSERT** should stay flat with size: the head check must not get
+  relatively dearer as the table grows. Its quartiles show how noisy the rounds were
+  (single-commit rates follow fsync latency).
+* **journal_frame ÷ raw ADBC read** at 10M events is measured in a process that already
+  loaded and dropped smaller frames; glibc's dynamic mmap threshold makes such repeated
+  multi-GB loads ~30% dearer in CPU than the first (docs/scale-out.md, appendix:
+  `MALLOC_MMAP_THRESHOLD_=131072` removes it).
+* **streams_frame()** costs O(streams) (index probes); `stats=True` is the full scan,
+  O(events), on request.
+"""
+
+
 def _load() -> str:
     """The 1-minute load average (``?`` where the OS does not give one)."""
     try:
@@ -474,7 +493,7 @@ def main_scale(ctx: Context, sizes: Sequence[int], quick: bool, write: bool) -> 
         RESULTS.write_text(
             "# Scale curves\n\nProduced by `python -m bench --scale` (one journal grown "
             "with COPY to each size over 1,000 streams plus one long stream; see "
-            "`bench/_scale.py` for the method).\n\n" + table + "\n" + footer + "\n",
-            encoding="utf-8")
+            "`bench/_scale.py` for the method).\n\n" + table + "\n" + footer + "\n\n"
+            + HOW_TO_READ, encoding="utf-8")
         log(f"wrote {RESULTS}")
     return 0
