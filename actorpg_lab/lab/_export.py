@@ -14,7 +14,14 @@ order, and a day layout would need either the whole journal re-sorted by time on
 server or one open writer (and one buffered row group) per day at once — memory that
 grows with the time span.  With hash buckets each bucket is read by ONE index-ordered
 query for its streams and written to its own files one row group at a time: one open
-file per worker, memory bounded by a row group, and
+file per worker, memory bounded by a few row groups (below), and
+
+* a stream lives in exactly one bucket, in (persistence_id, sequence_nr) order — reading
+  one stream opens one directory;
+* time filters still prune: every row group carries min/max statistics of
+  ``timestamp`` that pyarrow, DuckDB, Spark and Polars use to skip row groups;
+* **no persistence id ever becomes a path**: directory names are bucket numbers, so an
+  id such as ``../../etc`` or ``a/b=c`` is just data.
 
 **Memory**: each ADBC record batch is converted as it arrives; a row group closes at
 ``ROW_GROUP_ROWS`` rows or ``ROW_GROUP_BYTES`` (4 MiB) of Arrow buffers, whichever comes
@@ -25,17 +32,10 @@ at 300k events, ~55 MiB from 1M to 6M, and ~40 MiB for 500k events with 1 kB pay
 (a 500 MB DataFrame) — set by the budget and the row groups in flight, not by the
 journal.  Files are zstd (level 1) compressed.
 
-* a stream lives in exactly one bucket, in (persistence_id, sequence_nr) order — reading
-  one stream opens one directory;
-* time filters still prune: every row group carries min/max statistics of
-  ``timestamp`` that pyarrow, DuckDB, Spark and Polars use to skip row groups;
-* **no persistence id ever becomes a path**: directory names are bucket numbers, so an
-  id such as ``../../etc`` or ``a/b=c`` is just data.
-
 Columns and types are those of ``journal_frame()`` in Arrow terms (the schema is taken
-from ``journal_frame()`` of an empty journal; each row group is converted column by
-column in Arrow, batch by batch, no pandas round trip): ``persistence_id`` dictionary-encoded (read back
-as a categorical), ``sequence_nr`` int64, ``timestamp`` ``timestamp[ms, UTC]``, ``tags``
+from ``journal_frame()`` of an empty journal; each record batch is converted column
+by column in Arrow, no pandas round trip): ``persistence_id`` dictionary-encoded (read
+back as a categorical), ``sequence_nr`` int64, ``timestamp`` ``timestamp[ms, UTC]``, ``tags``
 ``list<string>``, ``payload`` string — plus the partition column ``pid_bucket``.  No
 pandas metadata is written (pandas cannot parse back the dtype name it would write for a
 list column); ``pandas.read_parquet(path, dtype_backend="pyarrow")`` gives the ``tags``
