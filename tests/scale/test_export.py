@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from actorpg_lab.lab import _export as export_module
 from actorpg_lab.lab._arguments import EventFilter
 from actorpg_lab.lab._partitions import StreamSize
 
+from ._memory_probe import run_probe, seed_journal
 from .conftest import HOSTILE_IDS, Seed
 
 #: The columns compared row by row (journal_frame() may carry more: they are exported too
@@ -274,22 +272,12 @@ def test_biggest_buckets_are_written_first() -> None:
 
 
 EXPORT_MEMORY_PROBE = r"""
-import json, sys, tempfile, shutil
-from pathlib import Path
-from actorpg_lab.lab import connect
-
-def status(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise SystemExit("no " + field)
-
 url = sys.argv[1]
 wb = connect(url, quiet=True)
 folder = Path(tempfile.mkdtemp(dir=sys.argv[2]))
 wb.export_parquet(folder / "warm", persistence_ids=["account-0000"])  # imports, caches
 before = status("VmRSS")
-Path("/proc/self/clear_refs").write_text("5")                         # VmHWM := VmRSS
+reset_peak()
 files = wb.export_parquet(folder / "all")
 peak = status("VmHWM")
 shutil.rmtree(folder)
@@ -306,40 +294,9 @@ def test_export_memory_is_bounded_by_row_groups_not_by_the_journal(
     """500k events with ~1 kB payloads (a ~600 MB DataFrame): the export's peak RSS
     growth stays a small fraction of it — a few row groups of 4 MiB per worker plus the
     allocators' slack (measured ~60 MiB, the same at 1M, 3M and 6M smaller events)."""
-    import asyncio
-
-    import psycopg
-
-    from actorpg_lab.postgres import PostgresJournal
-
     n, streams = 500_000, 200
-    journal = PostgresJournal(url=pg_url)
-
-    async def create() -> None:
-        await journal.highest_seq("x")
-        await journal.close()
-
-    asyncio.run(create())
-    per = n // streams
-    note = "x" * 900
-    payload = '{"$type":"bench.Deposited","$value":{"account":"%s","amount":%d,"note":"%s"}}'
-    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY events (persistence_id, sequence_nr, payload, tags, timestamp) "
-                      "FROM STDIN") as copy:
-            for k in range(streams):
-                pid = f"account-{k:04d}"
-                copy.write("".join(f"{pid}\t{s}\t{payload % (pid, s, note)}\ttag-{s % 3}\t"
-                                   f"{1_700_000_000_000 + s}\n" for s in range(1, per + 1)))
-        conn.commit()
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    script = tmp_path / "probe.py"
-    script.write_text(EXPORT_MEMORY_PROBE, encoding="utf-8")
-    result = subprocess.run([sys.executable, str(script), pg_url, str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=900, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    seed_journal(pg_url, streams=streams, per_stream=n // streams, note="x" * 900)
+    probe = run_probe(EXPORT_MEMORY_PROBE, tmp_path, pg_url, str(tmp_path), timeout=900)
     assert probe["rows"] == n
     assert probe["files"] == export_module.DEFAULT_BUCKETS
     assert probe["peak_delta"] < probe["frame_bytes"] / 4, probe

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +10,8 @@ import pytest
 
 from actorpg_lab.lab import Workbench
 
+from ._memory_probe import run_probe, seed_journal
 from .conftest import Seed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def dtypes(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -82,22 +77,12 @@ def test_abandoned_iterator_releases_its_connection(wb: Workbench, seed: Seed,
 
 
 MEMORY_PROBE = r"""
-import json, sys
-from pathlib import Path
-from actorpg_lab.lab import connect
-
-def status(field):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise SystemExit("no " + field)
-
 url, batch_rows = sys.argv[1], int(sys.argv[2])
 wb = connect(url, quiet=True)
 for warm in wb.iter_journal(batch_rows=batch_rows, to_seq=2):   # imports, connection, caches
     pass
 before = status("VmRSS")
-Path("/proc/self/clear_refs").write_text("5")                   # VmHWM := VmRSS
+reset_peak()
 rows, batch_bytes = 0, 0
 for batch in wb.iter_journal(batch_rows=batch_rows):
     rows += len(batch)
@@ -114,37 +99,9 @@ def test_constant_memory_over_a_million_rows(pg_url: str, tmp_path: Path) -> Non
     """1M events streamed with batch_rows=100k: the peak RSS growth stays below a few
     batches (the whole frame would be 10 batches; measured ~3 batches, mostly a fixed
     ~20 MB of driver buffers and allocator slack)."""
-    import psycopg
-
-    from actorpg_lab.postgres import PostgresJournal
-
     n, streams, batch_rows = 1_000_000, 100, 100_000
-    journal = PostgresJournal(url=pg_url)
-    import asyncio
-
-    async def create() -> None:
-        await journal.highest_seq("x")
-        await journal.close()
-
-    asyncio.run(create())
-    per = n // streams
-    payload = '{"$type":"bench.Deposited","$value":{"account":"%s","amount":%d,"note":"salary"}}'
-    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY events (persistence_id, sequence_nr, payload, tags, timestamp) "
-                      "FROM STDIN") as copy:
-            for k in range(streams):
-                pid = f"account-{k:04d}"
-                copy.write("".join(f"{pid}\t{s}\t{payload % (pid, s % 1000)}\ttag-{s % 3}\t"
-                                   f"{1_700_000_000_000 + s}\n" for s in range(1, per + 1)))
-        conn.commit()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    script = tmp_path / "probe.py"
-    script.write_text(MEMORY_PROBE, encoding="utf-8")
-    result = subprocess.run([sys.executable, str(script), pg_url, str(batch_rows)],
-                            capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    seed_journal(pg_url, streams=streams, per_stream=n // streams, note="salary")
+    probe = run_probe(MEMORY_PROBE, tmp_path, pg_url, str(batch_rows), timeout=600)
     assert probe["rows"] == n
     frame_bytes = probe["batch_bytes"] * (n // batch_rows)
     assert probe["peak_delta"] < 4 * probe["batch_bytes"], (probe, frame_bytes)
