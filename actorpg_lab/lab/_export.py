@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ from psycopg import sql
 
 from .._dsn import DEFAULT_CONNECT_TIMEOUT
 from ._arguments import EventFilter
-from ._iteration import empty_journal_frame
+from ._iteration import empty_journal_frame, rebatch
 from ._partitions import StreamSize, pid_bucket, stream_sizes
 from ._payloads import parse_pool
 from ._read_model import split_tags
@@ -232,29 +232,6 @@ def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array(values.astype(np.int64))
 
 
-def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int
-               ) -> Iterator[list[pa.RecordBatch]]:
-    """Regroup record batches into row groups of at most ``max_rows`` rows (batches are
-    sliced, never copied) that close once they hold ``max_bytes`` or more; the last
-    group may be smaller."""
-    group: list[pa.RecordBatch] = []
-    rows = held = 0
-    for batch in batches:
-        start = 0
-        while start < batch.num_rows:
-            take = min(max_rows - rows, batch.num_rows - start)
-            part = batch.slice(start, take)
-            group.append(part)
-            rows += take
-            held += part.nbytes
-            start += take
-            if rows == max_rows or held >= max_bytes:
-                yield group
-                group, rows, held = [], 0, 0
-    if rows:
-        yield group
-
-
 def release_unused() -> None:
     """Hand the memory the allocators keep after a row group back to the OS.
 
@@ -329,8 +306,8 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
             # Each raw batch is converted as it arrives (and dropped); the converted
             # batches are regrouped into row groups (slices, no copy), each written and
             # dropped before the next is read: memory is a row group, not the bucket.
-            for group in row_groups((to_arrow(raw, schema) for raw in stream),
-                                    row_group_rows, row_group_bytes):
+            for group in rebatch((to_arrow(raw, schema) for raw in stream),
+                                 row_group_rows, row_group_bytes):
                 table = row_group(group, schema)
                 del group
                 rows += table.num_rows

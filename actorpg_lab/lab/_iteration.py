@@ -59,21 +59,27 @@ def journal_values(where: EventFilter, *, range_from: str | None = None,
     return {**where.sql_values(), **_OPEN, "range_from": range_from, "range_to": range_to}
 
 
-def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
-    """Regroup a stream of record batches into groups of exactly ``rows`` rows (the last
-    group may hold fewer); batches are sliced, never copied."""
+def rebatch(batches: Iterable[pa.RecordBatch], rows: int, max_bytes: int | None = None
+            ) -> Iterator[list[pa.RecordBatch]]:
+    """Regroup a stream of record batches into groups of at most ``rows`` rows (exactly
+    ``rows`` unless ``max_bytes`` closes a group first, once it holds ``max_bytes`` or
+    more of Arrow buffers; the last group may hold fewer); batches are sliced, never
+    copied."""
     group: list[pa.RecordBatch] = []
-    held = 0
+    held = size = 0
     for batch in batches:
         start = 0
         while start < batch.num_rows:
             take = min(rows - held, batch.num_rows - start)
-            group.append(batch.slice(start, take))
+            part = batch.slice(start, take)
+            group.append(part)
             held += take
             start += take
-            if held == rows:
+            if max_bytes is not None:
+                size += part.nbytes
+            if held == rows or (max_bytes is not None and size >= max_bytes):
                 yield group
-                group, held = [], 0
+                group, held, size = [], 0, 0
     if held:
         yield group
 

@@ -16,6 +16,7 @@ from actorpg_lab import JournalEntry
 from actorpg_lab.lab import Workbench, pid_bucket
 from actorpg_lab.lab import _export as export_module
 from actorpg_lab.lab._arguments import EventFilter
+from actorpg_lab.lab._iteration import rebatch
 from actorpg_lab.lab._partitions import StreamSize
 
 from ._memory_probe import run_probe, seed_journal
@@ -232,16 +233,16 @@ def test_export_directories_are_private(wb: Workbench, seed: Seed, tmp_path: Pat
 
 def test_row_groups_close_at_the_row_or_byte_limit_without_copying() -> None:
     batch = pa.record_batch({"n": pa.array(range(10), pa.int64())})  # 80 bytes
-    by_rows = list(export_module.row_groups([batch, batch], 4, 1 << 20))
+    by_rows = list(rebatch([batch, batch], 4, 1 << 20))
     assert [sum(b.num_rows for b in g) for g in by_rows] == [4, 4, 4, 4, 4]
     assert pa.Table.from_batches([b for g in by_rows for b in g]).column("n").to_pylist() == [
         *range(10), *range(10)]
     # Slices share the batch's buffers.
     assert by_rows[0][0].column(0).buffers()[1].address == batch.column(0).buffers()[1].address
     # A byte cap closes a group at the batch that reaches it, whatever the row limit.
-    by_bytes = list(export_module.row_groups([batch, batch, batch], 1000, 100))
+    by_bytes = list(rebatch([batch, batch, batch], 1000, 100))
     assert [sum(b.num_rows for b in g) for g in by_bytes] == [20, 10]
-    assert list(export_module.row_groups([], 4, 100)) == []
+    assert list(rebatch([], 4, 100)) == []
 
 
 def test_row_groups_are_byte_bounded_and_compressed(wb: Workbench, seed: Seed,
