@@ -130,6 +130,7 @@ def _shots(tmp_path: Path) -> Path:
 
 
 def _launch(pw: Any, tmp_path: Path) -> Any:
+    """Headless Chromium with a fresh profile under ``tmp_path`` (both browser tests)."""
     return pw.chromium.launch_persistent_context(
         user_data_dir=str(tmp_path / "chromium-profile"),
         executable_path=str(CHROMIUM),
@@ -222,15 +223,7 @@ def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-            viewport={"width": 1400, "height": 1000},
-        )
+        context = _launch(pw, tmp_path)
         page = context.new_page()
         try:
             page.set_default_timeout(int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000")))
