@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats,
                          "frame_repeats": args.repeats})
     started = time.perf_counter()
+    load_start = _load()
     with provide_server() as dsn:
         ctx = Context(dsn=dsn, sizes=sizes, quick=args.quick)
         try:
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     footer = (f"\n{'quick' if args.quick else 'full'} run, {sizes.repeats} repeat(s) after a "
               f"warm-up, median; {elapsed:.0f} s total; Python {platform.python_version()}, "
-              f"{os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+              f"{os.cpu_count()} CPUs; load average {load_start} at the start, {_load()} at "
+              f"the end; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(footer)
     write_to = args.write_results
     if write_to is None and not (args.quick or args.only or args.repeats or args.no_write):
@@ -138,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {write_to}")
     failed = [r for r in rows if r.note.startswith("error:")]
     return 1 if failed else 0
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages (the machine is shared: context for every figure)."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _scale(args: argparse.Namespace) -> int:

@@ -45,6 +45,9 @@ class Sizes:
     repeats: int
     frame_repeats: int
     live_events: int = 1000  # appends (one per 10 ms) in the live-latency scenario
+    #: Smaller frame data sets measured next to ``frame_events`` (the sizes notebooks
+    #: load most), each with its own number of interleaved rounds (small loads are noisy).
+    frame_small: tuple[tuple[int, int], ...] = ((30_000, 15), (300_000, 5))
 
     @classmethod
     def full(cls) -> Sizes:
@@ -62,6 +65,7 @@ class Sizes:
             batch_size=100, batches=3, es_batches=2, recovery_events=2000,
             snapshot_every=100, es_recovery_events=500, frame_events=5000,
             frame_streams=50, frame_tags=10, repeats=1, frame_repeats=1, live_events=30,
+            frame_small=((1000, 1), (2000, 1)),
         )
 
 

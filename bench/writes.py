@@ -5,7 +5,11 @@ is its own transaction = one commit = one WAL flush, like every append of ours):
 
 * ``bare INSERT``: one single-row ``INSERT`` per commit into a table with the seed
   events table's definition (ours minus the ``position`` column and its index), the
-  same payload text, precomputed (no JSON encoding);
+  same payload text, precomputed (no JSON encoding), measured twice: on an async
+  psycopg connection (``await conn.execute``) and on a synchronous one
+  (``conn.execute``, no event loop in between; psycopg prepares the statement after
+  5 executions on both); the single-writer row divides by the FASTER of the two in
+  each run, what a user would write instead of the journal;
 * ``COPY``: the same rows of a batch streamed with ``COPY ... FROM STDIN`` in one
   transaction per batch (the same unit of atomicity as a ``persist_all``);
 * eventsourcing 9.5 (``eventsourcing.postgres``): an ``Account`` aggregate that
@@ -52,6 +56,7 @@ class _Writers:
         self.url = schema_url(ctx.dsn, self.schema)
         self.solo_journal: Any = None
         self.conn: Any = None
+        self.sync_conn: Any = None
         self.app: Any = None
         self.payload = default_codec.encode(deposited(1))
 
@@ -65,6 +70,7 @@ class _Writers:
         self.solo_journal = PostgresJournal(url=self.url)
         await self.solo_journal.highest_seq("warm-up")  # opens the pool, creates the tables
         self.conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        self.sync_conn = psycopg.connect(self.url, autocommit=True)
         await self.conn.execute(
             f"CREATE TABLE {_BARE_TABLE} (LIKE events INCLUDING ALL)"
         )
@@ -79,6 +85,7 @@ class _Writers:
         await close_system(self.system)
         await self.solo_journal.close()
         await self.conn.close()
+        self.sync_conn.close()
         self.app.close()
 
     # -- ours -------------------------------------------------------------------------
@@ -128,6 +135,16 @@ class _Writers:
             await execute(_INSERT, (pid, seq, payload, "", ts))
         return rate(n, time.perf_counter() - started)
 
+    async def bare_inserts_sync(self, n: int) -> float:
+        """The same INSERTs on a synchronous connection (blocks the loop; nothing else runs)."""
+        pid = f"bare-sync-{uuid.uuid4().hex[:12]}"
+        payload, ts = self.payload, int(time.time() * 1000)
+        execute = self.sync_conn.execute
+        started = time.perf_counter()
+        for seq in range(1, n + 1):
+            execute(_INSERT, (pid, seq, payload, "", ts))
+        return rate(n, time.perf_counter() - started)
+
     async def copy_batches(self, batches: int, size: int) -> float:
         pid = f"copy-{uuid.uuid4().hex[:12]}"
         payload, ts = self.payload, int(time.time() * 1000)
@@ -155,23 +172,29 @@ class _Writers:
 async def run_append_single(ctx: Context) -> list[Comparison]:
     s = ctx.sizes
     async with _Writers(ctx) as w:
-        log("append 1/call, one writer: ours vs bare INSERT vs eventsourcing 1/save")
+        log("append 1/call, one writer: ours vs bare INSERT (async, sync) vs eventsourcing")
         rates = await interleave(
             {
                 "ours": lambda: w.ours_single(s.append_calls),
                 "bare": lambda: w.bare_inserts(s.append_calls),
+                "bare_sync": lambda: w.bare_inserts_sync(s.append_calls),
                 "es": lambda: w.es_saves(s.es_single_saves, 1),
             },
             s.repeats,
         )
     ctx.extra["single_writer_rate"] = rates["ours"]
     name = "append 1 event/call, one writer (journal.append)"
+    best_name, best = max((("async", rates["bare"]), ("sync", rates["bare_sync"])),
+                          key=lambda item: item[1])
+    other = "sync" if best_name == "async" else "async"
     return [
-        Comparison(name, fmt_rate(rates["ours"]), "bare INSERT per commit (psycopg)",
-                   fmt_rate(rates["bare"]), rates["ours"] / rates["bare"], ">=", 0.8),
+        Comparison(name, fmt_rate(rates["ours"]),
+                   f"bare INSERT per commit (psycopg, faster of sync/async: {best_name})",
+                   fmt_rate(best), rates["ours"] / best, ">=", 0.85,
+                   note=f"{other}: {fmt_rate(rates['bare' if other == 'async' else 'bare_sync'])}"),
         Comparison(name, fmt_rate(rates["ours"]), "eventsourcing, 1 event per save",
                    fmt_rate(rates["es"]), rates["ours"] / rates["es"], ">=", 4.0,
-                   note=_above_limit(4.0 * rates["es"], rates["bare"], "bare INSERT")),
+                   note=_above_limit(4.0 * rates["es"], best, "bare INSERT")),
     ]
 
 
@@ -216,7 +239,7 @@ async def run_batches(ctx: Context) -> list[Comparison]:
     return [
         Comparison(name, fmt_rate(rates["ours"]),
                    f"COPY, {s.batch_size} rows per transaction (psycopg)",
-                   fmt_rate(rates["copy"]), rates["ours"] / rates["copy"], ">=", 0.4),
+                   fmt_rate(rates["copy"]), rates["ours"] / rates["copy"], ">=", 0.8),
         Comparison(name, fmt_rate(rates["ours"]),
                    f"eventsourcing, {s.batch_size} events per save",
                    fmt_rate(rates["es"]), rates["ours"] / rates["es"], ">=", 8.0,
