@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
+from ._types import _TYPE_NAMES
+
 __all__ = [
     "DecodeError",
     "ReadPlan",
@@ -161,6 +163,7 @@ class TypeRegistry:
         self._info[type_name] = (version, alias_names)
         self._by_class[cls] = (type_name, version)
         self._by_key[key] = cls
+        _TYPE_NAMES[cls] = type_name  # PersistentEvent.event_type
         if implicit:
             self._implicit.add(type_name)
         self._changed()

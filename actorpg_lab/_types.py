@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DurableStateRecord", "JournalEntry", "PersistentEvent", "Snapshot"]
+__all__ = ["NO_METADATA", "DurableStateRecord", "EventMetadata", "JournalEntry",
+           "PersistentEvent", "Snapshot", "event_type_name"]
+
+class EventMetadata(Mapping[str, str]):
+    """The read-only, hashable ``str -> str`` mapping of a stored event's metadata."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items: dict[str, str] = dict(items) if items else {}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"EventMetadata({self._items!r})"
+
+
+#: The metadata of an event that has none (shared, read-only).
+NO_METADATA: EventMetadata = EventMetadata()
+
+#: Class -> the name a codec registered it under (every codec registers here, the last
+#: registration of a class wins).  What :attr:`PersistentEvent.event_type` reads: the
+#: event's type costs nothing on the read path (no column, no parsing).
+_TYPE_NAMES: dict[type[Any], str] = {}
+
+
+def event_type_name(event: Any) -> str | None:
+    """The registered type name of ``event`` (a codec-registered dataclass), else ``None``."""
+    return _TYPE_NAMES.get(type(event))
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +53,9 @@ class JournalEntry:
 
     event: Any
     tags: Sequence[str] = field(default=())
+    #: String metadata stored with the event (``"correlation_id"``, ``"causation_id"``,
+    #: anything else); ``None`` = none (or what the writing context supplies).
+    metadata: Mapping[str, str] | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +77,26 @@ class PersistentEvent:
     timestamp: int
     tags: tuple[str, ...] = ()
     position: int = 0
+    #: The metadata stored with the event (empty for events written without, and for
+    #: every row written before metadata existed).
+    metadata: Mapping[str, str] = NO_METADATA
+
+    @property
+    def event_type(self) -> str | None:
+        """The codec's registered name of the event's type (``"bank.Deposited"``; an event
+        stored under an alias reads as its class, so this is the current name); ``None``
+        for plain JSON.  Also what the journal's type index and DCB queries match."""
+        return _TYPE_NAMES.get(type(self.event))
+
+    @property
+    def correlation_id(self) -> str | None:
+        """``metadata["correlation_id"]`` or ``None``."""
+        return self.metadata.get("correlation_id")
+
+    @property
+    def causation_id(self) -> str | None:
+        """``metadata["causation_id"]`` or ``None``."""
+        return self.metadata.get("causation_id")
 
     @property
     def key(self) -> tuple[int, str, int]:

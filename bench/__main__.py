@@ -33,12 +33,13 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import frames, health, live, recovery, scale_out, schema, writes
+    from . import dcb, frames, health, live, recovery, scale_out, schema, writes
 
     return {
         "append_single": writes.run_append_single,
         "append_concurrent": writes.run_append_concurrent,
         "batches": writes.run_batches,
+        "boundary_locks": dcb.run_boundary_locks,
         "live_latency": live.run_live_latency,
         "recovery": recovery.run_recovery,
         "recovery_snapshot": recovery.run_recovery_snapshot,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Generic, TypeVar
 
 from .._errors import JournalError
@@ -49,6 +49,8 @@ class AppendCoalescer(Generic[Req, Res]):
         returns one ``(result, error)`` per request, in order.
     :param key: the stream a request writes to (one request per key per batch).
     :param size: how many events a request carries (bounds a batch).
+    :param locks: the lock keys a request takes (a batch takes the union, at most
+        ``max_locks`` distinct ones; a request with more is written on its own).
     :param slots: writes in flight at once before requests are queued.
     :param enabled: ``False`` writes every request on its own (no queueing at all).
     """
@@ -60,15 +62,19 @@ class AppendCoalescer(Generic[Req, Res]):
         write_many: Callable[[list[Req]], Awaitable[list[tuple[Res | None, BaseException | None]]]],
         key: Callable[[Req], Hashable],
         size: Callable[[Req], int],
+        locks: Callable[[Req], Collection[Hashable]] = lambda _: (),
         slots: int = 2,
         max_requests: int = 256,
         max_items: int = 10_000,
+        max_locks: int = 256,
         enabled: bool = True,
     ) -> None:
         self._write_one = write_one
         self._write_many = write_many
         self._key = key
         self._size = size
+        self._locks = locks
+        self.max_locks = max_locks
         self.slots = slots
         self.max_requests = max_requests
         self.max_items = max_items
@@ -106,6 +112,7 @@ class AppendCoalescer(Generic[Req, Res]):
             batch: list[_Pending[Req, Res]] = []
             deferred: list[_Pending[Req, Res]] = []
             keys: set[Hashable] = set()
+            locks: set[Hashable] = set()
             items = 0
             while self._queue and len(batch) < self.max_requests and items < self.max_items:
                 pending = self._queue.popleft()
@@ -115,6 +122,12 @@ class AppendCoalescer(Generic[Req, Res]):
                 if key in keys:  # one request per stream per statement
                     deferred.append(pending)
                     continue
+                wanted = self._locks(pending.request)
+                if batch and len(locks) + len(wanted) > self.max_locks and \
+                        len(locks.union(wanted)) > self.max_locks:
+                    deferred.append(pending)  # the next batch
+                    continue
+                locks.update(wanted)
                 keys.add(key)
                 batch.append(pending)
                 items += self._size(pending.request)

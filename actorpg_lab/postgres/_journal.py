@@ -39,7 +39,8 @@ from .._validation import (
 )
 from .._write_attempts import has_listeners, report_write_attempt
 from ._append_coalescer import AppendCoalescer, outcome
-from ._database import WriteConflict, decode_stored
+from ._boundary import MAX_SCALAR_KEYS, append_keys
+from ._database import WriteConflict, decode_stored, translate
 from ._journal_schema import journal_schema
 from ._listener import Listener
 from ._schema import missing_columns_error
@@ -59,20 +60,26 @@ _GC_PAUSE_ROWS = 1000
 #: Upper bounds of one coalesced statement.
 _BATCH_MAX_APPENDS = 256
 _BATCH_MAX_EVENTS = 10_000
+#: Distinct boundary-lock keys of one coalesced statement (the server's lock table holds
+#: ``max_locks_per_transaction`` x ``max_connections`` of them, 64 x 100 by default).
+_BATCH_MAX_LOCKS = 256
 
 
 class AppendRequest:
     """One validated, encoded append waiting for (or in) a statement."""
 
-    __slots__ = ("checked", "expected", "payloads", "pid", "started")
+    __slots__ = ("checked", "expected", "keys", "payloads", "pid", "started")
 
     def __init__(self, pid: str, expected: int, payloads: list[str],
-                 checked: list[tuple[Any, tuple[str, ...]]], started: float) -> None:
+                 checked: list[tuple[Any, tuple[str, ...]]], started: float,
+                 keys: list[int]) -> None:
         self.pid = pid
         self.expected = expected
         self.payloads = payloads
         self.checked = checked
         self.started = started
+        #: Boundary-lock keys (tags and types, distinct, ascending): see ``_boundary``.
+        self.keys = keys
 
 
 class PostgresJournal(PostgresStore):
@@ -148,7 +155,9 @@ class PostgresJournal(PostgresStore):
             write_many=lambda batch: self._append_many(batch),
             key=lambda request: request.pid,
             size=lambda request: len(request.payloads),
+            locks=lambda request: request.keys,
             slots=_APPEND_SLOTS, max_requests=_BATCH_MAX_APPENDS, max_items=_BATCH_MAX_EVENTS,
+            max_locks=_BATCH_MAX_LOCKS,
             enabled=bool(coalesce_appends),
         )
         self._head_sql = statement("journal_head", **names)
@@ -185,6 +194,29 @@ class PostgresJournal(PostgresStore):
         and one commit (group commit); each keeps its own atomicity, head check and
         outcome.  A lone writer never waits.
         """
+        request = self._request(persistence_id, entries, expected_seq)
+        if request is None:
+            return []
+        return await self._coalescer.submit(request)
+
+    async def append_in_transaction(
+        self, conn: AsyncConnection[Any], persistence_id: str, entries: Sequence[JournalEntry],
+        expected_seq: int,
+    ) -> list[PersistentEvent]:
+        """:meth:`append` as one statement of the caller's open transaction on ``conn``
+        (never coalesced; the same head check and boundary locks, held until that
+        transaction ends).  The events are the caller's to commit or roll back; a
+        conflict raises :class:`~actorpg_lab.JournalConcurrencyError` (the transaction
+        is then aborted)."""
+        request = self._request(persistence_id, entries, expected_seq)
+        if request is None:
+            return []
+        await self._db.ready_pool()  # the tables exist before the caller's statement
+        return await self._append_solo(request, conn=conn)
+
+    def _request(self, persistence_id: str, entries: Sequence[JournalEntry],
+                 expected_seq: int) -> AppendRequest | None:
+        """Validate and encode an append (``None``: nothing to write)."""
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
         checked = validate_entries(entries, self.limits)
@@ -195,10 +227,12 @@ class PostgresJournal(PostgresStore):
         for i, payload in enumerate(payloads):
             check_payload_size(payload, self.limits, f"entries[{i}] payload")
         if not checked:
-            return []
-        return await self._coalescer.submit(
-            AppendRequest(pid, expected_seq, payloads, checked, time.time())
-        )
+            return None
+        type_name = self.codec.type_name
+        keys = append_keys(self.events_table,
+                           [tag for _, tags in checked for tag in tags],
+                           [type_name(type(event)) for event, _ in checked])
+        return AppendRequest(pid, expected_seq, payloads, checked, time.time(), keys)
 
     @property
     def coalesce_appends(self) -> bool:
@@ -206,35 +240,42 @@ class PostgresJournal(PostgresStore):
         return self._coalescer.enabled
 
     async def _append_solo(
-        self, request: AppendRequest, *, maybe_written: bool = False
+        self, request: AppendRequest, *, maybe_written: bool = False,
+        conn: AsyncConnection[Any] | None = None,
     ) -> list[PersistentEvent]:
         """One append, one statement.  ``maybe_written``: an earlier attempt (a failed
-        batch) may have committed it, so a moved head is checked against the rows."""
+        batch) may have committed it, so a moved head is checked against the rows.
+        ``conn``: run it in that connection's open transaction (see
+        :meth:`append_in_transaction`)."""
         pid, expected_seq, payloads, checked = (
             request.pid, request.expected, request.payloads, request.checked
         )
         # One untagged event (the common case): a plain guarded INSERT that returns no
         # row when the head is elsewhere (the head is then re-read: conflicts only).
+        keys = request.keys
         untagged_one = len(payloads) == 1 and not checked[0][1]
-        if untagged_one:
+        if untagged_one:  # at most one key: the event's type
             query = self._append_one_untagged_sql
             params: dict[str, Any] = {
                 "pid": pid, "expected": expected_seq, "payload": payloads[0],
                 "notify": self.notify, "channel": self.channel,
+                "k1": keys[0] if keys else None,
             }
-        elif len(payloads) == 1:
+        elif len(payloads) == 1 and len(keys) <= MAX_SCALAR_KEYS:
             query = self._append_one_sql
             params = {
                 "pid": pid, "expected": expected_seq, "payload": payloads[0],
                 "tags_csv": ",".join(checked[0][1]), "notify": self.notify,
                 "channel": self.channel,
             }
+            for i in range(MAX_SCALAR_KEYS):
+                params[f"k{i + 1}"] = keys[i] if i < len(keys) else None
         else:
             query = self._append_sql
             params = {
                 "pid": pid, "expected": expected_seq, "payloads": payloads,
                 "tags_csv": [",".join(tags) for _, tags in checked],
-                "notify": self.notify, "channel": self.channel,
+                "notify": self.notify, "channel": self.channel, "keys": keys,
             }
         started = request.started
         attempts = 0
@@ -246,7 +287,13 @@ class PostgresJournal(PostgresStore):
             return await cur.fetchone()
 
         try:
-            row = await self._db.run(f"append to {pid!r}", work)
+            if conn is None:
+                row = await self._db.run(f"append to {pid!r}", work)
+            else:
+                try:
+                    row = await work(conn)
+                except Exception as exc:
+                    raise translate(exc, f"append to {pid!r}") from exc
         except WriteConflict as exc:
             actual = await self.highest_seq(pid)
             self._report(pid, expected_seq, actual, None, "conflict", started, len(checked))
@@ -308,7 +355,9 @@ class PostgresJournal(PostgresStore):
         ords: list[int] = []
         payloads: list[str] = []
         tags_csv: list[str] = []
+        keys: set[int] = set()
         for r, request in enumerate(batch, start=1):
+            keys.update(request.keys)
             for k, (payload, (_, tags)) in enumerate(
                 zip(request.payloads, request.checked, strict=True), start=1
             ):
@@ -320,7 +369,7 @@ class PostgresJournal(PostgresStore):
             "pids": [request.pid for request in batch],
             "expecteds": [request.expected for request in batch],
             "idxs": idxs, "ords": ords, "payloads": payloads, "tags_csv": tags_csv,
-            "notify": self.notify, "channel": self.channel,
+            "notify": self.notify, "channel": self.channel, "keys": sorted(keys),
         }
         attempts = 0
 

@@ -4,19 +4,36 @@ Three tables (``sql/journal_schema.sql``); the ``position`` column of the events
 tag tables (added to journals created before positions by
 ``sql/journal_add_position.sql``, or by a DBA with ``sql/migrate_positions.sql``), and
 three indexes: the tag rows of an event (for ``delete``) and the two ordering indexes
-of tag queries.
+of tag queries; and the event type (``sql/journal_type_function.sql``, the IMMUTABLE
+``<events>_type_v1(payload)``) with its index ``<events>_by_type`` (built concurrently
+on an existing journal; ``sql/migrate_dcb.sql`` for a DBA).
 """
 
 from __future__ import annotations
 
-from ._schema import ColumnSpec, IndexSpec, SchemaSpec, TableSpec, index_name
+from psycopg import sql
+
+from ._schema import ColumnSpec, FunctionSpec, IndexSpec, SchemaSpec, TableSpec, index_name
 from ._sql import statement
 from ._write_history import ConflictLog
 
-__all__ = ["MANUAL_MIGRATION", "journal_schema"]
+__all__ = ["DCB_MIGRATION", "MANUAL_MIGRATION", "journal_schema", "type_function_name",
+           "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
 MANUAL_MIGRATION = "actorpg_lab/postgres/sql/migrate_positions.sql"
+#: The script that adds the event-type function and index (conditional appends need them).
+DCB_MIGRATION = "actorpg_lab/postgres/sql/migrate_dcb.sql"
+
+
+def type_function_name(events: str) -> str:
+    """``<events>_type_v1``: the IMMUTABLE function giving a payload's event type."""
+    return index_name(events, "_type_v1")
+
+
+def type_index_name(events: str) -> str:
+    """``<events>_by_type``: the index of events by type and position."""
+    return index_name(events, "_by_type")
 
 
 def journal_schema(events: str, tags: str, meta: str, *,
@@ -43,6 +60,12 @@ def journal_schema(events: str, tags: str, meta: str, *,
                       "journal_index_events_by_position", (("events", events),)),
             IndexSpec(tags, index_name(tags, "_by_position"), "journal_index_tags_by_position",
                       (("tags", tags),)),
+            IndexSpec(events, type_index_name(events), "journal_index_events_by_type",
+                      (("events", events), ("function", type_function_name(events)))),
         ],
         manual_script=MANUAL_MIGRATION,
+        functions=[FunctionSpec(
+            sql.SQL("{}(text)").format(sql.Identifier(type_function_name(events))).as_string(None),
+            statement("journal_type_function", function=type_function_name(events)),
+        )],
     )

@@ -15,7 +15,9 @@ do the work once):
   a lock request that waits queues every later writer behind it, so the request is
   withdrawn after :data:`LOCK_TIMEOUT_MS` instead of ever being held while others wait;
 * a missing (or invalid) index of an existing table: ``CREATE INDEX CONCURRENTLY``,
-  which does not block writers at all.
+  which does not block writers at all;
+* a missing function (e.g. the journal's IMMUTABLE event-type function an index is
+  built on): created first, in its own transaction (it locks no table).
 
 With ``auto_create_tables=False`` nothing is created: missing columns are reported
 back (the journal then keeps working without them where it can, and names the SQL
@@ -40,6 +42,7 @@ from ._sql import statement
 __all__ = [
     "LOCK_TIMEOUT_MS",
     "ColumnSpec",
+    "FunctionSpec",
     "IndexSpec",
     "SchemaSpec",
     "TableSpec",
@@ -99,6 +102,15 @@ class IndexSpec:
 
 
 @dataclass(frozen=True)
+class FunctionSpec:
+    """A function ``signature`` (``"name(argtype, ...)"``, resolved on the search path like
+    the tables) and the script that creates it."""
+
+    signature: str
+    create: sql.Composed
+
+
+@dataclass(frozen=True)
 class SchemaSpec:
     """Everything one store needs; ``manual_script`` is what a DBA runs instead of
     ``auto_create_tables`` (named in the error when a column is missing)."""
@@ -108,6 +120,7 @@ class SchemaSpec:
     columns: Sequence[ColumnSpec] = ()
     indexes: Sequence[IndexSpec] = ()
     manual_script: str | None = None
+    functions: Sequence[FunctionSpec] = ()
     _names: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -120,6 +133,7 @@ class _Catalog:
     columns: dict[str, set[str]]
     indexes: dict[str, set[str]]
     invalid: dict[str, set[str]]
+    missing_functions: set[str] = field(default_factory=set)
 
 
 async def _read_catalog(conn: AsyncConnection[Any], spec: SchemaSpec) -> _Catalog:
@@ -131,17 +145,22 @@ async def _read_catalog(conn: AsyncConnection[Any], spec: SchemaSpec) -> _Catalo
         catalog.columns[name] = set(columns)
         catalog.indexes[name] = set(indexes)
         catalog.invalid[name] = set(invalid)
+    if spec.functions:
+        cur = await conn.execute(statement("schema_functions_missing"),
+                                 {"signatures": [f.signature for f in spec.functions]})
+        catalog.missing_functions = {row[0] for row in await cur.fetchall()}
     return catalog
 
 
-def _missing(spec: SchemaSpec, catalog: _Catalog) -> tuple[list[TableSpec], list[ColumnSpec],
-                                                           list[IndexSpec]]:
+def _missing(spec: SchemaSpec, catalog: _Catalog) -> tuple[
+        list[TableSpec], list[ColumnSpec], list[IndexSpec], list[FunctionSpec]]:
     tables = [t for t in spec.tables if t.name not in catalog.present]
     columns = [c for c in spec.columns
                if c.table in catalog.present and c.name not in catalog.columns[c.table]]
     indexes = [i for i in spec.indexes
                if i.name not in catalog.indexes.get(i.table, set())]
-    return tables, columns, indexes
+    functions = [f for f in spec.functions if f.signature in catalog.missing_functions]
+    return tables, columns, indexes, functions
 
 
 async def ensure_schema(
@@ -155,13 +174,13 @@ async def ensure_schema(
     """
     async with pool.connection() as conn:  # ends (commits) a non-autocommit read too
         catalog = await _read_catalog(conn, spec)
-    tables, columns, indexes = _missing(spec, catalog)
+    tables, columns, indexes, functions = _missing(spec, catalog)
     if not create:
         missing = frozenset(f"{c.table}.{c.name}" for c in columns)
         if missing:
             _log.warning("%s", missing_columns_error(spec, missing))
         return missing
-    if tables or columns or indexes:
+    if tables or columns or indexes or functions:
         async with pool.connection() as conn:
             await _build(conn, spec)
     return frozenset()
@@ -185,8 +204,11 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
     await conn.execute("SELECT pg_advisory_lock(%s)", [SCHEMA_LOCK_KEY])
     try:
         catalog = await _read_catalog(conn, spec)
-        tables, columns, indexes = _missing(spec, catalog)
+        tables, columns, indexes, functions = _missing(spec, catalog)
         new_tables = {t.name for t in tables}
+        for function in functions:  # before the indexes built on them
+            async with conn.transaction():
+                await conn.execute(function.create)
         if tables:
             async with conn.transaction():
                 for create in _distinct(t.create for t in tables):

@@ -3,6 +3,8 @@
 -- passes the same check blocks on the primary key and then fails with 23505.
 -- The tag rows are derived from the CSV mirror of the rows actually inserted (tags
 -- never contain commas), so no separate tag arrays travel.  Arrays go in binary.
+-- %(keys)s: the boundary keys of the events' tags and types (distinct, ascending), locked
+-- shared before any row is inserted (postgres/_boundary.py says why).
 WITH head AS (
     SELECT GREATEST(
         COALESCE((SELECT max(sequence_nr) FROM {events} WHERE persistence_id = %(pid)s), 0),
@@ -12,12 +14,15 @@ WITH head AS (
 clock AS (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
 ),
+locks AS (
+    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest(%(keys)b::bigint[]) AS k
+),
 inserted_events AS (
     INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
     SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms
     FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[]) WITH ORDINALITY AS e (payload, tags, ord),
-         head, clock
-    WHERE head.seq = %(expected)s
+         head, clock, locks
+    WHERE head.seq = %(expected)s AND locks.n >= 0
     RETURNING sequence_nr, tags, pg_current_xact_id() AS position  -- = the column default
 ),
 inserted_tags AS (

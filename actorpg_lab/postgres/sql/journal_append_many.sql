@@ -5,7 +5,9 @@
 -- is the row with idx = r, ord = k).  Returns every request's head, so the caller can
 -- raise JournalConcurrencyError for exactly the requests that lost.  A racing writer on
 -- any of the streams makes the whole statement fail with 23505; the caller then
--- retries every request on its own.
+-- retries every request on its own.  %(keys)s: the boundary keys of every event's tags
+-- and type (distinct, ascending), locked shared before any row is inserted
+-- (postgres/_boundary.py says why).
 WITH req AS (
     SELECT r.idx, r.pid, r.expected
     FROM unnest(%(pids)b::text[], %(expecteds)b::bigint[]) WITH ORDINALITY AS r (pid, expected, idx)
@@ -20,13 +22,17 @@ head AS (
 clock AS (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
 ),
+locks AS (
+    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest(%(keys)b::bigint[]) AS k
+),
 inserted_events AS (
     INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
     SELECT head.pid, head.expected + ev.ord, ev.payload, ev.tags, clock.ms
     FROM unnest(%(idxs)b::bigint[], %(ords)b::bigint[], %(payloads)b::text[], %(tags_csv)b::text[])
              AS ev (idx, ord, payload, tags)
          JOIN head ON head.idx = ev.idx AND head.seq = head.expected,
-         clock
+         clock, locks
+    WHERE locks.n >= 0
     RETURNING persistence_id, sequence_nr, tags, pg_current_xact_id() AS position
 ),
 inserted_tags AS (

@@ -1,5 +1,7 @@
 -- journal_append.sql for exactly one event, with scalar parameters (no arrays to
 -- encode): the head check, the event row, its tag rows and the NOTIFY in one statement.
+-- %(k1)s .. %(k4)s: the event's boundary keys (its tags and type, ascending, NULL when
+-- unused), locked shared before the row is inserted (postgres/_boundary.py says why).
 WITH head AS (
     SELECT GREATEST(
         COALESCE((SELECT max(sequence_nr) FROM {events} WHERE persistence_id = %(pid)s), 0),
@@ -14,6 +16,10 @@ inserted_events AS (
     SELECT %(pid)s, %(expected)s + 1, %(payload)s, %(tags_csv)s, clock.ms
     FROM head, clock
     WHERE head.seq = %(expected)s
+      AND (%(k1)s::bigint IS NULL OR pg_advisory_xact_lock_shared(%(k1)s::bigint) IS NOT NULL)
+      AND (%(k2)s::bigint IS NULL OR pg_advisory_xact_lock_shared(%(k2)s::bigint) IS NOT NULL)
+      AND (%(k3)s::bigint IS NULL OR pg_advisory_xact_lock_shared(%(k3)s::bigint) IS NOT NULL)
+      AND (%(k4)s::bigint IS NULL OR pg_advisory_xact_lock_shared(%(k4)s::bigint) IS NOT NULL)
     RETURNING sequence_nr, tags, pg_current_xact_id() AS position  -- = the column default
 ),
 inserted_tags AS (

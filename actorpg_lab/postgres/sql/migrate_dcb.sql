@@ -1,0 +1,29 @@
+-- Manual migration for conditional appends (DCB) and the event-type index, for
+-- databases where the application role may not run DDL
+-- (PostgresJournal(auto_create_tables=False)).  Run it as the tables' owner, e.g.
+--
+--     psql "$DATABASE_URL" -f migrate_dcb.sql
+--
+-- It is idempotent.  It assumes the default table name events; with
+-- PostgresJournal(events_table="x") replace events by x (in the function, the index and
+-- their names).  Until it ran, conditional appends (append(..., condition=...)) and
+-- read_matching raise JournalError naming this script; plain appends keep working (and
+-- take their boundary locks regardless: that needs no DDL).
+--
+-- What it does, and why it does not stall the application:
+-- * creates the IMMUTABLE function events_type_v1(payload): the event type is the name
+--   in the codec's envelope, so no column is added and no row is rewritten;
+-- * builds the index events_by_type on it CONCURRENTLY: writers keep writing.  (CREATE
+--   INDEX CONCURRENTLY cannot run inside a transaction block: run this file with psql's
+--   default autocommit, not with --single-transaction.)
+-- The role the application uses needs EXECUTE on the function (granted to PUBLIC by
+-- default).
+
+CREATE OR REPLACE FUNCTION events_type_v1(payload text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT substring(left(payload, 1024) from '^\{"\$type":"((?:[^"\\]|\\.)*)"') $$;
+
+-- A failed concurrent build leaves an INVALID index behind: drop it first if so
+-- (DROP INDEX CONCURRENTLY events_by_type;) and rerun.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS events_by_type
+    ON events (events_type_v1(payload), position, persistence_id, sequence_nr);
