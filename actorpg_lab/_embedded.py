@@ -7,7 +7,8 @@ process or a restarted Jupyter kernel gets the same DSN.
 We drive ``initdb``/``pg_ctl`` ourselves rather than through the package's own server
 wrapper because, as root, that wrapper widens the permissions of every parent folder
 of the data directory.  Here, as root, the server runs as the unprivileged system user
-``actorpg`` and the data directory lives under ``./.actorpg/`` only when that path is
+named by ``ACTORPG_SERVER_USER`` (default ``actorpg``; created when missing, see
+:mod:`actorpg_lab._server_user`) and the data directory lives under ``./.actorpg/`` only when that path is
 already reachable by that user; otherwise it lives under ``/var/tmp/actorpg-root/`` and
 ``./.actorpg/`` records where (nothing above it is chmod-ed).
 
@@ -51,12 +52,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ._errors import UnsafePathError
+from ._server_user import server_ids, server_user
 
 __all__ = ["EmbeddedPostgres", "UnsafePathError", "find_data_dir"]
 
 _log = logging.getLogger("actorpg_lab.embedded")
-
-_SERVER_USER = "actorpg"
 
 #: Where, as root, data lives when ``./.actorpg`` is not reachable by the server user.
 FALLBACK_DATA_ROOT = Path("/var/tmp/actorpg-root")
@@ -89,21 +89,9 @@ def bin_dir() -> Path:
 
 
 def _server_ids() -> tuple[int, int] | None:
-    """``(uid, gid)`` of the server user when running as root (created if missing)."""
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    try:
-        entry = pwd.getpwnam(_SERVER_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             _SERVER_USER],
-            check=True, capture_output=True, env=_SERVER_ENV,
-        )
-        entry = pwd.getpwnam(_SERVER_USER)
-    return entry.pw_uid, entry.pw_gid
+    """``(uid, gid)`` of the server user (``ACTORPG_SERVER_USER``) when running as root
+    (created if missing, see :mod:`actorpg_lab._server_user`)."""
+    return server_ids()
 
 
 def _owner_name(uid: int) -> str:
@@ -368,7 +356,7 @@ class EmbeddedPostgres:
             pgdata = parent / digest
             (self.root / "pgdata.location").write_text(str(pgdata))
             _log.info("%s is not reachable by user %r; data lives in %s", self.root,
-                      _SERVER_USER, pgdata)
+                      server_user(), pgdata)
         with contextlib.suppress(FileExistsError):
             pgdata.mkdir(mode=0o700)
         if ids is not None and folder_problem(pgdata, [os.geteuid()], private=True) is None:
@@ -474,6 +462,6 @@ def _check_binaries_reachable() -> None:
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             raise RuntimeError(
                 f"the PostgreSQL binaries in {binary.parent} are not reachable by the "
-                f"unprivileged user {_SERVER_USER!r} ({parent} is not o+x); install the "
+                f"unprivileged user {server_user()!r} ({parent} is not o+x); install the "
                 f"package into a virtual environment other users can read"
             )

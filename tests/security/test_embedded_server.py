@@ -28,9 +28,9 @@ from .conftest import as_hostile
 def _server_uid() -> int:
     if os.geteuid() != 0:
         return os.geteuid()
-    import pwd
-
-    return pwd.getpwnam("actorpg").pw_uid
+    ids = embedded._server_ids()
+    assert ids is not None
+    return ids[0]
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Set-up on a fresh machine (issue 20): the server user, the server binaries, the README."""
