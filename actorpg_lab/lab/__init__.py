@@ -33,22 +33,22 @@ if _missing:
     )
 
 from . import demo
-from ._conflicts import ConflictRecorder
 from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
-from ._diff import ABSENT, Change, StateDiff, diff_states
-from ._display import Table, show
-from ._history import plot_conflict_timeline, plot_pruning_history
-from ._partitions import pid_bucket
-from ._payloads import expand_payloads
-from ._pruning import (
+from ._workbench import Workbench
+from .frames.partitions import pid_bucket
+from .frames.payloads import expand_payloads
+from .history.conflicts import ConflictRecorder
+from .history.pruning import (
     PruningRecorder,
     plot_recovery_cost,
     plot_what_if,
     recovery_cost,
     simulate_policies,
 )
-from ._replayer import Replayer, ReplayProblem
-from ._workbench import Workbench
+from .history.stored import plot_conflict_timeline, plot_pruning_history
+from .notebook.display import Table, show
+from .replay.diff import ABSENT, Change, StateDiff, diff_states
+from .replay.replayer import Replayer, ReplayProblem
 
 __all__ = [
     "ABSENT",

@@ -25,8 +25,8 @@ import pandas as pd
 from .._dsn import holds_secret, redact_dsn
 from .._embedded import EmbeddedPostgres
 from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
-from ._demo import Account, ensure_demo
 from ._workbench import Workbench
+from .demo.bank import Account, ensure_demo
 
 #: Printed when ``--url`` spells out a password (other local users can read it in ``ps``).
 PASSWORD_IN_URL_WARNING = (

@@ -8,10 +8,10 @@ import os
 from .._dsn import describe_target, with_connect_timeout
 from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
 from .._validation import check_table_name
-from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS
-from ._notebook import in_notebook, install_notebook_logging
-from ._session import timeout_params
 from ._workbench import Workbench
+from .db.session import timeout_params
+from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS
+from .notebook.kernel import in_notebook, install_notebook_logging
 
 __all__ = ["DEFAULT_DATA_DIR", "SCHEMA_MARKER", "connect", "find_data_dir", "use_schema"]
 
@@ -60,7 +60,7 @@ def connect(url: str | None = None, *, events_table: str = "events",
     (millisecond times, ``account, deposit`` tags, shortened JSON, percentages), display
     a frame with :func:`~actorpg_lab.lab.show`.  In a Jupyter kernel the library's
     warnings and errors print as one line each, without a traceback, unless logging is
-    configured (:mod:`actorpg_lab.lab._notebook`).
+    configured (:mod:`actorpg_lab.lab.notebook.kernel`).
     """
     import pandas as pd
 
@@ -101,7 +101,7 @@ def use_schema(url: str, schema: str, *, fresh: bool = False,
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from ._sql import composed, load_sql
+    from .db.statements import composed, load_sql
 
     check_table_name("schema", schema)
     timeout = timeout_params(connect_timeout)

@@ -30,21 +30,21 @@ from .._dsn import describe_target, redact_dsn, with_connect_timeout
 from .._embedded import EmbeddedPostgres
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
-from ._arguments import EventFilter, TimeLike
-from ._conflicts import ConflictRecorder
-from ._display import Table, show
-from ._frames import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
-from ._payloads import PayloadErrors
-from ._pruning import (
+from .db.loop import LoopThread
+from .db.session import timeout_params
+from .frames.filter import EventFilter, TimeLike
+from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
+from .frames.payloads import PayloadErrors
+from .history.conflicts import ConflictRecorder
+from .history.pruning import (
     PruningRecorder,
     plot_recovery_cost,
     plot_what_if,
     recovery_cost,
     simulate_policies,
 )
-from ._replayer import Replayer, SnapshotChoice, resolve_behaviour
-from ._runner import LoopThread
-from ._session import timeout_params
+from .notebook.display import Table, show
+from .replay.replayer import Replayer, SnapshotChoice, resolve_behaviour
 
 __all__ = ["Workbench"]
 
@@ -290,7 +290,7 @@ class Workbench:
         >>> wb.check_streams(Account, only_problems=True)
         >>> wb.replay(Account, "account-07")   # opens at its first problem
         """
-        from ._health import check_streams_frame, fold_checker
+        from .diagnose.streams import check_streams_frame, fold_checker
 
         fold = None
         if behaviour is not None:
@@ -316,7 +316,7 @@ class Workbench:
         ``writer`` (``<host>:<pid>`` or the store's ``writer=``) and ``timestamp`` (UTC),
         oldest first.  Empty when no store logged any.  Draw it with
         :meth:`plot_conflicts`."""
-        from ._history import load_conflicts
+        from .history.stored import load_conflicts
 
         return load_conflicts(self.frames, [
             ("journal", f"{self.tables.events}_conflicts"),
@@ -328,19 +328,19 @@ class Workbench:
         process (``<snapshots>_pruned``): ``persistence_id``, ``sequence_nr``,
         ``saved_at``, ``pruned_at`` (UTC), ``lifetime`` and ``writer``.  Draw it with
         :meth:`plot_pruning`."""
-        from ._history import load_pruned
+        from .history.stored import load_pruned
 
         return load_pruned(self.frames, f"{self.tables.snapshots}_pruned", persistence_ids)
 
     def plot_conflicts(self, persistence_id: str | None = None, ax: Any = None) -> Any:
         """:func:`~actorpg_lab.lab.plot_conflict_timeline` of :meth:`conflicts_frame`."""
-        from ._history import plot_conflict_timeline
+        from .history.stored import plot_conflict_timeline
 
         return plot_conflict_timeline(self.conflicts_frame(), ax, persistence_id=persistence_id)
 
     def plot_pruning(self, persistence_id: str | None = None, ax: Any = None) -> Any:
         """:func:`~actorpg_lab.lab.plot_pruning_history` of :meth:`pruned_frame`."""
-        from ._history import plot_pruning_history
+        from .history.stored import plot_pruning_history
 
         return plot_pruning_history(self.pruned_frame(), ax, persistence_id=persistence_id)
 
@@ -358,7 +358,7 @@ class Workbench:
             for batch in wb.iter_journal(batch_rows=200_000, since="2026-01-01"):
                 totals = totals.add(batch.groupby("persistence_id").size(), fill_value=0)
         """
-        from ._iteration import check_batch_rows, iter_journal
+        from .frames.iteration import check_batch_rows, iter_journal
 
         rows = check_batch_rows(batch_rows)
         where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
@@ -385,7 +385,7 @@ class Workbench:
           ``overwrite=True``, which replaces the whole dataset only once the new one is
           complete (a failed export leaves the old one in place).
         """
-        from ._export import export_parquet
+        from .frames.parquet import export_parquet
 
         where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
         return export_parquet(self.url, self.tables.events, path, where, overwrite=overwrite,
@@ -407,7 +407,7 @@ class Workbench:
             ddf = wb.journal_dask(since="2026-01-01")
             ddf.groupby("persistence_id", observed=True).size().compute()
         """
-        from ._dask import journal_dask
+        from .frames.to_dask import journal_dask
 
         where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
         return journal_dask(self.url, self.tables.events, where, npartitions,
@@ -429,12 +429,12 @@ class Workbench:
         ``"implicit"`` -- an unregistered dataclass stored under its module path --,
         ``"unregistered"``), ``current_version`` and ``error`` (why a sample does not
         decode).  Computed in SQL over the JSON text; see
-        :mod:`actorpg_lab.lab._event_types`.  ``codec`` checks another codec (e.g. the
+        :mod:`actorpg_lab.lab.diagnose.event_types`.  ``codec`` checks another codec (e.g. the
         upcasters about to be deployed) instead of :attr:`codec`.
 
         >>> wb.event_types_frame().query("undecodable > 0")
         """
-        from ._event_types import event_types_frame
+        from .diagnose.event_types import event_types_frame
 
         return event_types_frame(self.frames, codec or self.codec, persistence_ids)
 
@@ -446,7 +446,7 @@ class Workbench:
 
         >>> wb.decode_check()            # after changing a class: what no longer reads
         """
-        from ._event_types import decode_check_frame
+        from .diagnose.event_types import decode_check_frame
 
         return decode_check_frame(self.frames, codec or self.codec, persistence_ids)
 
@@ -465,7 +465,7 @@ class Workbench:
 
         >>> wb.compare_replays(BuggyAccount, FixedAccount).dropna(subset=["diverged_at"])
         """
-        from ._compare_replays import Side, compare_replays_frame
+        from .diagnose.compare import Side, compare_replays_frame
 
         sides = []
         for name, behaviour, codec in (("before", before, before_codec),
@@ -492,7 +492,7 @@ class Workbench:
             state) or a sequence number (the newest snapshot at or below it).
         :param to_seq: stop there (default: the head).
         """
-        from ._event_types import stored_versions
+        from .diagnose.event_types import stored_versions
 
         on_event, initial, _label = resolve_behaviour(behaviour, persistence_id)
         return Replayer(self.run, self.journal, self.snapshot_store, persistence_id, on_event,

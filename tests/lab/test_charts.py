@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from actorpg_lab import DurableStateConcurrencyError, lab
-from actorpg_lab.lab._charts import place_labels, writer_labels
+from actorpg_lab.lab.history.charts import place_labels, writer_labels
 
 
 def _overlaps(ax: Any) -> list[tuple[str, str]]:
@@ -146,7 +146,7 @@ def test_pruning_history_labels_each_point_with_how_long_it_lived() -> None:
 
 
 def test_recovery_cost_names_every_stream_sharing_a_spot() -> None:
-    from actorpg_lab.lab._pruning import plot_recovery_cost
+    from actorpg_lab.lab.history.pruning import plot_recovery_cost
 
     streams = pd.DataFrame({
         "persistence_id": ["a-1", "a-2", "b-1", "b-2", "b-3", "c"],

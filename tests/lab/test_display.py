@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from actorpg_lab import JournalEntry, lab
-from actorpg_lab.lab._display import (
+from actorpg_lab.lab.notebook.display import (
     MISSING,
     format_duration,
     format_number,
@@ -140,7 +140,7 @@ def test_expected_failures_log_one_line_without_traceback() -> None:
     import io
     import logging
 
-    from actorpg_lab.lab._notebook import OneLineHandler, install_notebook_logging
+    from actorpg_lab.lab.notebook.kernel import OneLineHandler, install_notebook_logging
 
     out = io.StringIO()
     logger = logging.getLogger("actorpg_lab.actors.test")
@@ -164,7 +164,7 @@ def test_install_notebook_logging_is_idempotent_and_respects_configured_logging(
     import io
     import logging
 
-    from actorpg_lab.lab._notebook import OneLineHandler, in_notebook, install_notebook_logging
+    from actorpg_lab.lab.notebook.kernel import OneLineHandler, in_notebook, install_notebook_logging
 
     assert not in_notebook()  # pytest is no Jupyter kernel
     logger = logging.getLogger("actorpg_lab")
@@ -182,7 +182,7 @@ def test_install_notebook_logging_is_idempotent_and_respects_configured_logging(
 
 
 def test_progress_note_shows_age_only_for_recent_rows() -> None:
-    from actorpg_lab.lab._strategies import newest_row
+    from actorpg_lab.lab.frames.strategies import newest_row
 
     now = 1_700_000_000.0
     assert newest_row(int((now - 4.25) * 1000), now) == "newest 22:13:15.750 UTC (4.2s ago)"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from actorpg_lab import JournalEntry, TagFilter, default_codec, event_type, lab
-from actorpg_lab.lab._literals import bind_literals
+from actorpg_lab.lab.db.literals import bind_literals
 
 
 @event_type("test_lab.Moved")

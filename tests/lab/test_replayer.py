@@ -10,9 +10,9 @@ import pytest
 
 from actorpg_lab import JournalEntry, lab
 from actorpg_lab.lab import ABSENT, diff_states
-from actorpg_lab.lab._replayer import resolve_behaviour
-from actorpg_lab.lab._replayer_view import default_speed, delta_text, play_timing, state_html
 from actorpg_lab.lab.demo import Account, AccountState, Deposited, Withdrawn
+from actorpg_lab.lab.replay.replayer import resolve_behaviour
+from actorpg_lab.lab.replay.view import default_speed, delta_text, play_timing, state_html
 
 
 def seed_account(wb: lab.Workbench, pid: str = "acc-1", n: int = 12) -> list[Any]:
@@ -292,7 +292,7 @@ def test_the_event_pane_shows_a_readable_time_and_the_summary_counts_in_english(
 def test_short_traceback_shows_the_code_not_the_standard_librarys_plumbing() -> None:
     import asyncio
 
-    from actorpg_lab.lab._health import short_traceback
+    from actorpg_lab.lab.diagnose.streams import short_traceback
 
     def on_event(state: int, event: int) -> int:
         raise TypeError(f"unknown event {event}")

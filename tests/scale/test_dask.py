@@ -14,9 +14,9 @@ from psycopg.conninfo import make_conninfo
 
 from actorpg_lab import JournalEntry
 from actorpg_lab.lab import Workbench, connect
-from actorpg_lab.lab._arguments import EventFilter
-from actorpg_lab.lab._dask import Conninfo, PartitionSpec, plan
-from actorpg_lab.lab._partitions import StreamSize, key_ranges
+from actorpg_lab.lab.frames.filter import EventFilter
+from actorpg_lab.lab.frames.partitions import StreamSize, key_ranges
+from actorpg_lab.lab.frames.to_dask import Conninfo, PartitionSpec, plan
 
 from .conftest import Seed
 

@@ -14,10 +14,10 @@ import pytest
 
 from actorpg_lab import JournalEntry
 from actorpg_lab.lab import Workbench, pid_bucket
-from actorpg_lab.lab import _export as export_module
-from actorpg_lab.lab._arguments import EventFilter
-from actorpg_lab.lab._iteration import rebatch
-from actorpg_lab.lab._partitions import StreamSize
+from actorpg_lab.lab.frames import parquet as export_module
+from actorpg_lab.lab.frames.filter import EventFilter
+from actorpg_lab.lab.frames.iteration import rebatch
+from actorpg_lab.lab.frames.partitions import StreamSize
 
 from ._memory_probe import run_probe, seed_journal
 from .conftest import HOSTILE_IDS, Seed

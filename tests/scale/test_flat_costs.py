@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from actorpg_lab.lab import Workbench
-from actorpg_lab.lab._arguments import ids_value
-from actorpg_lab.lab._literals import bind_literals
-from actorpg_lab.lab._sql import render
+from actorpg_lab.lab.db.literals import bind_literals
+from actorpg_lab.lab.db.statements import render
+from actorpg_lab.lab.frames.filter import ids_value
 
 STREAMS, PER_STREAM = 30, 200
 
@@ -74,7 +74,7 @@ def test_streams_overview_reads_a_few_rows_per_stream(journal: Workbench, pg_url
 
 
 def test_the_full_scan_is_what_stats_true_asks_for(journal: Workbench, pg_url: str) -> None:
-    from actorpg_lab.lab._read_model import type_prefix
+    from actorpg_lab.lab.frames.columns import type_prefix
 
     statement = bind_literals(render("streams", events="events", meta="events_meta",
                                      snapshots="snapshots"),

@@ -70,14 +70,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
-from .._dsn import DEFAULT_CONNECT_TIMEOUT
-from ._arguments import EventFilter
-from ._iteration import empty_journal_frame, rebatch
-from ._partitions import StreamSize, pid_bucket, stream_sizes
-from ._payloads import parse_pool
-from ._read_model import split_tags
-from ._session import AdbcSession
-from ._sql import fragment, position_column, render
+from ..._dsn import DEFAULT_CONNECT_TIMEOUT
+from ..db.session import AdbcSession
+from ..db.statements import fragment, position_column, render
+from .columns import split_tags
+from .filter import EventFilter
+from .iteration import empty_journal_frame, rebatch
+from .partitions import StreamSize, pid_bucket, stream_sizes
+from .payloads import parse_pool
 
 __all__ = ["DEFAULT_BUCKETS", "export_parquet"]
 
@@ -89,7 +89,7 @@ DEFAULT_BUCKETS = 16
 ROW_GROUP_ROWS = 65_536
 #: Most bytes (Arrow buffers) per row group: a row group is closed at the first of the
 #: two limits, so wide payloads make shorter row groups, never bigger memory.  About one
-#: ADBC record batch (``_session._BATCH_BYTES``): what an export holds per worker.
+#: ADBC record batch (``db.session._BATCH_BYTES``): what an export holds per worker.
 ROW_GROUP_BYTES = 4 << 20
 #: Rows per file before the next part file is started.
 MAX_ROWS_PER_FILE = 2_000_000

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
-from .._codec import DecodeError, JsonCodec
-from ._health import _ids_json
-from ._sql import load_sql, render
+from ..._codec import DecodeError, JsonCodec
+from ..db.statements import load_sql, render
+from .streams import _ids_json
 
 if TYPE_CHECKING:
     from psycopg import sql
 
-    from ._frames import FrameLoader
+    from ..frames.loader import FrameLoader
 
 __all__ = ["DECODE_CHECK_COLUMNS", "EVENT_TYPES_COLUMNS", "StoredVersion",
            "decode_check_frame", "decode_error", "event_types_frame", "parse_kind",

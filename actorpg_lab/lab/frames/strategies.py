@@ -26,8 +26,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arguments import MIN_BIGINT
-from ._builder import FrameBuilder, close_stream
+from .builder import FrameBuilder, close_stream
+from .filter import MIN_BIGINT
 
 __all__ = ["Progress", "Stream", "bar_total", "load", "newest_row"]
 

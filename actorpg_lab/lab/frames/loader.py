@@ -1,6 +1,6 @@
 """Columnar DataFrame loaders for the journal, tag streams, snapshots and durable state.
 
-Reads go through ADBC (``adbc_driver_postgresql``, :mod:`._session`): PostgreSQL sends
+Reads go through ADBC (``adbc_driver_postgresql``, :mod:`..db.session`): PostgreSQL sends
 rows with ``COPY ... BINARY``, the driver builds Arrow record batches in C, and pandas
 gets them through :meth:`pyarrow.Table.to_pandas` — several times faster than
 ``pandas.read_sql``.  Only ``SELECT`` is used, so a read-only role can load every frame;
@@ -8,8 +8,8 @@ a table that does not exist yet yields an empty frame with the usual columns and
 
 The pieces, one concern per module: arguments and the :class:`EventFilter`
 (:mod:`._arguments`), literal binding (:mod:`._literals`), payload expansion
-(:mod:`._payloads`), the ADBC session (:mod:`._session`), load strategies
-(:mod:`._strategies`) and the frame builder (:mod:`._builder`).  This module puts them
+(:mod:`.payloads`), the ADBC session (:mod:`..db.session`), load strategies
+(:mod:`.strategies`) and the frame builder (:mod:`.builder`).  This module puts them
 together per frame.
 
 **Size guard.** Before a load the table's planner statistics are checked (no extra
@@ -29,16 +29,16 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from .._dsn import redact_dsn
-from .._tag_filter import TagFilter, as_tag_filter
-from ._arguments import EventFilter, check_limit, ids_value
-from ._builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
-from ._literals import SqlValues
-from ._payloads import PayloadErrors, check_errors
-from ._read_model import type_prefix
-from ._session import AdbcSession, TableStats
-from ._sql import fragment, position_column, render
-from ._strategies import bar_total, load
+from ..._dsn import redact_dsn
+from ..._tag_filter import TagFilter, as_tag_filter
+from ..db.literals import SqlValues
+from ..db.session import AdbcSession, TableStats
+from ..db.statements import fragment, position_column, render
+from .builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
+from .columns import type_prefix
+from .filter import EventFilter, check_limit, ids_value
+from .payloads import PayloadErrors, check_errors
+from .strategies import bar_total, load
 
 __all__ = ["DEFAULT_MAX_LOAD_BYTES", "DEFAULT_MAX_LOAD_ROWS", "FrameLoader", "Tables"]
 

@@ -21,14 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._codec import event_type
-from .._errors import DurableStateConcurrencyError, JournalConcurrencyError
-from .._types import JournalEntry
-from ..actors import PersistentActor, SnapshotPolicy, every_n_events
-from ._sql import composed
+from ..._codec import event_type
+from ..._errors import DurableStateConcurrencyError, JournalConcurrencyError
+from ..._types import JournalEntry
+from ...actors import PersistentActor, SnapshotPolicy, every_n_events
+from ..db.statements import composed
 
 if TYPE_CHECKING:
-    from ._workbench import Workbench
+    from .._workbench import Workbench
 
 __all__ = [
     "Account",
@@ -280,15 +280,15 @@ def seed_bank(wb: Workbench, *, accounts: int = 12, operations: int = 300, seed:
 
 
 def _writer_name(name: str) -> str:
-    from ..postgres._write_history import default_writer
+    from ...postgres._write_history import default_writer
 
     return f"{default_writer()}/{name}"
 
 
 async def _seed_bank(wb: Workbench, accounts: int, operations: int, seed: int, prefix: str,
                      snapshot_every: int, log_history: bool = False) -> dict[str, int]:
-    from ..actors import ActorSystem
-    from ..postgres import PostgresSnapshotStore
+    from ...actors import ActorSystem
+    from ...postgres import PostgresSnapshotStore
 
     snapshot_store: Any = wb.snapshot_store
     if log_history:
@@ -354,7 +354,7 @@ def seed_counters(wb: Workbench, *, keys: Iterable[str] = ("counter-a", "counter
 async def _seed_counters(wb: Workbench, keys: list[str], writers: int, increments: int,
                          seed: int, max_delay: float, log_history: bool = False
                          ) -> dict[str, int]:
-    from ..postgres import PostgresDurableStateStore
+    from ...postgres import PostgresDurableStateStore
 
     rng = random.Random(seed)
     conflicts = 0
@@ -402,7 +402,7 @@ def race_appends(wb: Workbench, persistence_id: str, *, writers: int = 3, append
 
 async def _race_appends(wb: Workbench, pid: str, writers: int, appends: int, seed: int,
                         max_delay: float, log_history: bool = False) -> dict[str, int]:
-    from ..postgres import PostgresJournal
+    from ...postgres import PostgresJournal
 
     rng = random.Random(seed)
     conflicts = 0

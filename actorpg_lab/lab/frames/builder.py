@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._payloads import PayloadErrors, PayloadExpander, column_names, parse_pool
-from ._read_model import split_tags
+from .columns import split_tags
+from .payloads import PayloadErrors, PayloadExpander, column_names, parse_pool
 
 __all__ = ["STREAMS_SCHEMA", "FrameBuilder", "close_stream", "streams_frame"]
 

@@ -20,9 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._arguments import text_array
-from ._session import AdbcSession
-from ._sql import render
+from ..db.session import AdbcSession
+from ..db.statements import render
+from .filter import text_array
 
 __all__ = ["StreamSize", "key_ranges", "pid_bucket", "stream_sizes"]
 

@@ -5,7 +5,7 @@ Every piece reads with the SELECT ``journal_frame()`` runs (``sql/journal_select
 with ``sql/journal_where.sql``: same columns, same filters, ``(persistence_id,
 sequence_nr)`` order) over its OWN ADBC session, opened for the iteration and closed at
 its end (so a half-consumed iterator never blocks the workbench's loads), and turns
-each group of record batches into a DataFrame with :class:`._builder.FrameBuilder` —
+each group of record batches into a DataFrame with :class:`.builder.FrameBuilder` —
 the code that builds ``journal_frame()`` — so the columns and dtypes are identical by
 construction.  Memory is bounded by one group (``batch_rows`` rows), not by the journal.
 """
@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from .._dsn import DEFAULT_CONNECT_TIMEOUT
-from ._arguments import EventFilter
-from ._builder import FrameBuilder
-from ._session import AdbcSession
-from ._sql import fragment, position_column, render
+from ..._dsn import DEFAULT_CONNECT_TIMEOUT
+from ..db.session import AdbcSession
+from ..db.statements import fragment, position_column, render
+from .builder import FrameBuilder
+from .filter import EventFilter
 
 __all__ = ["DEFAULT_BATCH_ROWS", "check_batch_rows", "empty_journal_frame", "iter_journal",
            "journal_select", "journal_values", "rebatch", "to_journal_frame"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from .._write_attempts import SnapshotActivity, add_snapshot_listener
-from ._charts import legend_outside, place_labels
-from ._display import to_html
-from ._recorder import Recorder
+from ..._write_attempts import SnapshotActivity, add_snapshot_listener
+from ..notebook.display import to_html
+from .charts import legend_outside, place_labels
+from .recorder import Recorder
 
 __all__ = ["PruningRecorder", "plot_recovery_cost", "plot_what_if", "recovery_cost",
            "simulate_policies"]

@@ -19,8 +19,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from .._tag_filter import TagFilter, as_tag_filter
-from .._validation import MAX_BIGINT, check_persistence_id
+from ..._tag_filter import TagFilter, as_tag_filter
+from ..._validation import MAX_BIGINT, check_persistence_id
 
 __all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "check_limit", "ids_value", "to_epoch_ms"]
 

@@ -30,10 +30,10 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from .._dsn import DEFAULT_CONNECT_TIMEOUT, describe_target, redact_dsn, with_connect_timeout
-from .._errors import JournalError
-from ._literals import SqlValues, bind_literals
-from ._sql import render
+from ..._dsn import DEFAULT_CONNECT_TIMEOUT, describe_target, redact_dsn, with_connect_timeout
+from ..._errors import JournalError
+from .literals import SqlValues, bind_literals
+from .statements import render
 
 __all__ = ["AdbcSession", "TableStats", "adbc_conninfo", "is_dead_connection",
            "timeout_params"]
@@ -89,7 +89,7 @@ def is_dead_connection(exc: BaseException) -> bool:
     from adbc_driver_manager import AdbcStatusCode, OperationalError
     from psycopg import errors
 
-    from ..postgres._database import SESSION_ENDED
+    from ...postgres._database import SESSION_ENDED
 
     state = getattr(exc, "sqlstate", None)
     if state:

@@ -36,16 +36,16 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .._codec import JsonCodec, default_codec
-from .._errors import JournalIntegrityError, SnapshotIntegrityError
-from .._protocols import Journal, SnapshotStore
-from .._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
-from .._types import PersistentEvent, Snapshot
-from .._validation import check_non_negative_int, check_persistence_id
-from ._diff import StateDiff, diff_states
-from ._event_types import StoredVersion, stored_version
-from ._health import classify_replay_error, short_traceback
-from ._read_model import event_type_name
+from ..._codec import JsonCodec, default_codec
+from ..._errors import JournalIntegrityError, SnapshotIntegrityError
+from ..._protocols import Journal, SnapshotStore
+from ..._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
+from ..._types import PersistentEvent, Snapshot
+from ..._validation import check_non_negative_int, check_persistence_id
+from ..diagnose.event_types import StoredVersion, stored_version
+from ..diagnose.streams import classify_replay_error, short_traceback
+from ..frames.columns import event_type_name
+from .diff import StateDiff, diff_states
 
 __all__ = ["ReplayProblem", "Replayer", "resolve_behaviour"]
 
@@ -490,7 +490,7 @@ class Replayer:
 
     def _view_of(self) -> Any:
         if self._view is None:
-            from ._replayer_view import ReplayerView
+            from .view import ReplayerView
 
             self._view = ReplayerView(self)
         return self._view
@@ -500,7 +500,7 @@ class Replayer:
         return html
 
     def widget(self) -> Any:
-        """An ipywidgets view (see :class:`~actorpg_lab.lab._replayer_view.ReplayerView`):
+        """An ipywidgets view (see :class:`~actorpg_lab.lab.replay.view.ReplayerView`):
         slider + play + back/step buttons and event/state/diff panes that follow
         :meth:`step`/:meth:`back`/:meth:`seek`."""
         return self._view_of().widget()

@@ -17,10 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from .._write_attempts import WriteAttempt, add_write_listener
-from ._charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
-from ._display import to_html
-from ._recorder import Recorder
+from ..._write_attempts import WriteAttempt, add_write_listener
+from ..notebook.display import to_html
+from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
+from .recorder import Recorder
 
 __all__ = ["ConflictRecorder"]
 

@@ -1,9 +1,9 @@
-"""The demo data set (public face of :mod:`actorpg_lab.lab._demo`).
+"""The demo data set (public face of :mod:`actorpg_lab.lab.demo.bank`).
 
-``from actorpg_lab.lab.demo import Account, seed_bank`` — see :mod:`._demo` for details.
+``from actorpg_lab.lab.demo import Account, seed_bank`` — see :mod:`.bank` for details.
 """
 
-from ._demo import (
+from .bank import (
     Account,
     AccountFrozen,
     AccountOpened,

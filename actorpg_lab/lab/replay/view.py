@@ -1,6 +1,6 @@
 """The view of a :class:`~actorpg_lab.lab.Replayer`: HTML and an ipywidgets player.
 
-The model (:mod:`._replayer`) knows the replay; this module only renders it — a header
+The model (:mod:`.replayer`) knows the replay; this module only renders it — a header
 (stream, what was replayed, where recovery would start, problems in red), the event at
 the current position, the state and the diff — and, as a widget, follows the model's
 moves through :meth:`Replayer.add_view`.
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ._display import format_timestamp
-from ._read_model import event_type_name
+from ..frames.columns import event_type_name
+from ..notebook.display import format_timestamp
 
 if TYPE_CHECKING:
-    from ._replayer import Replayer
+    from .replayer import Replayer
 
 __all__ = ["PLAY_SPEEDS", "ReplayerView", "default_speed", "delta_text", "play_timing",
            "state_html"]
@@ -51,7 +51,7 @@ def default_speed(events: int) -> int:
 
 def delta_text(old: Any, new: Any) -> str:
     """How a field changed: ``+150``/``-20`` for numbers, else ``was <old>``."""
-    from ._diff import ABSENT
+    from .diff import ABSENT
 
     if old is ABSENT:
         return "new"

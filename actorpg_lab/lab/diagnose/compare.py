@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._codec import JsonCodec
-from ._diff import diff_states
-from ._health import _ids_json
-from ._sql import render
+from ..._codec import JsonCodec
+from ..db.statements import render
+from ..replay.diff import diff_states
+from .streams import _ids_json
 
 if TYPE_CHECKING:
-    from ._frames import FrameLoader
+    from ..frames.loader import FrameLoader
 
 __all__ = ["COMPARE_COLUMNS", "Side", "compare_replays_frame"]
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from ._charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
-from ._display import format_duration
-from ._health import _ids_json
-from ._sql import render
+from ..db.statements import render
+from ..diagnose.streams import _ids_json
+from ..notebook.display import format_duration
+from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
 
 if TYPE_CHECKING:
-    from ._frames import FrameLoader
+    from ..frames.loader import FrameLoader
 
 __all__ = ["CONFLICT_COLUMNS", "PRUNED_COLUMNS", "load_conflicts", "load_pruned",
            "plot_conflict_timeline", "plot_pruning_history"]

@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 import pandas as pd
 
-from .._codec import JsonCodec, default_codec
-from .._errors import JournalIntegrityError, SnapshotIntegrityError
-from .._replay import ReplayStep, replay_state, select_snapshot
-from .._validation import check_persistence_id
-from ._sql import render
+from ..._codec import JsonCodec, default_codec
+from ..._errors import JournalIntegrityError, SnapshotIntegrityError
+from ..._replay import ReplayStep, replay_state, select_snapshot
+from ..._validation import check_persistence_id
+from ..db.statements import render
 
 if TYPE_CHECKING:
-    from ._frames import FrameLoader
+    from ..frames.loader import FrameLoader
 
 __all__ = [
     "HEALTH_COLUMNS",
@@ -285,8 +285,8 @@ def short_traceback(exc: BaseException, limit: int = 4) -> str:
 #: Where the standard library lives (its frames are left out of short tracebacks).
 _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 #: The workbench's own event-loop plumbing (``wb.run``), also left out.
-_PLUMBING = frozenset(os.path.join(os.path.dirname(__file__), name)
-                      for name in ("_runner.py", "_workbench.py"))
+_PLUMBING = frozenset(os.path.join(os.path.dirname(os.path.dirname(__file__)), *name)
+                      for name in (("db", "loop.py"), ("_workbench.py",)))
 
 
 async def _fold_one(journal: Any, snapshot_store: Any, pid: str,

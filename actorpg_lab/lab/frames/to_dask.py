@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from .._dsn import DEFAULT_CONNECT_TIMEOUT, redact_dsn
-from ._arguments import EventFilter
-from ._iteration import empty_journal_frame, journal_select, journal_values, to_journal_frame
-from ._partitions import key_ranges, stream_sizes
-from ._session import AdbcSession
+from ..._dsn import DEFAULT_CONNECT_TIMEOUT, redact_dsn
+from ..db.session import AdbcSession
+from .filter import EventFilter
+from .iteration import empty_journal_frame, journal_select, journal_values, to_journal_frame
+from .partitions import key_ranges, stream_sizes
 
 __all__ = ["Conninfo", "PartitionSpec", "journal_dask", "load_partition"]
 

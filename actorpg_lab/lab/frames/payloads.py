@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from .._errors import JournalIntegrityError
-from ._read_model import payload_column
+from ..._errors import JournalIntegrityError
+from .columns import payload_column
 
 __all__ = ["ERROR_COLUMN", "PayloadErrors", "PayloadExpander", "column_names", "expand_payloads",
            "parse_pool"]

@@ -165,7 +165,7 @@ def format_payload(value: Any, max_chars: int = PAYLOAD_CHARS) -> str:
         return _missing_html()
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", "replace")
-    from ._diff import StateDiff
+    from ..replay.diff import StateDiff
 
     if isinstance(value, StateDiff):  # one line per change, not the dataclass as JSON
         value = "; ".join(str(c) for c in value.changes) or "(no change)"

@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._codec import TYPE_KEY, VALUE_KEY, JsonCodec, default_codec
+from ..._codec import TYPE_KEY, VALUE_KEY, JsonCodec, default_codec
 
 __all__ = ["EVENT_TYPE_COLUMN", "event_type_name", "payload_column", "split_tags",
            "type_prefix"]
