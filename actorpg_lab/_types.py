@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._reprs import field_repr, fields_html
+
 __all__ = ["NO_METADATA", "DurableStateRecord", "EventMetadata", "JournalEntry",
            "PersistentEvent", "Snapshot", "event_type_name"]
 
@@ -103,6 +105,22 @@ class PersistentEvent:
         """``(position, persistence_id, sequence_nr)``: the event's place in tag queries."""
         return (self.position, self.persistence_id, self.sequence_nr)
 
+    def _fields(self) -> list[tuple[str, Any]]:
+        return [("persistence_id", self.persistence_id), ("sequence_nr", self.sequence_nr),
+                ("event_type", self.event_type), ("event", self.event),
+                ("timestamp", self.timestamp), ("tags", self.tags),
+                ("position", self.position), ("metadata", dict(self.metadata))]
+
+    def __repr__(self) -> str:
+        """All fields, ``timestamp`` as ISO UTC (``2026-12-07T07:48:32.123Z``)."""
+        shown = [field_repr(k, v, times=("timestamp",)) for k, v in self._fields()
+                 if k != "event_type"]
+        return f"PersistentEvent({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return fields_html(f"PersistentEvent {self.persistence_id} #{self.sequence_nr}",
+                           self._fields(), times=("timestamp",))
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -113,6 +131,19 @@ class Snapshot:
     state: Any
     timestamp: int
 
+    def _fields(self) -> list[tuple[str, Any]]:
+        return [("persistence_id", self.persistence_id), ("sequence_nr", self.sequence_nr),
+                ("state", self.state), ("timestamp", self.timestamp)]
+
+    def __repr__(self) -> str:
+        """All fields, ``timestamp`` as ISO UTC."""
+        shown = [field_repr(k, v, times=("timestamp",)) for k, v in self._fields()]
+        return f"Snapshot({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return fields_html(f"Snapshot {self.persistence_id} @{self.sequence_nr}",
+                           self._fields(), times=("timestamp",))
+
 
 @dataclass(frozen=True, slots=True)
 class DurableStateRecord:
@@ -122,3 +153,16 @@ class DurableStateRecord:
     revision: int
     state: Any
     timestamp: int
+
+    def _fields(self) -> list[tuple[str, Any]]:
+        return [("persistence_id", self.persistence_id), ("revision", self.revision),
+                ("state", self.state), ("timestamp", self.timestamp)]
+
+    def __repr__(self) -> str:
+        """All fields, ``timestamp`` as ISO UTC."""
+        shown = [field_repr(k, v, times=("timestamp",)) for k, v in self._fields()]
+        return f"DurableStateRecord({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return fields_html(f"DurableStateRecord {self.persistence_id} rev {self.revision}",
+                           self._fields(), times=("timestamp",))

@@ -17,13 +17,25 @@ __all__ = [
     "DEFAULTS",
     "DURABLE_STATE_PLUGIN_KEY",
     "JOURNAL_PLUGIN_KEY",
+    "LIMITS_KEY",
     "SNAPSHOT_PLUGIN_KEY",
     "Config",
+    "limits_from_config",
 ]
 
 JOURNAL_PLUGIN_KEY = "actorpg.persistence.journal.plugin"
 SNAPSHOT_PLUGIN_KEY = "actorpg.persistence.snapshot-store.plugin"
 DURABLE_STATE_PLUGIN_KEY = "actorpg.persistence.durable-state-store.plugin"
+
+#: HOCON: the store caps (:class:`~actorpg_lab.Limits`) of every store a system's plugins
+#: create, in memory and on PostgreSQL; ``actorpg.persistence.<kind>.limits`` (kind
+#: ``journal``, ``snapshot-store``, ``durable-state-store``) overrides them per kind::
+#:
+#:     actorpg.persistence.limits { max-payload-bytes = 1048576, max-tags-per-event = 32 }
+#:     actorpg.persistence.journal.limits.max-tags-per-event = 8
+LIMITS_KEY = "actorpg.persistence.limits"
+#: The HOCON spelling of each :class:`~actorpg_lab.Limits` field.
+_LIMIT_NAMES = {"max-payload-bytes": "max_payload_bytes", "max-tags-per-event": "max_tags_per_event"}
 
 #: Defaults every system starts from: the in-memory plugins.
 DEFAULTS: Mapping[str, Any] = {
@@ -146,3 +158,27 @@ class Config:
             f"snapshot-store={self.get(SNAPSHOT_PLUGIN_KEY, None)!r} "
             f"durable-state-store={self.get(DURABLE_STATE_PLUGIN_KEY, None)!r}>"
         )
+
+
+def limits_from_config(config: Config, kind: str) -> dict[str, int] | None:
+    """The :class:`~actorpg_lab.Limits` options for the stores of ``kind`` (``journal``,
+    ``snapshot-store`` or ``durable-state-store``) from :data:`LIMITS_KEY` merged with
+    ``actorpg.persistence.<kind>.limits`` (the kind's keys win), as ``Limits`` keyword
+    arguments; ``None`` when neither is set.  Unknown keys and non-integer values are a
+    ``ValueError``/``TypeError`` naming the configuration path."""
+    merged: dict[str, int] = {}
+    for path in (LIMITS_KEY, f"actorpg.persistence.{kind}.limits"):
+        section = config.get(path, None)
+        if section is None:
+            continue
+        if not isinstance(section, Mapping):
+            raise TypeError(f"configuration value {path!r} must be an object with "
+                            f"{sorted(_LIMIT_NAMES)}, got {section!r:.200}")
+        for key, value in section.items():
+            name = _LIMIT_NAMES.get(key) or (key if key in _LIMIT_NAMES.values() else None)
+            if name is None:
+                raise ValueError(f"unknown key {path}.{key} (known: {sorted(_LIMIT_NAMES)})")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"configuration value {path}.{key} must be an int, got {value!r}")
+            merged[name] = value
+    return merged or None

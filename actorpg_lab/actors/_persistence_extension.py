@@ -8,7 +8,9 @@ the active ones::
     actorpg.persistence.snapshot-store.plugin       (default actorpg.persistence.snapshot-store.inmem)
     actorpg.persistence.durable-state-store.plugin  (default actorpg.persistence.durable-state-store.inmem)
 
-The in-memory plugins are always registered.  :func:`actorpg_lab.postgres.register_postgres_plugins`
+The in-memory plugins are always registered.  Store caps come from the config too
+(``actorpg.persistence.limits`` and ``actorpg.persistence.<kind>.limits``, see
+:data:`~actorpg_lab.actors._config.LIMITS_KEY`).  :func:`actorpg_lab.postgres.register_postgres_plugins`
 adds the PostgreSQL ones.  Stores created from factories, and instances registered
 with ``owned=True``, are closed when the system terminates; other instances are the
 caller's to close.
@@ -24,7 +26,12 @@ from typing import Any, Generic, TypeVar
 from .._errors import PluginNotFoundError
 from .._protocols import DurableStateStore, Journal, SnapshotStore
 from ..memory import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
-from ._config import DURABLE_STATE_PLUGIN_KEY, JOURNAL_PLUGIN_KEY, SNAPSHOT_PLUGIN_KEY
+from ._config import (
+    DURABLE_STATE_PLUGIN_KEY,
+    JOURNAL_PLUGIN_KEY,
+    SNAPSHOT_PLUGIN_KEY,
+    limits_from_config,
+)
 from ._system import ActorSystem, Extension
 
 __all__ = [
@@ -106,9 +113,16 @@ class PersistenceExtension(Extension):
         self._durables: _Registry[DurableStateStore] = _Registry(
             "durable-state-store", DurableStateStore
         )
-        self._journals.register(INMEM_JOURNAL_PLUGIN, InMemoryJournal, True)
-        self._snapshots.register(INMEM_SNAPSHOT_PLUGIN, InMemorySnapshotStore, True)
-        self._durables.register(INMEM_DURABLE_STATE_PLUGIN, InMemoryDurableStateStore, True)
+        config = system.config
+        journal_limits = limits_from_config(config, "journal")
+        snapshot_limits = limits_from_config(config, "snapshot-store")
+        durable_limits = limits_from_config(config, "durable-state-store")
+        self._journals.register(INMEM_JOURNAL_PLUGIN,
+                                lambda: InMemoryJournal(limits=journal_limits), True)
+        self._snapshots.register(INMEM_SNAPSHOT_PLUGIN,
+                                 lambda: InMemorySnapshotStore(limits=snapshot_limits), True)
+        self._durables.register(INMEM_DURABLE_STATE_PLUGIN,
+                                lambda: InMemoryDurableStateStore(limits=durable_limits), True)
         self._closed = False
 
     # -- registration ------------------------------------------------------------------
@@ -135,6 +149,13 @@ class PersistenceExtension(Extension):
     ) -> None:
         """Register a durable-state store (instance or factory) under ``plugin_id``."""
         self._durables.register(plugin_id, store, owned)
+
+    def limits_for(self, kind: str) -> dict[str, int] | None:
+        """The configured store caps for ``kind`` (``"journal"``, ``"snapshot-store"``,
+        ``"durable-state-store"``) as :class:`~actorpg_lab.Limits` keyword arguments, or
+        ``None`` when the config sets none (``actorpg.persistence.limits`` merged with
+        ``actorpg.persistence.<kind>.limits``)."""
+        return limits_from_config(self.system.config, kind)
 
     # -- lookup ------------------------------------------------------------------------
     @property

@@ -60,9 +60,19 @@ HISTORY_SWITCHES = (
 WRITER_KEY = "actorpg.persistence.writer"
 
 
+#: The config kind (``actorpg.persistence.<kind>.limits``) of each component.
+_KINDS = {"journal": "journal", "snapshot_store": "snapshot-store",
+          "durable_state_store": "durable-state-store"}
+
+
 def _from_config(ext: PersistenceExtension, component: str, kwargs: dict[str, Any]) -> None:
-    """Fill the write-history options of ``component`` from the system's config."""
+    """Fill the write-history options and the ``limits`` of ``component`` from the
+    system's config (options in the component's dict win)."""
     config = ext.system.config
+    if "limits" not in kwargs:
+        limits = ext.limits_for(_KINDS[component])
+        if limits is not None:
+            kwargs["limits"] = limits
     for name, option, path in HISTORY_SWITCHES:
         if name != component or option in kwargs:
             continue
@@ -117,6 +127,11 @@ def register_postgres_plugins(
         actorpg.persistence.snapshot-store.postgres.log-pruning = true
         actorpg.persistence.durable-state-store.postgres.log-conflicts = true
         actorpg.persistence.writer = "billing-worker-1"   # default: <host>:<pid>
+
+    So can the store caps (``limits``; a ``"limits"`` entry in a dict wins)::
+
+        actorpg.persistence.limits { max-payload-bytes = 1048576, max-tags-per-event = 32 }
+        actorpg.persistence.journal.limits.max-tags-per-event = 8   # per kind
     """
     if not isinstance(ext, PersistenceExtension):
         raise TypeError(

@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from .._protocols import Journal
+from .._reprs import field_repr, fields_html
 from .._tag_filter import TagFilter, as_tag_filter
 from .._types import PersistentEvent
 from .._validation import check_non_negative_int, check_persistence_id, check_seq_range
@@ -77,6 +79,19 @@ class ConsumerLag:
     lag_ms: int
     held_back: bool
     horizon: int
+
+    def _fields(self) -> list[tuple[str, Any]]:
+        return [("events", self.events), ("capped", self.capped),
+                ("oldest_timestamp", self.oldest_timestamp), ("lag_ms", self.lag_ms),
+                ("held_back", self.held_back), ("horizon", self.horizon)]
+
+    def __repr__(self) -> str:
+        """All fields, ``oldest_timestamp`` as ISO UTC."""
+        shown = [field_repr(k, v, times=("oldest_timestamp",)) for k, v in self._fields()]
+        return f"ConsumerLag({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return fields_html("ConsumerLag", self._fields(), times=("oldest_timestamp",))
 
 
 class PersistenceQuery:
