@@ -54,5 +54,11 @@ check: $(STAMP)
 	$(PY) -m ruff check actorpg_lab tests bench
 	$(PY) -m mypy
 
+## clean: stop the embedded server and delete .venv and ./.actorpg with its database (as
+## root that may live under /var/tmp/actorpg-root/: ./.actorpg/pgdata.location says where)
 clean:
+	-@if [ -x $(PY) ] && [ -d .actorpg ]; then $(PY) -m actorpg_lab.lab --stop-server; fi
+	@loc=$$(cat .actorpg/pgdata.location 2>/dev/null); case "$$loc" in \
+	  *..*|/var/tmp/actorpg-root/*/*|/var/tmp/actorpg-root/pginstall) ;; \
+	  /var/tmp/actorpg-root/?*) echo "rm -rf $$loc"; rm -rf -- "$$loc" ;; esac
 	rm -rf $(VENV) .venv-constraints .actorpg

