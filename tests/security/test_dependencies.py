@@ -23,13 +23,19 @@ def _requirements() -> list[Requirement]:
 
 
 def _constraints() -> dict[str, str]:
+    """The pins that apply to this Python (a pin may be split with a ``python_full_version``
+    marker so every Python the project claims gets an installable version: issue 20)."""
+    from packaging.markers import Marker
+
     pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!_-]+)", line)
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!_-]+)(?:\s*;\s*(.+))?", line)
         assert match, f"constraints.txt: not an exact name==version pin: {line!r}"
+        if match.group(3) and not Marker(match.group(3)).evaluate():
+            continue
         name = canonicalize_name(match.group(1))
         assert name not in pins, f"constraints.txt pins {name} twice"
         pins[name] = match.group(2)
