@@ -1,23 +1,18 @@
-"""Opening a workbench: :func:`connect` (URL, ``$ACTORPG_DSN`` or the embedded server)
-and :func:`use_schema` (a schema per notebook, dropped only when the workbench made it)."""
+"""Opening a workbench: :func:`connect` (URL, ``$ACTORPG_DSN`` or the embedded server; a
+schema per notebook through :func:`.db.schema.use_schema`)."""
 
 from __future__ import annotations
 
 import os
 
-from .._dsn import describe_target, with_connect_timeout
+from .._dsn import describe_target
 from .._embedded import EmbeddedPostgres, bin_dir, find_data_dir
-from .._validation import check_table_name
 from ._workbench import Workbench
-from .db.session import timeout_params
+from .db.schema import SCHEMA_MARKER, use_schema
 from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS
 from .notebook.kernel import in_notebook, install_notebook_logging
 
 __all__ = ["DEFAULT_DATA_DIR", "SCHEMA_MARKER", "connect", "find_data_dir", "use_schema"]
-
-#: The comment :func:`use_schema` puts on a schema it creates; ``fresh=True`` drops only
-#: schemas that carry it, never one the workbench did not create.
-SCHEMA_MARKER = "actorpg_lab workbench schema: connect(fresh_schema=True) may drop and recreate it"
 
 #: Where :func:`connect` keeps the embedded server when no URL is given.
 DEFAULT_DATA_DIR = ".actorpg"
@@ -88,46 +83,3 @@ def connect(url: str | None = None, *, events_table: str = "events",
                      snapshots_table=snapshots_table, durable_state_table=durable_state_table,
                      keep_n=keep_n, embedded=embedded, connect_timeout=connect_timeout,
                      max_load_rows=max_load_rows, max_load_bytes=max_load_bytes)
-
-
-def use_schema(url: str, schema: str, *, fresh: bool = False,
-               connect_timeout: float | None = None) -> str:
-    """Create ``schema`` if it is missing (drop it first when ``fresh``) and return ``url``
-    with ``search_path`` set to it.
-
-    ``fresh`` drops only a schema this function created (marked with
-    :data:`SCHEMA_MARKER`); any other existing schema is refused with ``ValueError``."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    from .db.statements import composed, load_sql
-
-    check_table_name("schema", schema)
-    timeout = timeout_params(connect_timeout)
-    try:
-        conn = psycopg.connect(url, autocommit=True, **with_connect_timeout(url, timeout))
-    except psycopg.OperationalError as exc:
-        raise psycopg.OperationalError(f"cannot connect to {describe_target(url)}: {exc}") from exc
-    with conn:
-        # Only a schema this function created (it carries SCHEMA_MARKER) is ever dropped.
-        row = conn.execute(load_sql("schema_marker"), {"name": schema}).fetchone()
-        exists = row is not None
-        if fresh and exists:
-            if row is None or row[0] != SCHEMA_MARKER:
-                raise ValueError(
-                    f"fresh_schema=True would drop schema {schema!r} on {describe_target(url)}, "
-                    f"but the workbench did not create it (it has no actorpg_lab marker "
-                    f"comment), so it is left alone; use another schema name, or drop it "
-                    f"yourself if it is disposable"
-                )
-            conn.execute(composed("schema_drop", schema=schema))
-            exists = False
-        if not exists:
-            conn.execute(composed("schema_create", schema=schema))
-            conn.execute(sql.SQL(load_sql("schema_mark")).format(
-                schema=sql.Identifier(schema), marker=sql.Literal(SCHEMA_MARKER)))
-    params = conninfo_to_dict(url)
-    options = str(params.get("options") or "")
-    params["options"] = f"{options} -c search_path={schema}".strip()
-    return make_conninfo(**params)  # type: ignore[arg-type]

@@ -26,10 +26,12 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .._codec import JsonCodec
-from .._dsn import describe_target, redact_dsn, with_connect_timeout
+from .._dsn import redact_dsn, with_connect_timeout
 from .._embedded import EmbeddedPostgres
+from .._errors import PersistenceError
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
+from .db.errors import connection_failed, is_driver_error, with_target
 from .db.loop import LoopThread
 from .db.session import timeout_params
 from .frames.filter import EventFilter, TimeLike
@@ -119,7 +121,13 @@ class Workbench:
                 coro.close()
                 raise ValueError(f"writer must be a non-empty name without '/', got {writer!r}")
             coro = _as_writer(writer, coro)
-        return self._loop.run(coro, timeout)
+        try:
+            return self._loop.run(coro, timeout)
+        except PersistenceError as exc:
+            failure = with_target(exc, self.url)
+            if failure is exc:
+                raise
+            raise failure from exc.__cause__
 
     @property
     def pool(self) -> Any:
@@ -500,12 +508,13 @@ class Workbench:
                         stored_heads=lambda pid: stored_versions(self.frames, pid))
 
     # -- recorders and what-ifs ---------------------------------------------------------
-    def record_conflicts(self, persistence_ids: Iterable[str] | None = None,
-                         stores: Iterable[str] | None = None) -> ConflictRecorder:
+    def record_conflicts(self, persistence_ids: str | Iterable[str] | None = None,
+                         stores: str | Iterable[str] | None = None) -> ConflictRecorder:
         """A :class:`ConflictRecorder` (use it as ``with wb.record_conflicts() as rec:``)."""
         return ConflictRecorder(persistence_ids, stores)
 
-    def record_snapshots(self, persistence_ids: Iterable[str] | None = None) -> PruningRecorder:
+    def record_snapshots(self, persistence_ids: str | Iterable[str] | None = None
+                         ) -> PruningRecorder:
         """A :class:`PruningRecorder` (use it as ``with wb.record_snapshots() as rec:``)."""
         return PruningRecorder(persistence_ids)
 
@@ -587,20 +596,27 @@ async def _as_writer(name: str, coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _open_pool(url: str, max_size: int, timeout: dict[str, Any]) -> Any:
-    import psycopg
     from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+    # How long a store call waits for a connection: the pool keeps retrying a server
+    # that is down, so a short connect timeout also shortens this wait.
+    seconds = timeout.get("connect_timeout")
+    wait = 30.0 if seconds is None else max(3.0, 2.0 * seconds)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url, min_size=1, max_size=max_size,
         kwargs=with_connect_timeout(url, {"autocommit": True, **timeout}),
-        open=False, name="actorpg-lab",
+        open=False, name="actorpg-lab", timeout=wait,
     )
     try:
         await pool.open(wait=True, timeout=15)
     except PoolTimeout as exc:
         await pool.close()
-        raise psycopg.OperationalError(
-            f"cannot connect to {describe_target(url)} within 15 s ({exc})") from exc
+        raise connection_failed(url, exc, hint="no connection within 15 s") from exc
+    except Exception as exc:
+        await pool.close()
+        if is_driver_error(exc):
+            raise connection_failed(url, exc) from exc
+        raise
     except BaseException:
         await pool.close()
         raise

@@ -106,3 +106,37 @@ def test_recovery_cost_and_what_if(wb: lab.Workbench) -> None:
     assert ten_all["snapshots_kept"] == 3 and ten_all["fallback_depth_max"] == 15
     with pytest.raises(ValueError):
         simulate_policies([1], every_n=[-1])
+
+
+def test_one_string_is_one_id_or_store_everywhere(wb: lab.Workbench) -> None:
+    """Issue 20, item 8: ``"account-1"`` is one id, never the characters a-c-c-o-u-n-t."""
+    with wb.record_conflicts("account-1", stores="journal") as rec, \
+            wb.record_snapshots("account-1") as snaps:
+        wb.run(wb.journal.append("account-1", [JournalEntry({"a": 1})], 0))
+        wb.run(wb.journal.append("account-2", [JournalEntry({"a": 1})], 0))
+        wb.run(wb.durable_state_store.upsert("account-1", 0, 1))
+        wb.run(wb.snapshot_store.save("account-1", 1, {"n": 1}))
+        wb.run(wb.snapshot_store.save("account-2", 1, {"n": 1}))
+    assert rec.frame()[["store", "persistence_id"]].astype(str).values.tolist() == [
+        ["journal", "account-1"]]
+    assert snaps.frame()["persistence_id"].astype(str).tolist() == ["account-1"]
+    assert wb.streams_frame(persistence_ids="account-1")["persistence_id"].tolist() == ["account-1"]
+    assert wb.check_streams(persistence_ids="account-1")["persistence_id"].tolist() == ["account-1"]
+    assert wb.recovery_cost(persistence_ids="account-1")["persistence_id"].tolist() == ["account-1"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda wb: wb.record_conflicts(5),
+    lambda wb: wb.record_conflicts(stores=5),
+    lambda wb: wb.record_conflicts(stores=b"journal"),
+    lambda wb: wb.record_snapshots(["ok", 5]),
+    lambda wb: wb.journal_frame(persistence_ids=5),
+    lambda wb: wb.conflicts_frame(persistence_ids=5),
+    lambda wb: wb.decode_check(persistence_ids=5),
+], ids=["conflicts-ids", "stores-int", "stores-bytes", "snapshots-item", "journal_frame",
+        "conflicts_frame", "decode_check"])
+def test_other_non_iterables_are_a_type_error_naming_the_argument(
+        wb: lab.Workbench, call: Any) -> None:
+    with pytest.raises(TypeError, match=r"persistence_ids|stores") as info:
+        call(wb)
+    assert "5" in str(info.value) or "b'journal'" in str(info.value)

@@ -60,7 +60,8 @@ def test_the_workbench_does_not_wait_forever_for_a_server(
     monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
     url = f"postgresql://app:{SECRET}@127.0.0.1:{silent_server}/app"
     error = fails_within(15, lambda: lab.connect(url, schema="s"))
-    assert isinstance(error, psycopg.OperationalError)
+    assert isinstance(error, JournalError)  # the library's error, the driver's as the cause
+    assert isinstance(error.__cause__, psycopg.OperationalError)
     assert "host=127.0.0.1" in str(error) and f"port={silent_server}" in str(error)
     assert SECRET not in str(error)
 

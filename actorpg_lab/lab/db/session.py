@@ -30,8 +30,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from ..._dsn import DEFAULT_CONNECT_TIMEOUT, describe_target, redact_dsn, with_connect_timeout
-from ..._errors import JournalError
+from ..._dsn import DEFAULT_CONNECT_TIMEOUT, redact_dsn, with_connect_timeout
+from .errors import connection_failed, is_driver_error, statement_failed
 from .literals import SqlValues, bind_literals
 from .statements import render
 
@@ -131,14 +131,11 @@ class AdbcSession:
         try:
             conn = adbc.connect(self._conninfo, autocommit=True)
         except Exception as exc:
-            detail = str(redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip()
-                                    else type(exc).__name__))
             timeout = (self.connect_timeout if self.connect_timeout is not None
                        else f"default {DEFAULT_CONNECT_TIMEOUT}")
-            raise JournalError(
-                f"workbench: cannot connect to {describe_target(self.url)} "
-                f"(connect_timeout {timeout} s unless the URL sets one): {detail}"
-            ) from None
+            raise connection_failed(
+                self.url, exc, hint=f"connect_timeout {timeout} s unless the URL sets one"
+            ) from exc
         finalizer = weakref.finalize(self, _close_quietly, conn)
         try:
             with conn.cursor() as cur:
@@ -196,6 +193,8 @@ class AdbcSession:
                         _log.info("ADBC connection lost (%s); reconnecting", exc)
                         self._close_main()
                         continue
+                    if is_driver_error(exc):
+                        raise statement_failed(self.url, exc) from exc
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -227,6 +226,8 @@ class AdbcSession:
                         else:
                             self._close_main()
                         continue
+                    if is_driver_error(exc):
+                        raise statement_failed(self.url, exc) from exc
                     raise
 
     # -- catalogue --------------------------------------------------------------------

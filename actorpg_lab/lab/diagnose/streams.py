@@ -41,8 +41,8 @@ import pandas as pd
 from ..._codec import JsonCodec, default_codec
 from ..._errors import JournalIntegrityError, SnapshotIntegrityError
 from ..._replay import ReplayStep, replay_state, select_snapshot
-from ..._validation import check_persistence_id
 from ..db.statements import render
+from ..frames.filter import check_ids
 
 if TYPE_CHECKING:
     from ..frames.loader import FrameLoader
@@ -94,17 +94,7 @@ class StreamProblem:
 def _ids_json(persistence_ids: str | Iterable[str] | None) -> tuple[str | None, list[str] | None]:
     if persistence_ids is None:
         return None, None
-    if isinstance(persistence_ids, str):
-        ids = [persistence_ids]
-    else:
-        try:
-            ids = list(persistence_ids)
-        except TypeError:
-            raise TypeError(f"persistence_ids must be a str, an iterable of str or None, "
-                            f"got {type(persistence_ids).__name__}: {persistence_ids!r}"
-                            ) from None
-    for pid in ids:
-        check_persistence_id(pid)
+    ids = list(check_ids(persistence_ids) or ())
     return orjson.dumps(ids).decode(), ids
 
 

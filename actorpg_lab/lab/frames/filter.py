@@ -22,7 +22,8 @@ import pandas as pd
 from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import MAX_BIGINT, check_persistence_id
 
-__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "check_limit", "ids_value", "to_epoch_ms"]
+__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "as_names", "check_ids", "check_limit", "ids_value",
+           "to_epoch_ms"]
 
 #: Anything accepted as a time bound: epoch milliseconds, a datetime (naive = UTC),
 #: a pandas Timestamp or an ISO-8601 string.
@@ -84,13 +85,33 @@ def check_limit(limit: int | None) -> int | None:
     return _check_count("limit", limit, what="an int or None")
 
 
-def _check_ids(persistence_ids: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    if persistence_ids is None:
+def as_names(value: str | Iterable[str] | None, argument: str) -> tuple[str, ...] | None:
+    """The ONE normaliser of a name-list argument (``persistence_ids``, ``stores``):
+    ``None`` (no restriction) stays ``None``; one ``str`` is one name (never its
+    characters); any other iterable of ``str`` becomes a tuple.  Anything else — a
+    number, ``bytes``, an iterable holding a non-``str`` — is a :class:`TypeError`
+    naming ``argument`` and the value."""
+    if value is None:
         return None
-    ids = [persistence_ids] if isinstance(persistence_ids, str) else list(persistence_ids)
-    for pid in ids:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (bytes, bytearray, memoryview)) or not isinstance(value, Iterable):
+        raise TypeError(f"{argument} must be a str, an iterable of str or None, "
+                        f"got {type(value).__name__}: {value!r}")
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{argument} must hold str values only, got "
+                            f"{type(name).__name__}: {name!r} in {value!r}")
+    return names
+
+
+def check_ids(persistence_ids: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """``persistence_ids`` normalised (:func:`as_names`) and each id validated."""
+    ids = as_names(persistence_ids, "persistence_ids")
+    for pid in ids or ():
         check_persistence_id(pid)
-    return tuple(ids)
+    return ids
 
 
 def text_array(values: Iterable[str]) -> str:
@@ -104,7 +125,7 @@ def text_array(values: Iterable[str]) -> str:
 
 def ids_value(persistence_ids: str | Iterable[str] | None) -> str | None:
     """The SQL value of a persistence-id filter: a ``text[]`` literal, ``None`` for all."""
-    ids = _check_ids(persistence_ids)
+    ids = check_ids(persistence_ids)
     return None if ids is None else text_array(ids)
 
 
@@ -136,7 +157,7 @@ class EventFilter:
         since_ms = to_epoch_ms(since, "since")
         until_ms = to_epoch_ms(until, "until")
         return cls(
-            persistence_ids=_check_ids(persistence_ids),
+            persistence_ids=check_ids(persistence_ids),
             from_seq=0 if from_seq is None else _check_count("from_seq", from_seq),
             to_seq=MAX_BIGINT if to_seq is None else _check_count("to_seq", to_seq),
             since_ms=MIN_BIGINT if since_ms is None else since_ms,

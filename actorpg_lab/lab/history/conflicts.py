@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..._write_attempts import WriteAttempt, add_write_listener
+from ..frames.filter import as_names
 from ..notebook.display import to_html
 from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
 from .recorder import Recorder
@@ -33,14 +34,16 @@ _MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s",
 class ConflictRecorder(Recorder[WriteAttempt]):
     """Collects write attempts while active (a context manager; also :meth:`start`/:meth:`stop`).
 
-    :param persistence_ids: only keep attempts on these keys (default: all).
-    :param stores: only keep ``"journal"`` and/or ``"durable_state"`` attempts (default: both).
+    :param persistence_ids: only keep attempts on these keys (one id or several; default: all).
+    :param stores: only keep ``"journal"`` and/or ``"durable_state"`` attempts (one name or
+        several; default: both).
     """
 
-    def __init__(self, persistence_ids: Iterable[str] | None = None,
-                 stores: Iterable[str] | None = None) -> None:
+    def __init__(self, persistence_ids: str | Iterable[str] | None = None,
+                 stores: str | Iterable[str] | None = None) -> None:
         super().__init__(add_write_listener, persistence_ids)
-        self.stores = None if stores is None else frozenset(stores)
+        names = as_names(stores, "stores")
+        self.stores = None if names is None else frozenset(names)
         unknown = (self.stores or frozenset()) - {"journal", "durable_state"}
         if unknown:
             raise ValueError(f"stores must be 'journal' and/or 'durable_state', got {unknown!r}")

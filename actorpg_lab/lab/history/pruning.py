@@ -29,7 +29,7 @@ class PruningRecorder(Recorder[SnapshotActivity]):
     :param persistence_ids: only keep activity on these streams (default: all).
     """
 
-    def __init__(self, persistence_ids: Iterable[str] | None = None) -> None:
+    def __init__(self, persistence_ids: str | Iterable[str] | None = None) -> None:
         super().__init__(add_snapshot_listener, persistence_ids)
 
     @property

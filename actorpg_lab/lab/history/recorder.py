@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
+from ..frames.filter import as_names
+
 __all__ = ["Recorder"]
 
 
@@ -29,12 +31,14 @@ class Recorder(Generic[T]):
     :meth:`start`/:meth:`stop`).
 
     :param subscribe: the hook: takes a callback, returns the function that unsubscribes.
-    :param persistence_ids: only keep items about these streams (default: all).
+    :param persistence_ids: only keep items about these streams (one id or several;
+        default: all).
     """
 
     def __init__(self, subscribe: Callable[[Callable[[T], None]], Callable[[], None]],
-                 persistence_ids: Iterable[str] | None = None) -> None:
-        self.persistence_ids = None if persistence_ids is None else frozenset(persistence_ids)
+                 persistence_ids: str | Iterable[str] | None = None) -> None:
+        ids = as_names(persistence_ids, "persistence_ids")
+        self.persistence_ids = None if ids is None else frozenset(ids)
         self._subscribe = subscribe
         self._recorded: list[T] = []
         self._lock = threading.Lock()
