@@ -12,7 +12,10 @@ same machine), for several ways of doing "one durable commit per event":
   psycopg path costs above the wire);
 * ``sync_ours_sql``: the journal's own one-event statement on a sync connection
   (what our SQL costs the server above the bare INSERT);
-* ``append``: ``PostgresJournal.append`` (default pool), and ``append_nocoalesce``.
+* ``append``: ``PostgresJournal.append`` (default pool), and ``append_nocoalesce``;
+* ``append_psycopg``: the same journal code with the one-event statement sent the way
+  it was before the warm prepared path (psycopg's async ``execute`` on a connection
+  checked out of the pool per call): the in-process A/B of that change.
 
 Cases run in interleaved rounds (order reversed every other round); the figures are
 medians over rounds.  ``--calls`` per round, ``--rounds`` rounds; ``--uvloop`` runs the
@@ -65,6 +68,10 @@ class Probe:
 
         self.journal = PostgresJournal(url=self.url)
         self.journal_nc = PostgresJournal(url=self.url, coalesce_appends=False)
+        self.journal_pg = PostgresJournal(url=self.url)
+        self.journal_pg.database.run_prepared = _psycopg_transport(  # type: ignore[method-assign]
+            self.journal_pg)
+        await self.journal_pg.highest_seq("warm-up")
         await self.journal.highest_seq("warm-up")
         await self.journal_nc.highest_seq("warm-up")
         self.aconn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
@@ -79,12 +86,14 @@ class Probe:
             "sync_ours_sql": self._spid(self.sconn),
             "append": await self._journal_pid(self.journal),
             "append_nocoalesce": await self._journal_pid(self.journal_nc),
+            "append_psycopg": await self._journal_pid(self.journal_pg),
         }
         self.ours_sql = self.journal._append_one_untagged_sql
 
     async def close(self) -> None:
         await self.journal.close()
         await self.journal_nc.close()
+        await self.journal_pg.close()
         await self.aconn.close()
         self.sconn.close()
         self.rconn.close()
@@ -168,6 +177,28 @@ class Probe:
     async def append_nocoalesce(self) -> None:
         await self._append(self.journal_nc)
 
+    async def append_psycopg(self) -> None:
+        await self._append(self.journal_pg)
+
+
+def _psycopg_transport(journal: Any) -> Any:
+    """``Database.run_prepared`` as the one-event statement ran before it existed."""
+    texts = {id(journal._append_one_prepared): journal._append_one_sql,
+             id(journal._append_one_untagged_prepared): journal._append_one_untagged_sql}
+    db = journal.database
+
+    async def run_prepared(operation: str, query: Any, params: Any) -> tuple[list[Any], int]:
+        text = texts[id(query)]
+
+        async def work(conn: Any) -> list[Any]:
+            cur = await conn.execute(text, params)
+            rows: list[Any] = await cur.fetchall()
+            return rows
+
+        return await db.run(operation, work), 1
+
+    return run_prepared
+
 
 async def python_costs(calls: int) -> dict[str, float]:
     """Per-call CPU of the journal's Python work without a database (µs)."""
@@ -230,7 +261,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--cases", nargs="*", default=[
-        "sync_bare", "async_bare", "raw_bare", "sync_ours_sql", "append", "append_nocoalesce"])
+        "sync_bare", "async_bare", "raw_bare", "sync_ours_sql", "append", "append_psycopg"])
     args = parser.parse_args()
     with provide_server() as dsn:
         if args.uvloop:

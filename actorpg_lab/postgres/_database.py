@@ -15,7 +15,12 @@ Every store talks to the database through a :class:`Database`.  It
   with the driver error as ``__cause__``;
 * retries an operation on a fresh connection when the one it got turns out to be
   dead (killed server-side, server restarted), so the pool never hands the same
-  dead connection to the next call.
+  dead connection to the next call;
+* runs the hot one-statement writes (:meth:`Database.run_prepared`) on a *warm*
+  connection: the one the previous such call used, kept out of the pool while calls
+  keep coming (given back after :data:`WARM_IDLE_SECONDS` without one, or at once when
+  it is busy and another call needs a connection), prepared once and sent straight
+  through libpq (:mod:`._prepared`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .._errors import (
     PersistenceError,
     WriteConflict,
 )
+from ._prepared import PreparedQuery, execute_prepared
 from ._schema import SchemaSpec, ensure_schema
 
 __all__ = ["Database", "WriteConflict", "decode_stored", "translate"]
@@ -54,6 +60,10 @@ _IDLE = psycopg.pq.TransactionStatus.IDLE
 
 #: How many times an operation is retried on a fresh connection after a dead one.
 _RECONNECT_ATTEMPTS = 3
+
+#: A warm connection (see :meth:`Database.run_prepared`) goes back to the pool after
+#: this many seconds without a call.
+WARM_IDLE_SECONDS = 0.05
 
 
 def translate(exc: BaseException, operation: str) -> PersistenceError:
@@ -134,6 +144,12 @@ class Database:
         self._lock = asyncio.Lock()
         self._closed = False
         self.owner = owner
+        # The warm connection of run_prepared: out of the pool while calls keep coming.
+        self._warm: AsyncConnection[Any] | None = None
+        self._warm_busy = False
+        self._warm_used = 0.0
+        self._warm_timer: asyncio.TimerHandle | None = None
+        self._returns: set[asyncio.Task[None]] = set()
 
     @property
     def where(self) -> str:
@@ -218,7 +234,8 @@ class Database:
         self, operation: str, work: Callable[[AsyncConnection[Any]], Awaitable[T]],
         *, retry_dead: bool = True,
     ) -> T:
-        """Run ``work(conn)`` on a pooled connection, translating every failure.
+        """Run ``work(conn)`` on a pooled connection (the warm one when it is free, see
+        :meth:`run_prepared`), translating every failure.
 
         When the connection turns out to be dead and ``retry_dead`` is set, the
         operation is retried on a fresh connection (the dead one is discarded).
@@ -226,14 +243,13 @@ class Database:
         attempt = 0
         while True:
             attempt += 1
-            pool = await self.ready_pool()
             conn: AsyncConnection[Any] | None = None
             try:
-                # pool.getconn/putconn around the work with the connection-context
-                # semantics (commit on success, rollback on error) spelled out: the same
-                # behaviour as ``async with pool.connection()`` without the generator-based
-                # context manager and, on autocommit connections, without a commit round.
-                conn = await pool.getconn()
+                # The connection-context semantics (commit on success, rollback on error)
+                # spelled out: the same behaviour as ``async with pool.connection()``
+                # without the generator-based context manager and, on autocommit
+                # connections, without a commit round.
+                conn, warm = await self._checkout(make_warm=False)
                 try:
                     result = await work(conn)
                     if not conn.closed and conn.pgconn.transaction_status != _IDLE:
@@ -246,7 +262,7 @@ class Database:
                             _log.warning("%s: error ignored in rollback: %s", operation, exc2)
                     raise
                 finally:
-                    await pool.putconn(conn)
+                    await self._checkin(conn, warm)
                 return result
             except PersistenceError:
                 raise
@@ -257,6 +273,100 @@ class Database:
                     await asyncio.sleep(0.05 * attempt)
                     continue
                 raise translate(exc, operation) from exc
+
+    async def run_prepared(
+        self, operation: str, query: PreparedQuery, params: Mapping[str, Any],
+    ) -> tuple[list[tuple[bytes | None, ...]], int]:
+        """Run ONE statement (its own transaction) on the warm connection, prepared
+        and sent through libpq (:func:`._prepared.execute_prepared`); returns its rows
+        as text values and how many attempts it took (> 1: an earlier attempt's
+        connection died, maybe after the server committed it).
+
+        The warm connection is the one the previous call used, kept out of the pool
+        until :data:`WARM_IDLE_SECONDS` pass without a call (one timer per idle period,
+        not per call) or a client of the pool is waiting; a call that finds it busy
+        takes a connection from the pool for itself.  Errors are translated and dead
+        connections retried like :meth:`run`.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            conn: AsyncConnection[Any] | None = None
+            try:
+                conn, warm = await self._checkout(make_warm=True)
+                try:
+                    rows = await execute_prepared(conn, query, params)
+                finally:
+                    await self._checkin(conn, warm)
+                return rows, attempt
+            except PersistenceError:
+                raise
+            except Exception as exc:
+                if attempt <= _RECONNECT_ATTEMPTS and _is_dead_connection(exc, conn):
+                    _log.warning("%s: connection lost (%s); retrying on a fresh connection",
+                                 operation, type(exc).__name__)
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                raise translate(exc, operation) from exc
+
+    # -- the warm connection -----------------------------------------------------------
+    async def _checkout(self, *, make_warm: bool) -> tuple[AsyncConnection[Any], bool]:
+        """``(connection, is_warm)``: the warm connection when it is free, else one from
+        the pool (which becomes the warm one when ``make_warm`` and there is none)."""
+        conn = self._warm
+        if conn is not None and not self._warm_busy:
+            self._warm_busy = True
+            return conn, True
+        pool = await self.ready_pool()
+        conn = await pool.getconn()
+        if make_warm and self._warm is None and not self._closed:
+            self._warm, self._warm_busy = conn, True
+            self._warm_timer = asyncio.get_running_loop().call_later(
+                WARM_IDLE_SECONDS, self._warm_check)
+            return conn, True
+        return conn, False
+
+    async def _checkin(self, conn: AsyncConnection[Any], warm: bool) -> None:
+        if not warm:
+            await self._put_back(conn)
+            return
+        self._warm_busy = False
+        self._warm_used = asyncio.get_running_loop().time()
+        if (self._closed or conn.closed or conn.pgconn.transaction_status != _IDLE
+                or getattr(self._pool, "_waiting", None)):  # another client waits: give it back
+            self._drop_warm()
+
+    def _warm_check(self) -> None:
+        """Give the warm connection back once it has been idle long enough."""
+        self._warm_timer = None
+        if self._warm is None:
+            return
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._warm_used
+        if self._warm_busy or idle < WARM_IDLE_SECONDS:
+            delay = WARM_IDLE_SECONDS if self._warm_busy else WARM_IDLE_SECONDS - idle
+            self._warm_timer = loop.call_later(delay, self._warm_check)
+            return
+        self._drop_warm()
+
+    def _drop_warm(self) -> None:
+        """Hand the warm connection back to the pool (in a task: putconn is async)."""
+        conn, self._warm = self._warm, None
+        self._warm_busy = False
+        if self._warm_timer is not None:
+            self._warm_timer.cancel()
+            self._warm_timer = None
+        if conn is not None:
+            task = asyncio.get_running_loop().create_task(self._put_back(conn))
+            self._returns.add(task)
+            task.add_done_callback(self._returns.discard)
+
+    async def _put_back(self, conn: AsyncConnection[Any]) -> None:
+        pool = self._pool
+        if pool is None:  # the store was closed meanwhile (and its pool with it)
+            await conn.close()
+            return
+        await pool.putconn(conn)
 
     async def fetch_all(
         self, operation: str, query: sql.Composed, params: Mapping[str, Any] | Sequence[Any],
@@ -291,6 +401,10 @@ class Database:
     async def close(self) -> None:
         """Close the pool if this store built it; a shared pool stays open."""
         self._closed = True
+        if self._warm is not None and not self._warm_busy:
+            self._drop_warm()  # a busy one is dropped when its call ends
+        if self._returns:
+            await asyncio.gather(*self._returns, return_exceptions=True)
         if self.owns_pool and self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()

@@ -43,6 +43,7 @@ from ._boundary import MAX_SCALAR_KEYS, append_keys
 from ._database import WriteConflict, decode_stored, translate
 from ._journal_schema import journal_schema
 from ._listener import Listener
+from ._prepared import PreparedQuery
 from ._schema import missing_columns_error
 from ._sql import statement
 from ._store import PostgresStore
@@ -150,6 +151,9 @@ class PostgresJournal(PostgresStore):
             "journal_append_one_untagged", **names
         ).as_bytes(None)
         self._append_many_sql = statement("journal_append_many", **names).as_bytes(None)
+        # The one-event statements run prepared on the warm connection (Database.run_prepared).
+        self._append_one_prepared = PreparedQuery(self._append_one_sql)
+        self._append_one_untagged_prepared = PreparedQuery(self._append_one_untagged_sql)
         self._coalescer: AppendCoalescer[AppendRequest, list[PersistentEvent]] = AppendCoalescer(
             write_one=lambda request: self._append_solo(request),
             write_many=lambda batch: self._append_many(batch),
@@ -287,13 +291,19 @@ class PostgresJournal(PostgresStore):
             return await cur.fetchone()
 
         try:
-            if conn is None:
-                row = await self._db.run(f"append to {pid!r}", work)
-            else:
+            if conn is not None:  # the caller's transaction
                 try:
                     row = await work(conn)
                 except Exception as exc:
                     raise translate(exc, f"append to {pid!r}") from exc
+            elif query is not self._append_sql:  # scalar parameters: prepared, warm
+                rows, attempts = await self._db.run_prepared(
+                    f"append to {pid!r}",
+                    self._append_one_untagged_prepared if untagged_one
+                    else self._append_one_prepared, params)
+                row = rows[0] if rows else None
+            else:
+                row = await self._db.run(f"append to {pid!r}", work)
         except WriteConflict as exc:
             actual = await self.highest_seq(pid)
             self._report(pid, expected_seq, actual, None, "conflict", started, len(checked))
