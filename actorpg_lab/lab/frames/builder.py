@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import split_tags
+from .columns import split_tags, xid8_to_int64
 from .payloads import PayloadErrors, PayloadExpander, column_names, parse_pool
 
 __all__ = ["STREAMS_SCHEMA", "FrameBuilder", "close_stream", "streams_frame"]
@@ -84,7 +84,10 @@ class FrameBuilder:
         cols[self.second].append(seconds)
         cols["timestamp"].append(_one_chunk(batch.column("timestamp")))
         if self.position:
-            cols["position"].append(_one_chunk(batch.column("position")))
+            position = _one_chunk(batch.column("position"))
+            if not pa.types.is_integer(position.type):  # the stored xid8 (8-byte binary)
+                position = xid8_to_int64(position)
+            cols["position"].append(position)
         if self.tags:
             cols["tags"].append(split_tags(batch.column("tags"), parse_pool()))
         if self.expand:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from ..._codec import TYPE_KEY, VALUE_KEY, JsonCodec, default_codec
 
 __all__ = ["EVENT_TYPE_COLUMN", "event_type_name", "payload_column", "split_tags",
-           "type_prefix"]
+           "type_prefix", "xid8_to_int64"]
 
 #: The column of an expanded frame that holds the event type name.
 EVENT_TYPE_COLUMN = "event_type"
@@ -89,3 +89,26 @@ def split_tags(csv: pa.ChunkedArray | pa.Array,
     values = parts.flatten()
     values = pc.filter(values, pc.not_equal(values, "", memory_pool=pool), memory_pool=pool)
     return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``xid8`` values as ADBC delivers them — 8-byte big-endian binary (PostgreSQL's
+    binary format), possibly wrapped in an opaque extension type — as ``int64``."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    storage = column.storage if isinstance(column, pa.ExtensionArray) else column
+    if not pa.types.is_binary(storage.type):
+        raise TypeError(f"position: expected xid8 as binary, got {column.type}")
+    n = len(storage)
+    if storage.null_count:
+        raise ValueError("position: NULL xid8 values cannot be converted to int64")
+    offsets = np.frombuffer(storage.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=storage.offset * 4)
+    start = int(offsets[0]) if n else 0
+    if n and (int(offsets[-1]) - start != 8 * n or not (np.diff(offsets) == 8).all()):
+        raise ValueError("position: xid8 values must be 8 bytes each")
+    data = storage.buffers()[2]
+    if not n or data is None:
+        return pa.array([], pa.int64())
+    values = np.frombuffer(data, dtype=">i8", count=n, offset=start)
+    return pa.array(values.astype(np.int64))

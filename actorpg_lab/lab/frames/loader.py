@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pyarrow as pa
+from psycopg import sql
 
 from ..._dsn import redact_dsn
 from ..._tag_filter import TagFilter, as_tag_filter
@@ -278,10 +279,14 @@ class FrameLoader:
                           allow_large=allow_large, what="tag_frame")
 
     def _position(self, alias: str) -> Any:
-        """The ``{position}`` of an event SELECT (see :func:`._sql.position_column`):
-        whether the events table has the column is asked once per workbench."""
-        return position_column(alias, self.session.has_column(self.tables.events,
-                                                              "position"))
+        """The ``{position}`` of an event SELECT: the stored ``xid8`` itself (the
+        builder converts it in Arrow, :func:`.columns.xid8_to_int64`: the server-side
+        ``::text::bigint`` round trip cost ~15 % of a 30k-row load), or ``0`` on a table
+        without the column (see :func:`..db.statements.position_column`); whether the
+        events table has it is asked once per workbench."""
+        if self.session.has_column(self.tables.events, "position"):
+            return sql.SQL("{}.position").format(sql.Identifier(alias))
+        return position_column(alias, False)
 
     # -- snapshots, durable state, streams ---------------------------------------------
     def snapshots(self, where: EventFilter, *, limit: int | None = None,
@@ -321,8 +326,6 @@ class FrameLoader:
         if not self.table_exists(self.tables.events):
             frame = streams_frame(STREAMS_SCHEMA.empty_table())
             return frame if stats else frame.assign(event_types=None)
-        from psycopg import sql
-
         snapshots: str | sql.Composable = (
             self.tables.snapshots if self.table_exists(self.tables.snapshots)
             else sql.SQL(_NO_SNAPSHOTS)

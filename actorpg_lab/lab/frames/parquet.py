@@ -64,7 +64,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,7 +72,7 @@ from psycopg import sql
 from ..._dsn import DEFAULT_CONNECT_TIMEOUT
 from ..db.session import AdbcSession
 from ..db.statements import fragment, position_column, render
-from .columns import split_tags
+from .columns import split_tags, xid8_to_int64
 from .filter import EventFilter
 from .iteration import empty_journal_frame, rebatch
 from .partitions import StreamSize, pid_bucket, stream_sizes
@@ -207,29 +206,6 @@ def _raw_position(present: bool) -> sql.Composable:
     not ``position::text::bigint``: the server-side text round trip was ~25% of the
     bucket query's execution time (66 of 243 ms per 1M events)."""
     return sql.SQL("e.position") if present else position_column("e", False)
-
-
-def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``xid8`` values as ADBC delivers them — 8-byte big-endian binary (PostgreSQL's
-    binary format), possibly wrapped in an opaque extension type — as ``int64``."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    storage = column.storage if isinstance(column, pa.ExtensionArray) else column
-    if not pa.types.is_binary(storage.type):
-        raise TypeError(f"position: expected xid8 as binary, got {column.type}")
-    n = len(storage)
-    if storage.null_count:
-        raise ValueError("position: NULL xid8 values cannot be converted to int64")
-    offsets = np.frombuffer(storage.buffers()[1], dtype=np.int32, count=n + 1,
-                            offset=storage.offset * 4)
-    start = int(offsets[0]) if n else 0
-    if n and (int(offsets[-1]) - start != 8 * n or not (np.diff(offsets) == 8).all()):
-        raise ValueError("position: xid8 values must be 8 bytes each")
-    data = storage.buffers()[2]
-    if not n or data is None:
-        return pa.array([], pa.int64())
-    values = np.frombuffer(data, dtype=">i8", count=n, offset=start)
-    return pa.array(values.astype(np.int64))
 
 
 def release_unused() -> None:
