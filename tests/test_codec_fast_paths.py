@@ -125,3 +125,40 @@ def test_unregistered_field_default_factory_classes_round_trip(codec: JsonCodec)
     with pytest.warns(UnregisteredTypeWarning):
         text = codec.encode(value)
     assert codec.stored_value(value, text) == codec.decode(text) == value
+
+
+def _slow_encode(codec: JsonCodec, value: Any) -> str:
+    """The general encoder path (the simple-dataclass fast path switched off)."""
+    codec._simple.pop(type(value), None)
+    try:
+        return codec.encode(value)
+    finally:
+        codec._simple.pop(type(value), None)
+
+
+@pytest.mark.parametrize("value", [
+    Flat("a", 1, 0.1, True), Flat("é\u2028\"\\\n\t", -(2**63), 1e300, False, None),
+    Flat("x", 2**64 - 1, -0.0, True, "n"),
+])
+def test_encode_fast_path_writes_the_same_text(codec: JsonCodec, value: Any) -> None:
+    slow = _slow_encode(codec, value)
+    codec.stored_value(value, slow)  # learns that Flat is simple
+    assert codec._simple.get(Flat) is True
+    assert codec.encode(value) == slow
+    assert codec.decode(codec.encode(value)) == value
+
+
+def test_encode_fast_path_keeps_every_rejection(codec: JsonCodec) -> None:
+    codec.stored_value(Flat("a", 1, 0.1, True), codec.encode(Flat("a", 1, 0.1, True)))
+    assert codec._simple.get(Flat) is True
+    for bad in (Flat("a", 1, float("nan"), True), Flat("a", 1, float("inf"), True)):
+        with pytest.raises(ValueError, match="cannot be serialized"):
+            codec.encode(bad)
+    with pytest.raises(ValueError, match="UTF-8"):
+        codec.encode(Flat("\ud800", 1, 0.1, True))
+    with pytest.raises(ValueError, match="read back exactly"):
+        codec.encode(Flat("a", 2**64, 0.1, True))
+    # a field holding a non-scalar takes the general path (and its checks)
+    mixed = Flat({"$type": "x", "$value": {}}, 1, 0.1, True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reserved"):
+        codec.encode(mixed)
