@@ -15,6 +15,7 @@ import pytest
 from actorpg_lab import JournalEntry
 from actorpg_lab.lab import Workbench, pid_bucket
 from actorpg_lab.lab.frames import parquet as export_module
+from actorpg_lab.lab.frames.columns import xid8_to_int64
 from actorpg_lab.lab.frames.filter import EventFilter
 from actorpg_lab.lab.frames.iteration import rebatch
 from actorpg_lab.lab.frames.partitions import StreamSize
@@ -324,16 +325,16 @@ def test_memory_budget_releases_only_past_its_budget(monkeypatch: pytest.MonkeyP
 def test_xid8_binary_converts_to_int64() -> None:
     values = [0, 758, 2**40 + 7, 2**63 - 1]
     raw = pa.array([v.to_bytes(8, "big") for v in values], pa.binary())
-    assert export_module.xid8_to_int64(raw).to_pylist() == values
-    assert export_module.xid8_to_int64(raw.slice(1, 2)).to_pylist() == values[1:3]
-    assert export_module.xid8_to_int64(pa.chunked_array([raw[:1], raw[1:]])).to_pylist() == values
-    assert export_module.xid8_to_int64(raw.slice(0, 0)).to_pylist() == []
+    assert xid8_to_int64(raw).to_pylist() == values
+    assert xid8_to_int64(raw.slice(1, 2)).to_pylist() == values[1:3]
+    assert xid8_to_int64(pa.chunked_array([raw[:1], raw[1:]])).to_pylist() == values
+    assert xid8_to_int64(raw.slice(0, 0)).to_pylist() == []
     with pytest.raises(ValueError, match="8 bytes"):
-        export_module.xid8_to_int64(pa.array([b"\x01\x02"], pa.binary()))
+        xid8_to_int64(pa.array([b"\x01\x02"], pa.binary()))
     with pytest.raises(ValueError, match="NULL"):
-        export_module.xid8_to_int64(pa.array([None, b"\x00" * 8], pa.binary()))
+        xid8_to_int64(pa.array([None, b"\x00" * 8], pa.binary()))
     with pytest.raises(TypeError, match="xid8"):
-        export_module.xid8_to_int64(pa.array(["12345678"]))
+        xid8_to_int64(pa.array(["12345678"]))
 
 
 def test_the_workbench_exports_over_its_own_connections(
