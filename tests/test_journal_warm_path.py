@@ -181,3 +181,23 @@ async def test_bad_input_is_rejected_before_anything_is_sent(pg_url: str) -> Non
         await journal.append("s-1", [JournalEntry({"n": 1})], 1)
     finally:
         await journal.close()
+
+
+async def test_a_connection_that_never_prepares_gets_unnamed_statements(pg_url: str) -> None:
+    unprepared: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pg_url, kwargs={"autocommit": True, "prepare_threshold": None}, open=False,
+        min_size=1, max_size=2)
+    await unprepared.open(wait=True)
+    journal = PostgresJournal(pool=unprepared)
+    try:
+        for seq in range(7):
+            tags = ("t",) if seq % 2 else ()
+            await journal.append("s-1", [JournalEntry({"n": seq}, tags=tags)], seq)
+        warm = journal.database._warm
+        assert warm is not None
+        cur = await warm.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert await cur.fetchone() == (0,)
+        assert [e.sequence_nr for e in await journal.read("s-1")] == list(range(1, 8))
+    finally:
+        await journal.close()
+        await unprepared.close()

@@ -11,7 +11,9 @@ psycopg ``execute``.  :class:`PreparedQuery` and :func:`execute_prepared` are th
   ``$n`` once, prepared once per connection and parameter-type signature (a name unique
   in the process), and executed with ``PQsendQueryPrepared``; parameters travel as
   text (``str`` as *unknown*, ``int`` as ``int8``, ``bool`` as ``bool``, ``None`` as
-  NULL), results come back as text (``bytes``, parsed by the caller);
+  NULL), results come back as text (``bytes``, parsed by the caller); a connection
+  whose psycopg ``prepare_threshold`` is ``None`` ("never prepare", e.g. behind a
+  transaction-pooling PgBouncer) gets the unnamed statement instead, parsed each time;
 * the connection is a psycopg :class:`~psycopg.AsyncConnection` from the pool and is
   left exactly as psycopg expects it: idle, nothing pending (the server runs the
   statement as its own transaction, as on an autocommit connection);
@@ -151,6 +153,12 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
     if prepared is None:
         prepared = _PREPARED[conn] = set()
     try:
+        if conn.prepare_threshold is None:
+            # The connection says "never prepare" (psycopg's switch, e.g. behind a
+            # transaction-pooling PgBouncer): the unnamed statement, parsed every time.
+            result = await _round_trip(conn, loop, pgconn.send_query_params, query.sql,
+                                       values, types, None, Format.TEXT)
+            return _rows(result)
         for attempt in (1, 2):
             if name not in prepared:
                 await _round_trip(conn, loop, pgconn.send_prepare, name, query.sql, types)
@@ -171,6 +179,10 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
         _PREPARED.pop(conn, None)
         pgconn.finish()
         raise
+    return _rows(result)
+
+
+def _rows(result: Any) -> list[tuple[bytes | None, ...]]:
     rows = result.ntuples
     if not rows:
         return []
