@@ -12,10 +12,13 @@ from ._codec import (
     event_type,
     upcaster,
 )
+from ._dcb import AppendCondition, ConsistencyToken, MatchingRead, Query, QueryItem
 from ._embedded import EmbeddedPostgres
 from ._errors import (
     ActorStoppedError,
+    AppendConditionError,
     DurableStateConcurrencyError,
+    IdempotencyConflictError,
     JournalConcurrencyError,
     JournalError,
     JournalIntegrityError,
@@ -25,10 +28,10 @@ from ._errors import (
     SnapshotIntegrityError,
     UnsafePathError,
 )
-from ._protocols import DurableStateStore, Journal, SnapshotStore
+from ._protocols import ConditionalJournal, DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
-from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
+from ._types import DurableStateRecord, EventMetadata, JournalEntry, PersistentEvent, Snapshot
 from ._validation import Limits
 from ._write_attempts import (
     SnapshotActivity,
@@ -58,15 +61,21 @@ __all__ = [
     "ActorRef",
     "ActorStoppedError",
     "ActorSystem",
+    "AppendCondition",
+    "AppendConditionError",
+    "ConditionalJournal",
     "Config",
+    "ConsistencyToken",
     "DecodeError",
     "DurableStateActor",
     "DurableStateConcurrencyError",
     "DurableStateRecord",
     "DurableStateStore",
     "EmbeddedPostgres",
+    "EventMetadata",
     "EveryNEvents",
     "Extension",
+    "IdempotencyConflictError",
     "InMemoryDurableStateStore",
     "InMemoryJournal",
     "InMemorySnapshotStore",
@@ -77,11 +86,14 @@ __all__ = [
     "JournalIntegrityError",
     "JsonCodec",
     "Limits",
+    "MatchingRead",
     "PersistenceError",
     "PersistenceExtension",
     "PersistentActor",
     "PersistentEvent",
     "PluginNotFoundError",
+    "Query",
+    "QueryItem",
     "RecoveryFailedError",
     "ReplayResult",
     "ReplayStep",

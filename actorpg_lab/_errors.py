@@ -33,7 +33,9 @@ from __future__ import annotations
 
 __all__ = [
     "ActorStoppedError",
+    "AppendConditionError",
     "DurableStateConcurrencyError",
+    "IdempotencyConflictError",
     "JournalConcurrencyError",
     "JournalError",
     "JournalIntegrityError",
@@ -82,6 +84,53 @@ class JournalConcurrencyError(PersistenceError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.persistence_id, self.expected_seq, self.actual_seq))
+
+
+class AppendConditionError(JournalConcurrencyError):
+    """A conditional append (``append(..., condition=AppendCondition(...))``) found an
+    event matching its query that the decision did not see; nothing was written.
+
+    ``conflict`` is that event's ``(position, persistence_id, sequence_nr)`` key
+    (``event_type`` and ``tags`` describe it); ``query`` is the condition's query as
+    text.  ``expected_seq``/``actual_seq`` are the appending stream's expected and
+    current head (equal: the head was not the problem).
+    """
+
+    def __init__(self, persistence_id: str, expected_seq: int, actual_seq: int,
+                 conflict: tuple[int, str, int], event_type: str | None = None,
+                 tags: tuple[str, ...] = (), query: str = "") -> None:
+        super().__init__(persistence_id, expected_seq, actual_seq)
+        self.conflict = conflict
+        self.event_type = event_type
+        self.tags = tuple(tags)
+        self.query = query
+        position, pid, seq = conflict
+        self.args = (
+            f"append to {persistence_id!r} failed its condition: event {pid!r} #{seq} "
+            f"(position {position}, type {event_type!r}, tags {list(self.tags)!r}) matches "
+            f"{query or 'the query'} and was not seen by the decision; nothing was written",
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.persistence_id, self.expected_seq, self.actual_seq,
+                             self.conflict, self.event_type, self.tags, self.query))
+
+
+class IdempotencyConflictError(JournalError):
+    """An append reused an ``idempotency_key`` of its stream with other content (other
+    events, tags or metadata) than the append that stored it; nothing was written."""
+
+    def __init__(self, persistence_id: str, key: str, first_seq: int, events: int) -> None:
+        self.persistence_id = persistence_id
+        self.key = key
+        self.first_seq = first_seq
+        self.events = events
+        super().__init__(
+            f"idempotency key {key!r} of {persistence_id!r} was used for other content "
+            f"(the {events} event(s) stored from sequence_nr {first_seq}); nothing was written")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.persistence_id, self.key, self.first_seq, self.events))
 
 
 class DurableStateConcurrencyError(PersistenceError):

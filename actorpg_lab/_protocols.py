@@ -8,12 +8,16 @@ semantics; one contract test suite runs against both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._tag_filter import TagFilter
 from ._types import DurableStateRecord, JournalEntry, PersistentEvent, Snapshot
 
-__all__ = ["DurableStateStore", "Journal", "SnapshotStore"]
+if TYPE_CHECKING:
+    from ._dcb import AppendCondition, ConsistencyToken, MatchingRead, Query
+    from .query import TagOffset
+
+__all__ = ["ConditionalJournal", "DurableStateStore", "Journal", "SnapshotStore"]
 
 
 @runtime_checkable
@@ -74,6 +78,28 @@ class Journal(Protocol):
 
     async def close(self) -> None:
         """Release resources (an owned pool); a shared pool is left open."""
+        ...
+
+
+@runtime_checkable
+class ConditionalJournal(Journal, Protocol):
+    """A journal with conditional appends across streams (DCB, :mod:`actorpg_lab._dcb`):
+    both :class:`~actorpg_lab.InMemoryJournal` and
+    :class:`~actorpg_lab.postgres.PostgresJournal`."""
+
+    async def append(
+        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int,
+        *, condition: AppendCondition | None = None,
+    ) -> list[PersistentEvent]:
+        """:meth:`Journal.append`, failing with AppendConditionError when ``condition``
+        finds an unseen matching event."""
+        ...
+
+    async def read_matching(
+        self, query: Query, *, after: ConsistencyToken | TagOffset | None = None,
+        limit: int | None = None,
+    ) -> MatchingRead:
+        """The events matching ``query`` and the token of what this read saw."""
         ...
 
 

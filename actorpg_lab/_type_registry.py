@@ -217,6 +217,11 @@ class TypeRegistry:
         """The canonical name ``name`` (a name or an alias) reads as, or ``None``."""
         return self._canonical.get(name)
 
+    def aliases_of(self, name: str) -> tuple[str, ...]:
+        """The aliases of the type ``name`` (or alias) reads as (``()`` if unregistered)."""
+        canonical = self._canonical.get(name)
+        return () if canonical is None else self._info[canonical][1]
+
     def current_version(self, name: str) -> int | None:
         """The registered version of the type ``name`` (or alias) reads as, or ``None``."""
         canonical = self._canonical.get(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from ._reprs import field_repr, fields_html
 
 __all__ = ["NO_METADATA", "DurableStateRecord", "EventMetadata", "JournalEntry",
-           "PersistentEvent", "Snapshot", "event_type_name"]
+           "PersistentEvent", "Snapshot", "content_digest", "event_type_name"]
 
 class EventMetadata(Mapping[str, str]):
     """The read-only, hashable ``str -> str`` mapping of a stored event's metadata."""
@@ -42,6 +43,23 @@ NO_METADATA: EventMetadata = EventMetadata()
 #: registration of a class wins).  What :attr:`PersistentEvent.event_type` reads: the
 #: event's type costs nothing on the read path (no column, no parsing).
 _TYPE_NAMES: dict[type[Any], str] = {}
+
+
+def content_digest(payloads: Sequence[str], tags: Sequence[Sequence[str]],
+                   metadata: Sequence[Mapping[str, str] | None] = ()) -> bytes:
+    """sha256 of an append's content (encoded payloads, tags, metadata): what an
+    idempotency key is compared on."""
+    h = hashlib.sha256()
+    for i, payload in enumerate(payloads):
+        h.update(b"\x00p")
+        h.update(payload.encode())
+        h.update(b"\x00t")
+        h.update(",".join(tags[i]).encode())
+        meta = metadata[i] if i < len(metadata) else None
+        if meta:
+            for k in sorted(meta):
+                h.update(b"\x00m" + k.encode() + b"=" + str(meta[k]).encode())
+    return h.digest()
 
 
 def event_type_name(event: Any) -> str | None:

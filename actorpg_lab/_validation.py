@@ -155,6 +155,24 @@ def check_tags(tags: object) -> tuple[str, ...]:
     return tuple(seen)
 
 
+#: The longest idempotency key (characters).
+MAX_IDEMPOTENCY_KEY = 512
+
+
+def check_idempotency_key(key: object) -> str | None:
+    """``None`` or a 1-512 character ``str`` without NUL characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise TypeError(f"idempotency_key must be a str or None, got {type(key).__name__}: "
+                        f"{key!r:.200}")
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or "\x00" in key:
+        raise ValueError(f"idempotency_key must be 1-{MAX_IDEMPOTENCY_KEY} characters without "
+                         f"NUL: {key!r:.200}")
+    _utf8_length("idempotency_key", key)
+    return key
+
+
 def check_non_negative_int(name: str, value: object) -> int:
     """Return ``value`` if it is an ``int`` (not ``bool``) and ``>= 0``."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -27,7 +27,8 @@ __all__ = [
 
 _log = logging.getLogger("actorpg_lab.write_attempts")
 
-Outcome = Literal["ok", "conflict", "error"]
+#: "duplicate": a keyed retry answered with the events already stored.
+Outcome = Literal["ok", "conflict", "error", "duplicate"]
 StoreKind = Literal["journal", "durable_state"]
 
 

@@ -12,13 +12,19 @@ two runs seconds apart moves much less than either rate).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import statistics
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ._harness import Comparison, Context, fmt_rate, log
+from ._harness import Comparison, Context, fmt_rate, interleave, log, rate
 from .writes import _Writers
 
-__all__ = ["paired_ratios", "run_boundary_locks"]
+__all__ = ["paired_ratios", "run_boundary_locks", "run_condition_latency",
+           "run_conditional_appends", "run_keyed_appends"]
 
 
 async def paired_ratios(on: Callable[[], Awaitable[float]], off: Callable[[], Awaitable[float]],
@@ -74,3 +80,263 @@ async def run_boundary_locks(ctx: Context) -> list[Comparison]:
                 ratio, ">=", 0.97,
                 note=f"median of {rounds} per-round ratios"))
     return rows
+
+
+# -- conditional appends ---------------------------------------------------------------
+_WRITERS = 16
+
+
+async def _ours_conditional(journal: Any, run: str, per_writer: int) -> tuple[float, int]:
+    """16 tasks, each deciding on its own boundary (tag ``student:<run>-<w>``): read,
+    then a conditional append; returns (appends/s, failures)."""
+    from actorpg_lab import AppendCondition, AppendConditionError, JournalEntry, Query, QueryItem
+
+    from ._events import deposited
+
+    failures = 0
+
+    async def writer(w: int) -> None:
+        nonlocal failures
+        tag = f"student:{run}-{w}"
+        q = Query([QueryItem(types=["bench.Deposited"], tags=[tag])])
+        for i in range(per_writer):
+            read = await journal.read_matching(q)
+            try:
+                await journal.append(f"c-{run}-{w}", [JournalEntry(deposited(i), tags=(tag,))], i,
+                                     condition=AppendCondition(q, read.token))
+            except AppendConditionError:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(_WRITERS)))
+    return rate(_WRITERS * per_writer, time.perf_counter() - started), failures
+
+
+async def _ours_plain(journal: Any, run: str, per_writer: int) -> float:
+    from actorpg_lab import JournalEntry
+
+    from ._events import deposited
+
+    async def writer(w: int) -> None:
+        for i in range(per_writer):
+            await journal.append(f"p-{run}-{w}", [JournalEntry(deposited(i))], i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(_WRITERS)))
+    return rate(_WRITERS * per_writer, time.perf_counter() - started)
+
+
+def _es_conditional(recorder: Any, run: str, per_writer: int) -> tuple[float, int]:
+    """eventsourcing's PostgresDCBRecorderTT with 16 threads, unrelated boundaries."""
+    from eventsourcing.dcb.api import DCBAppendCondition, DCBEvent, DCBQuery, DCBQueryItem
+    from eventsourcing.persistence import IntegrityError
+
+    failures = 0
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        nonlocal failures
+        tag = f"student:{run}-{w}"
+        q = DCBQuery(items=[DCBQueryItem(types=["bench.Deposited"], tags=[tag])])
+        for _ in range(per_writer):
+            response = recorder.read(q)
+            list(response)
+            try:
+                recorder.append([DCBEvent("bench.Deposited", b'{"amount":1}', [tag])],
+                                DCBAppendCondition(q, after=response.head))
+            except IntegrityError:
+                with lock:
+                    failures += 1
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(_WRITERS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return rate(_WRITERS * per_writer, time.perf_counter() - started), failures
+
+
+async def run_conditional_appends(ctx: Context) -> list[Comparison]:
+    from eventsourcing.dcb.postgres_tt import PostgresDCBRecorderTT
+    from eventsourcing.postgres import PostgresDatastore
+
+    from actorpg_lab.postgres import PostgresJournal
+
+    from ._db import eventsourcing_env, new_schema, schema_url
+
+    s = ctx.sizes
+    per_writer = max(5, s.concurrent_calls // 5)
+    schema = new_schema(ctx, "dcb")
+    url = schema_url(ctx.dsn, schema)
+    journal = PostgresJournal(url=url, pool_config={"min_size": _WRITERS, "max_size": _WRITERS})
+    await journal.highest_seq("warm-up")
+    env = eventsourcing_env(ctx.dsn, schema)
+    # eventsourcing's DCB tables reference each other unqualified: its connections need
+    # the schema on their search_path (libpq reads PGOPTIONS; ours set options anyway).
+    saved_options = os.environ.get("PGOPTIONS")
+    os.environ["PGOPTIONS"] = f"-c search_path={schema}"
+    datastore = PostgresDatastore(
+        env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"],
+        env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], pool_size=_WRITERS, schema=schema)
+    recorder = PostgresDCBRecorderTT(datastore, events_table_name=f"{schema}.es_dcb")
+    recorder.create_table()
+    failures = {"ours": 0, "es": 0}
+    counter = iter(range(10**9))
+
+    async def cond() -> float:
+        value, failed = await _ours_conditional(journal, f"r{next(counter)}", per_writer)
+        failures["ours"] += failed
+        return value
+
+    async def es() -> float:
+        value, failed = await asyncio.to_thread(_es_conditional, recorder, f"r{next(counter)}",
+                                                per_writer)
+        failures["es"] += failed
+        return value
+
+    try:
+        log(f"conditional appends, {_WRITERS} writers on unrelated boundaries vs plain "
+            f"1-event appends vs eventsourcing PostgresDCBRecorderTT")
+        rates = await interleave({
+            "cond": cond,
+            "plain": lambda: _ours_plain(journal, f"r{next(counter)}", per_writer),
+            "es": es,
+        }, max(3, s.repeats))
+    finally:
+        await journal.close()
+        datastore.close()
+        if saved_options is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = saved_options
+    name = f"conditional append (read + append, condition), {_WRITERS} writers, unrelated boundaries"
+    note = f"failures: ours {failures['ours']}, eventsourcing {failures['es']}"
+    return [
+        Comparison(name, fmt_rate(rates["cond"], "appends/s"),
+                   f"ours, plain 1-event appends, {_WRITERS} writers (same run)",
+                   fmt_rate(rates["plain"], "appends/s"), rates["cond"] / rates["plain"], ">=",
+                   0.8, extra_check=("0 failures", failures["ours"] == 0), note=note),
+        Comparison(name, fmt_rate(rates["cond"], "appends/s"),
+                   f"eventsourcing 9.5.6 PostgresDCBRecorderTT, {_WRITERS} threads",
+                   fmt_rate(rates["es"], "appends/s"), rates["cond"] / rates["es"], ">=", 3.0,
+                   note=note),
+    ]
+
+
+async def run_condition_latency(ctx: Context) -> list[Comparison]:
+    """D9: the latency of a conditional append's check in a small and a large journal
+    (grown in place with COPY): the check reads only what is new since the token."""
+    from actorpg_lab import AppendCondition, JournalEntry, Query, QueryItem
+    from actorpg_lab.postgres import PostgresJournal
+
+    from ._db import new_schema, schema_url
+    from ._events import deposited
+
+    small, large = (2_000, 20_000) if ctx.quick else (100_000, 1_000_000)
+    schema = new_schema(ctx, "dcblat")
+    url = schema_url(ctx.dsn, schema)
+    journal = PostgresJournal(url=url)
+    await journal.highest_seq("warm-up")
+    import psycopg
+
+    from actorpg_lab import default_codec
+
+    payload = default_codec.encode(deposited(1))
+
+    async def grow_to(n: int) -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            cur = await conn.execute("SELECT count(*) FROM events")
+            have = (await cur.fetchone())[0]  # type: ignore[index]
+            async with conn.transaction(), conn.cursor() as c:
+                async with c.copy("COPY events (persistence_id, sequence_nr, payload, tags, "
+                                  "timestamp) FROM STDIN") as copy:
+                    for i in range(have, n):
+                        await copy.write_row((f"bulk-{i // 1000}", i % 1000 + 1,
+                                              payload, f"course:{i % 500}", 0))
+            await conn.execute("INSERT INTO events_tags (persistence_id, sequence_nr, tag, "
+                               "timestamp) SELECT persistence_id, sequence_nr, tags, 0 FROM "
+                               "events WHERE tags <> '' AND persistence_id LIKE 'bulk-%' "
+                               "ON CONFLICT DO NOTHING")
+            await conn.execute("ANALYZE events")
+            await conn.execute("ANALYZE events_tags")
+
+    counter = iter(range(10**9))
+
+    async def decisions(k: int) -> float:
+        run = next(counter)
+        started = time.perf_counter()
+        for i in range(k):
+            token = (await journal.read_matching(Query([QueryItem(tags=[f"none:{run}"])]))).token
+            await journal.append(f"lat-{run}", [JournalEntry(deposited(i), tags=("course:7",))],
+                                 i, condition=AppendCondition(
+                                     Query([QueryItem(types=["bench.Deposited"],
+                                                      tags=[f"lat:{run}"])]), token))
+        return (time.perf_counter() - started) / k
+
+    rows: dict[int, float] = {}
+    try:
+        for n in (small, large):
+            log(f"condition check latency at {n:,} events")
+            await grow_to(n)
+            rows[n] = (await interleave({"d": lambda: decisions(50)}, max(3, ctx.sizes.repeats)))["d"]
+    finally:
+        await journal.close()
+    return [Comparison(
+        f"read + conditional append latency at {large:,} events", f"{rows[large] * 1000:.2f} ms",
+        f"the same at {small:,} events", f"{rows[small] * 1000:.2f} ms",
+        rows[large] / rows[small], "<=", 1.2)]
+
+
+async def run_keyed_appends(ctx: Context) -> list[Comparison]:
+    """Keyed appends (idempotency_key) vs the same appends unkeyed, one writer, 1 event
+    per call, paired rounds."""
+    from actorpg_lab import JournalEntry
+    from actorpg_lab.postgres import PostgresJournal
+
+    from ._db import new_schema, schema_url
+    from ._events import deposited
+
+    s = ctx.sizes
+    n = max(20, s.append_calls // 2)
+    journal = PostgresJournal(url=schema_url(ctx.dsn, new_schema(ctx, "keyed")))
+    await journal.highest_seq("warm-up")
+    counter = iter(range(10**9))
+
+    async def appends(keyed: bool) -> float:
+        run = next(counter)
+        pid = f"{'k' if keyed else 'u'}-{run}"
+        entries = [[JournalEntry(deposited(i))] for i in range(n)]
+        started = time.perf_counter()
+        for seq, entry in enumerate(entries):
+            await journal.append(pid, entry, seq,
+                                 idempotency_key=f"cmd-{run}-{seq}" if keyed else None)
+        return rate(n, time.perf_counter() - started)
+
+    rounds = max(3, 3 * s.repeats)
+    try:
+        log(f"keyed vs unkeyed appends, 1 event/call ({rounds} paired rounds)")
+        keyed, plain, ratio = await _pairs(lambda: appends(True), lambda: appends(False), rounds)
+    finally:
+        await journal.close()
+    return [Comparison("append 1 event/call with idempotency_key, one writer", fmt_rate(keyed),
+                       "the same without a key (same run, paired rounds)", fmt_rate(plain),
+                       ratio, ">=", 0.95, note=f"median of {rounds} per-round ratios")]
+
+
+async def _pairs(a: Callable[[], Awaitable[float]], b: Callable[[], Awaitable[float]],
+                 rounds: int) -> tuple[float, float, float]:
+    """``(median a, median b, median a/b)`` over alternating paired rounds (warm-up first)."""
+    await a()
+    await b()
+    xs: list[float] = []
+    ys: list[float] = []
+    for r in range(rounds):
+        if r % 2 == 0:
+            x, y = await a(), await b()
+        else:
+            y, x = await b(), await a()
+        xs.append(x)
+        ys.append(y)
+    return (statistics.median(xs), statistics.median(ys),
+            statistics.median([x / y for x, y in zip(xs, ys, strict=True)]))

@@ -14,15 +14,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from .._codec import JsonCodec, decode_stored, default_codec
-from .._errors import JournalConcurrencyError
+from .._dcb import AppendCondition, ConsistencyToken, MatchingRead, Query, check_after
+from .._errors import AppendConditionError, IdempotencyConflictError, JournalConcurrencyError
 from .._tag_filter import EventKey, TagFilter, check_tag_query
-from .._types import JournalEntry, PersistentEvent
+from .._types import JournalEntry, PersistentEvent, content_digest
 from .._validation import (
     Limits,
+    check_idempotency_key,
     check_non_negative_int,
+    check_optional_limit,
     check_page,
     check_payload_size,
     check_persistence_id,
@@ -30,6 +34,7 @@ from .._validation import (
     validate_entries,
 )
 from .._write_attempts import report_write_attempt
+from ..query import TaggedEvent, TagOffset
 from ._clock import now_ms
 
 __all__ = ["InMemoryJournal"]
@@ -59,6 +64,8 @@ class InMemoryJournal:
         self._waiters: set[asyncio.Future[None]] = set()
         self._next_position = 1
         self._open: set[int] = set()
+        #: (pid, idempotency key) -> [first_seq, events, digest, hits, created (epoch s)]
+        self._keys: dict[tuple[str, str], list[Any]] = {}
 
     @classmethod
     def sharing(cls, journal: InMemoryJournal) -> InMemoryJournal:
@@ -70,8 +77,8 @@ class InMemoryJournal:
         if not isinstance(journal, InMemoryJournal):
             raise TypeError(f"sharing expects an InMemoryJournal, got {type(journal).__name__}")
         twin = cls(codec=journal.codec)
-        twin._events, twin._deleted_to, twin._waiters = (
-            journal._events, journal._deleted_to, journal._waiters)
+        twin._events, twin._deleted_to, twin._waiters, twin._keys = (
+            journal._events, journal._deleted_to, journal._waiters, journal._keys)
         return twin
 
     def __repr__(self) -> str:
@@ -99,8 +106,18 @@ class InMemoryJournal:
         return min(self._open, default=self._next_position)
 
     async def append(
-        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
+        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int,
+        *, condition: AppendCondition | None = None, idempotency_key: str | None = None,
     ) -> list[PersistentEvent]:
+        """See :meth:`PostgresJournal.append`; the condition check and the write happen
+        with no await in between, so nothing can commit between them."""
+        key = check_idempotency_key(idempotency_key)
+        if key is not None and condition is not None:
+            raise ValueError("idempotency_key cannot be combined with condition (yet): "
+                             f"{idempotency_key!r}")
+        if condition is not None and not isinstance(condition, AppendCondition):
+            raise TypeError(f"condition must be an AppendCondition or None, got "
+                            f"{condition!r:.200}")
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
         checked = validate_entries(entries, self.limits)
@@ -109,11 +126,38 @@ class InMemoryJournal:
         if not checked:
             return []
         started = time.time()
+        digest = b""
+        if key is not None:
+            digest = content_digest(payloads, [tags for _, tags in checked])
+            prior = self._keys.get((pid, key))
+            if prior is not None:  # checked before the head: a retry is a duplicate
+                first_seq, n, stored = prior[0], prior[1], prior[2]
+                if stored != digest:
+                    raise IdempotencyConflictError(pid, key, first_seq, n)
+                prior[3] += 1
+                report_write_attempt("journal", pid, expected=expected_seq,
+                                     actual=first_seq - 1, written=first_seq + n - 1,
+                                     outcome="duplicate", started=started, events=n)
+                return [self._to_event(pid, e) for e in self._events.get(pid, ())
+                        if first_seq <= e.sequence_nr < first_seq + n]
         head = self._head(pid)
         if head != expected_seq:
             report_write_attempt("journal", pid, expected=expected_seq, actual=head, written=None,
                                  outcome="conflict", started=started, events=len(checked))
             raise JournalConcurrencyError(pid, expected_seq, head)
+        if condition is not None:
+            conflict = next(iter(self._matching(condition.fail_if_events_match,
+                                                condition.after)), None)
+            if conflict is not None:
+                c_pid, c = conflict
+                report_write_attempt("journal", pid, expected=expected_seq, actual=head,
+                                     written=None, outcome="conflict", started=started,
+                                     events=len(checked))
+                event = self._to_event(c_pid, c)
+                raise AppendConditionError(pid, expected_seq, head,
+                                           (c.position, c_pid, c.sequence_nr),
+                                           event.event_type, c.tags,
+                                           repr(condition.fail_if_events_match))
         ts = now_ms()
         position = self._take_position()
         stored = [
@@ -121,11 +165,25 @@ class InMemoryJournal:
             for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True))
         ]
         self._events.setdefault(pid, []).extend(stored)
+        if key is not None:
+            self._keys[(pid, key)] = [expected_seq + 1, len(stored), digest, 0, time.time()]
         report_write_attempt("journal", pid, expected=expected_seq, actual=head,
                              written=expected_seq + len(stored), outcome="ok", started=started,
                              events=len(stored))
         self._wake()
         return [self._to_event(pid, e) for e in stored]
+
+    async def prune_idempotency(self, older_than: float | timedelta) -> int:
+        """See :meth:`PostgresJournal.prune_idempotency`."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) \
+            else older_than
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"older_than must be >= 0 seconds or a timedelta: {older_than!r}")
+        cutoff = time.time() - seconds
+        old = [k for k, v in self._keys.items() if v[4] < cutoff]
+        for k in old:
+            del self._keys[k]
+        return len(old)
 
     async def read(
         self, persistence_id: str, from_seq: int = 1, to_seq: int | None = None
@@ -184,6 +242,52 @@ class InMemoryJournal:
         if limit is not None:
             hits = hits[:limit]
         return [self._to_event(pid, e) for _, pid, e in hits]
+
+    def _token(self) -> str:
+        """The memory journal's snapshot, in pg_snapshot's text form (positions)."""
+        xip = ",".join(str(p) for p in sorted(self._open))
+        return f"{self.horizon}:{self._next_position}:{xip}"
+
+    def _matching(self, query: Query, after: ConsistencyToken | TagOffset | None,
+                  ) -> list[tuple[str, _StoredEvent]]:
+        """Committed events matching ``query`` not covered by ``after``, in key order."""
+        check_after(after)
+        token = ConsistencyToken(self._token())
+        hits = []
+        for pid, events in self._events.items():
+            for e in events:
+                key = (e.position, pid, e.sequence_nr)
+                if not token.saw(e.position, key):
+                    continue  # not committed yet (open_transaction)
+                if isinstance(after, ConsistencyToken):
+                    if after.saw(e.position, key):
+                        continue
+                elif after is not None and key <= after.key:
+                    continue
+                if query.matches(self._to_event(pid, e), self.codec):
+                    hits.append((key, pid, e))
+        hits.sort(key=lambda h: h[0])
+        return [(pid, e) for _, pid, e in hits]
+
+    async def read_matching(
+        self, query: Query, *, after: ConsistencyToken | TagOffset | None = None,
+        limit: int | None = None,
+    ) -> MatchingRead:
+        """See :meth:`PostgresJournal.read_matching`."""
+        if not isinstance(query, Query):
+            raise TypeError(f"query must be a Query, got {query!r:.200}")
+        check_optional_limit(limit)
+        snapshot = self._token()
+        hits = self._matching(query, after)
+        if limit is not None:
+            hits = hits[:limit]
+        events = []
+        for pid, e in hits:
+            event = self._to_event(pid, e)
+            events.append(TaggedEvent(event, TagOffset._after(event.key, None)))
+        upto = events[-1].event.key if limit is not None and events and len(events) >= limit \
+            else None
+        return MatchingRead(events, ConsistencyToken(snapshot, upto))
 
     async def visibility_horizon(self) -> tuple[int, bool]:
         """``(horizon, held_back)``: see :meth:`PostgresJournal.visibility_horizon`."""

@@ -17,19 +17,36 @@ import gc
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .._codec import JsonCodec, default_codec
-from .._errors import JournalConcurrencyError, JournalError
+from .._dcb import (
+    AppendCondition,
+    ConsistencyToken,
+    MatchingRead,
+    Query,
+    check_after,
+    expand_types,
+)
+from .._errors import (
+    AppendConditionError,
+    IdempotencyConflictError,
+    JournalConcurrencyError,
+    JournalError,
+)
 from .._tag_filter import EventKey, TagFilter, check_tag_query, split_tags
-from .._types import JournalEntry, PersistentEvent
+from .._types import JournalEntry, PersistentEvent, content_digest
 from .._validation import (
     MAX_BIGINT,
     Limits,
+    check_idempotency_key,
     check_non_negative_int,
+    check_optional_limit,
     check_page,
     check_payload_size,
     check_persistence_id,
@@ -38,10 +55,18 @@ from .._validation import (
     validate_entries,
 )
 from .._write_attempts import has_listeners, report_write_attempt
+from ..query import TaggedEvent, TagOffset
 from ._append_coalescer import AppendCoalescer, outcome
-from ._boundary import MAX_SCALAR_KEYS, append_keys
+from ._boundary import MAX_SCALAR_KEYS, append_keys, boundary_key
 from ._database import WriteConflict, decode_stored, translate
-from ._journal_schema import journal_schema
+from ._journal_schema import (
+    DCB_MIGRATION,
+    METADATA_MIGRATION,
+    idempotency_table,
+    journal_schema,
+    type_function_name,
+    type_index_name,
+)
 from ._listener import Listener
 from ._prepared import PreparedQuery
 from ._schema import missing_columns_error
@@ -50,6 +75,12 @@ from ._store import PostgresStore
 from ._write_history import ConflictLog, check_writer
 
 __all__ = ["PostgresJournal"]
+
+
+def _json_escaped(name: str) -> str:
+    """``name`` as it appears inside the stored JSON envelope (what the type function
+    returns)."""
+    return orjson.dumps(name).decode()[1:-1]
 
 _log = logging.getLogger("actorpg_lab.postgres.journal")
 
@@ -177,6 +208,32 @@ class PostgresJournal(PostgresStore):
         self._by_no_tag_sql = statement("journal_by_no_tag", **names)
         self._horizon_sql = statement("journal_horizon", **names)
         self._listener: Listener | None = None
+        # Conditional appends (DCB): the match fragment inside the read and append statements.
+        type_fn = type_function_name(self.events_table)
+        self._type_signature = sql.SQL("{}(text)").format(sql.Identifier(type_fn)).as_string(None)
+        after = statement("journal_match_after")
+        self._match_branches = {
+            branch: statement(f"journal_match_{branch}", after=after, type_fn=type_fn, **names)
+            for branch in ("all", "tags", "types")}
+        self._dcb_names = {"type_fn": type_fn, **names}
+        self._dcb_statements: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+        self._lock_boundary_sql = statement("journal_lock_boundary")
+        self._idempotency_table = idempotency_table(self.events_table)
+        idem = {"idempotency": self._idempotency_table, **names}
+        self._append_keyed_sql = statement("journal_append_keyed", **idem)
+        self._idempotency_hit_sql = statement("journal_idempotency_hit", **idem)
+        self._idempotency_prune_sql = statement("journal_idempotency_prune", **idem)
+        self._idempotency_check_sql = statement("journal_idempotency_check")
+        self._idempotency_checked = False
+        self._begin_sql = statement("journal_begin")
+        self._commit_sql = statement("journal_commit")
+        self._notify_sql = statement("journal_notify")
+        self._lock_all_sql = statement("journal_lock_all", **names)
+        self._dcb_check_sql = statement("journal_dcb_check")
+        self._dcb_checked = False
+        #: How long a conditional append waits for its boundary locks (seconds) before
+        #: failing with a retryable JournalError (nothing written).
+        self.lock_timeout = 5.0
 
     def __repr__(self) -> str:
         return (
@@ -186,9 +243,27 @@ class PostgresJournal(PostgresStore):
 
     # -- writes -----------------------------------------------------------------------
     async def append(
-        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
+        self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int,
+        *, condition: AppendCondition | None = None, idempotency_key: str | None = None,
     ) -> list[PersistentEvent]:
         """Atomically append ``entries`` after head ``expected_seq``.
+
+        With ``idempotency_key`` (1-512 characters): an append with the same key and the
+        same content (payloads, tags, metadata) on the same stream returns the events
+        the first one stored — nothing is written twice, also after the head moved on
+        and for identical retries racing each other — and other content raises
+        :class:`~actorpg_lab.IdempotencyConflictError`.  Keys are kept in
+        ``<events_table>_idempotency`` until :meth:`prune_idempotency` removes them
+        (retention: call it with 7 days, the documented default, from a periodic job; a
+        retry after its key was pruned appends again).  Not combinable with
+        ``condition`` (yet).
+
+        With ``condition`` (DCB, see :mod:`actorpg_lab._dcb`): nothing is written and
+        :class:`~actorpg_lab.AppendConditionError` names the event when one matching
+        ``condition.fail_if_events_match`` exists that ``condition.after`` does not
+        cover.  Such an append is never coalesced: it takes its boundary locks (the
+        condition's keys exclusive, see :mod:`._boundary`), then checks and writes in
+        one statement of the same transaction, all in one round trip.
 
         Raises :class:`~actorpg_lab.JournalConcurrencyError` (with the re-read head)
         when the head is elsewhere or a racing writer committed first.
@@ -198,10 +273,91 @@ class PostgresJournal(PostgresStore):
         and one commit (group commit); each keeps its own atomicity, head check and
         outcome.  A lone writer never waits.
         """
+        if condition is not None and not isinstance(condition, AppendCondition):
+            raise TypeError(f"condition must be an AppendCondition or None, got "
+                            f"{condition!r:.200}")
+        key = check_idempotency_key(idempotency_key)
+        if key is not None and condition is not None:
+            raise ValueError("idempotency_key cannot be combined with condition (yet): "
+                             f"{idempotency_key!r}")
         request = self._request(persistence_id, entries, expected_seq)
         if request is None:
             return []
+        if condition is not None:
+            return await self._append_if(request, condition)
+        if key is not None:
+            return await self._append_keyed(request, key)
         return await self._coalescer.submit(request)
+
+    async def _append_keyed(self, request: AppendRequest, key: str) -> list[PersistentEvent]:
+        if not self._idempotency_checked:
+            row = await self._db.fetch_one("check the idempotency table",
+                                           self._idempotency_check_sql,
+                                           {"table": self._idempotency_table})
+            if not row or not row[0]:
+                raise JournalError(
+                    f"PostgresJournal: keyed appends need the table {self._idempotency_table},"
+                    f" which this database lacks (auto_create_tables=False): have an "
+                    f"administrator run {METADATA_MIGRATION} (with the table names adjusted);"
+                    f" unkeyed appends keep working meanwhile")
+            self._idempotency_checked = True
+        pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
+        digest = content_digest(request.payloads, [tags for _, tags in request.checked])
+        params = {
+            "pid": pid, "expected": expected_seq, "payloads": request.payloads,
+            "tags_csv": [",".join(tags) for _, tags in request.checked], "keys": request.keys,
+            "key": key, "n": n, "digest": digest, "notify": self.notify,
+            "channel": self.channel,
+        }
+        try:
+            row = await self._db.fetch_one(f"keyed append to {pid!r}", self._append_keyed_sql,
+                                           params)
+        except WriteConflict:  # an identical retry committed first, or another writer
+            return await self._key_taken(request, key, digest, None)
+        except JournalError:
+            self._report(pid, expected_seq, -1, None, "error", request.started, n)
+            raise
+        assert row is not None
+        if row[3] is not None:
+            return await self._key_taken(request, key, digest, int(row[0]))
+        head = int(row[0])
+        if head != expected_seq:
+            return await self._after_moved_head(request, head, False)
+        return self._stored(request, int(row[1]), int(row[2]))
+
+    async def _key_taken(self, request: AppendRequest, key: str, digest: bytes,
+                         head: int | None) -> list[PersistentEvent]:
+        """The key has a row (or lost a race): the stored events, a conflict, or (no row:
+        another writer took the head) a JournalConcurrencyError."""
+        pid = request.pid
+        row = await self._db.fetch_one(f"idempotency key {key!r} of {pid!r}",
+                                       self._idempotency_hit_sql,
+                                       {"pid": pid, "key": key, "digest": digest})
+        if row is None:
+            actual = await self.highest_seq(pid) if head is None else head
+            return await self._after_moved_head(request, actual, False)
+        first_seq, events, stored = int(row[0]), int(row[1]), bytes(row[2])
+        if stored != digest:
+            self._report(pid, request.expected, -1, None, "conflict", request.started,
+                         len(request.payloads))
+            raise IdempotencyConflictError(pid, key, first_seq, events)
+        self._report(pid, request.expected, first_seq - 1, first_seq + events - 1, "duplicate",
+                     request.started, events)
+        return await self.read(pid, first_seq, first_seq + events - 1)
+
+    async def prune_idempotency(self, older_than: float | timedelta) -> int:
+        """Forget the idempotency keys older than ``older_than`` (seconds or a
+        ``timedelta``); returns how many.  A retry with a forgotten key appends again."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) \
+            else older_than
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"older_than must be >= 0 seconds or a timedelta: {older_than!r}")
+
+        async def work(conn: AsyncConnection[Any]) -> int:
+            cur = await conn.execute(self._idempotency_prune_sql, {"seconds": float(seconds)})
+            return int(cur.rowcount)
+
+        return await self._db.run("prune idempotency keys", work)
 
     async def append_in_transaction(
         self, conn: AsyncConnection[Any], persistence_id: str, entries: Sequence[JournalEntry],
@@ -327,6 +483,185 @@ class PostgresJournal(PostgresStore):
         if head != expected_seq:
             return await self._after_moved_head(request, head, attempts > 1 or maybe_written)
         return self._stored(request, timestamp, int(row[2]))
+
+    # -- conditional appends (DCB) --------------------------------------------------------
+    async def _dcb_ready(self) -> None:
+        """The type function and index exist (else a JournalError naming the script)."""
+        await self._require_positions()
+        if self._dcb_checked:
+            return
+        row = await self._db.fetch_one("check the DCB schema", self._dcb_check_sql,
+                                       {"function": self._type_signature,
+                                        "index": type_index_name(self.events_table)})
+        if not row or not row[0] or not row[1]:
+            raise JournalError(
+                f"PostgresJournal: conditional appends and read_matching need the function "
+                f"{type_function_name(self.events_table)}(text) and the index "
+                f"{type_index_name(self.events_table)}, which this database lacks "
+                f"(auto_create_tables=False): have an administrator run {DCB_MIGRATION} (with "
+                f"the table names adjusted); plain appends keep working meanwhile")
+        self._dcb_checked = True
+
+    def _match_params(self, query: Query, after: ConsistencyToken | TagOffset | None,
+                      ) -> tuple[dict[str, Any], list[int]]:
+        """Bind parameters of ``journal_match.sql`` and the condition's exclusive keys."""
+        ti_idx: list[int] = []
+        ti_tag: list[str] = []
+        ti_tags: list[str] = []
+        ti_typed: list[bool] = []
+        tt_idx: list[int] = []
+        tt_name: list[str] = []
+        yo_name: dict[str, None] = {}
+        exclusive: set[int] = set()
+        table = self.events_table
+        match_all = query.matches_all
+        if not match_all:
+            for i, item in enumerate(query.items):
+                types = expand_types(item.types, self.codec)
+                if item.tags:
+                    ti_idx.append(i)
+                    ti_tag.append(item.tags[0])
+                    ti_tags.append(",".join(item.tags))
+                    ti_typed.append(bool(types))
+                    for t in types:
+                        tt_idx.append(i)
+                        tt_name.append(_json_escaped(t))
+                    exclusive.add(boundary_key(table, "t", item.tags[0]))
+                else:
+                    for t in types:
+                        yo_name[_json_escaped(t)] = None
+                        exclusive.add(boundary_key(table, "y", t))
+        params: dict[str, Any] = {
+            "match_all": match_all, "ti_idx": ti_idx, "ti_tag": ti_tag, "ti_tags": ti_tags,
+            "ti_typed": ti_typed, "tt_idx": tt_idx, "tt_name": tt_name,
+            "yo_name": list(yo_name), "lo": "0", "snap": None, "u_pos": None, "u_pid": None,
+            "u_seq": None, "a_pos": None, "a_pid": None, "a_seq": None,
+        }
+        if isinstance(after, ConsistencyToken):
+            params["snap"] = after.snapshot
+            low = after.xmin
+            if after.upto is not None:
+                low = min(low, after.upto[0])
+                params.update(u_pos=str(after.upto[0]), u_pid=after.upto[1],
+                              u_seq=after.upto[2])
+            params["lo"] = str(low)
+        elif after is not None:
+            position, pid, seq = after.key
+            params.update(lo=str(position), a_pos=str(position), a_pid=pid, a_seq=seq)
+        return params, sorted(exclusive)
+
+    def _dcb_statement(self, name: str, query: Query) -> sql.Composed:
+        """``sql/<name>.sql`` over the match branches ``query`` needs (cached per shape)."""
+        if query.matches_all:
+            branches: tuple[str, ...] = ("all",)
+        else:
+            branches = tuple(b for b, wanted in (
+                ("tags", any(i.tags for i in query.items)),
+                ("types", any(not i.tags for i in query.items))) if wanted)
+        cached = self._dcb_statements.get((name, branches))
+        if cached is None:
+            match = statement("journal_match", branches=sql.SQL("\nUNION ALL\n").join(
+                [self._match_branches[b] for b in branches]))
+            cached = self._dcb_statements[(name, branches)] = statement(
+                name, match=match, **self._dcb_names)
+        return cached
+
+    async def read_matching(
+        self, query: Query, *, after: ConsistencyToken | TagOffset | None = None,
+        limit: int | None = None,
+    ) -> MatchingRead:
+        """The events matching ``query`` (not covered by ``after``) in ``(position,
+        persistence_id, sequence_nr)`` order, at most ``limit``, and the token of what
+        this read saw (the ``after`` of a decision's :class:`~actorpg_lab.AppendCondition`).
+
+        Unlike tag queries this includes committed events above the visibility horizon:
+        a decision must see everything committed; the token says exactly what it saw.
+        """
+        if not isinstance(query, Query):
+            raise TypeError(f"query must be a Query, got {query!r:.200}")
+        check_after(after)
+        check_optional_limit(limit)
+        await self._dcb_ready()
+        params, _ = self._match_params(query, after)
+        params["limit"] = limit
+        rows = await self._db.fetch_all(f"read_matching {query!r}",
+                                        self._dcb_statement("journal_read_matching", query),
+                                        params)
+        snapshot = rows[0][0]
+        events: list[TaggedEvent] = []
+        for _, position, pid, seq, payload, tags, ts in rows:
+            if pid is None:
+                continue
+            event = PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts,
+                                    split_tags(tags), position)
+            events.append(TaggedEvent(event, TagOffset._after(event.key, None)))
+        upto = events[-1].event.key if limit is not None and len(events) >= limit and events \
+            else None
+        return MatchingRead(events, ConsistencyToken(snapshot, upto))
+
+    async def _append_if(self, request: AppendRequest,
+                         condition: AppendCondition) -> list[PersistentEvent]:
+        await self._dcb_ready()
+        query = condition.fail_if_events_match
+        params, exclusive = self._match_params(query, condition.after)
+        pid, expected_seq = request.pid, request.expected
+        params.update(
+            pid=pid, expected=expected_seq, payloads=request.payloads,
+            tags_csv=[",".join(tags) for _, tags in request.checked],
+            notify=False, channel=self.channel)  # notified after the commit
+        excl = set(exclusive)
+        keys = sorted(excl.union(request.keys))
+        lock_params = {"keys": keys, "exclusive": [k in excl for k in keys],
+                       "lock_timeout": f"{int(self.lock_timeout * 1000)}ms"}
+        lock_all = query.matches_all
+        append_if_sql = self._dcb_statement("journal_append_if", query)
+        attempts = 0
+
+        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            nonlocal attempts
+            attempts += 1
+            # One round trip: BEGIN, the locks, the check-and-append, COMMIT and the NOTIFY
+            # go out together (explicit BEGIN/COMMIT: a transaction block in a pipeline
+            # would wait for each result).  A failure skips the rest (the pipeline aborts)
+            # and leaves the transaction to Database.run's rollback.
+            async with conn.pipeline():
+                await conn.execute(self._begin_sql)
+                await conn.execute(self._lock_boundary_sql, lock_params)
+                if lock_all:
+                    await conn.execute(self._lock_all_sql)
+                cur = await conn.execute(append_if_sql, params)
+                await conn.execute(self._commit_sql)
+                if self.notify:  # after the commit: see journal_notify.sql
+                    await conn.execute(self._notify_sql, {"channel": self.channel})
+                row = await cur.fetchone()
+            return row
+
+        started = request.started
+        n = len(request.payloads)
+        try:
+            row = await self._db.run(f"conditional append to {pid!r}", work)
+        except WriteConflict as exc:  # a racing writer on the stream, or a deadlock victim
+            actual = await self.highest_seq(pid)
+            self._report(pid, expected_seq, actual, None, "conflict", started, n)
+            if self.conflict_log is not None:
+                await self.conflict_log.record(pid, expected_seq, actual)
+            raise JournalConcurrencyError(pid, expected_seq, actual) from exc
+        except JournalError:
+            self._report(pid, expected_seq, -1, None, "error", started, n)
+            raise
+        assert row is not None
+        head, timestamp, position = int(row[0]), int(row[1]), row[2]
+        if head != expected_seq:
+            return await self._after_moved_head(request, head, attempts > 1)
+        if row[3] is not None:
+            conflict = (int(row[3]), str(row[4]), int(row[5]))
+            type_name = orjson.loads(f'"{row[6]}"') if row[6] is not None else None
+            self._report(pid, expected_seq, head, None, "conflict", started, n)
+            if self.conflict_log is not None:
+                await self.conflict_log.record(pid, expected_seq, head)
+            raise AppendConditionError(pid, expected_seq, head, conflict, type_name,
+                                       split_tags(row[7]), repr(query))
+        return self._stored(request, timestamp, int(position))
 
     async def _after_moved_head(
         self, request: AppendRequest, head: int, maybe_ours: bool

@@ -17,13 +17,22 @@ from ._schema import ColumnSpec, FunctionSpec, IndexSpec, SchemaSpec, TableSpec,
 from ._sql import statement
 from ._write_history import ConflictLog
 
-__all__ = ["DCB_MIGRATION", "MANUAL_MIGRATION", "journal_schema", "type_function_name",
-           "type_index_name"]
+__all__ = ["DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION", "idempotency_table",
+           "journal_schema", "type_function_name", "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
 MANUAL_MIGRATION = "actorpg_lab/postgres/sql/migrate_positions.sql"
 #: The script that adds the event-type function and index (conditional appends need them).
 DCB_MIGRATION = "actorpg_lab/postgres/sql/migrate_dcb.sql"
+
+
+#: The script that adds the idempotency table (keyed appends need it).
+METADATA_MIGRATION = "actorpg_lab/postgres/sql/migrate_metadata.sql"
+
+
+def idempotency_table(events: str) -> str:
+    """``<events>_idempotency``: the keys of keyed appends."""
+    return index_name(events, "_idempotency")
 
 
 def type_function_name(events: str) -> str:
@@ -43,7 +52,10 @@ def journal_schema(events: str, tags: str, meta: str, *,
     names = {"events": events, "tags": tags, "meta": meta}
     create = statement("journal_schema", **names)  # one script for all three tables
     add_position = statement("journal_add_position", **names)  # one for both columns
-    tables = [TableSpec(events, create), TableSpec(tags, create), TableSpec(meta, create)]
+    tables = [TableSpec(events, create), TableSpec(tags, create), TableSpec(meta, create),
+              TableSpec(idempotency_table(events), statement(
+                  "journal_idempotency_schema", idempotency=idempotency_table(events),
+                  index=index_name(idempotency_table(events), "_by_age")))]
     if log_conflicts:
         tables.append(TableSpec(f"{events}_conflicts", ConflictLog.schema(events)))
     return SchemaSpec(

@@ -9,12 +9,14 @@ import pytest
 
 from actorpg_lab import InMemoryDurableStateStore, InMemoryJournal, InMemorySnapshotStore
 
+from .dcb_contract import DcbContract
 from .durable_state_contract import DurableStateContract
+from .idempotency_contract import IdempotencyContract
 from .journal_contract import JournalContract
 from .snapshot_contract import SnapshotStoreContract
 
 
-class TestInMemoryJournal(JournalContract):
+class TestInMemoryJournal(JournalContract, DcbContract, IdempotencyContract):
     @pytest.fixture
     def journal(self) -> InMemoryJournal:
         return InMemoryJournal()

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from .dcb_contract import DcbContract
 from .durable_state_contract import DurableStateContract
+from .idempotency_contract import IdempotencyContract
 from .journal_contract import JournalContract
 from .postgres_stores import PostgresStores
 from .snapshot_contract import SnapshotStoreContract
@@ -25,7 +27,7 @@ class OnPostgres(PostgresStores):
         return {"url": pg_url, "pool_config": {"min_size": 1, "max_size": 8}}
 
 
-class TestPostgresJournal(OnPostgres, JournalContract):
+class TestPostgresJournal(OnPostgres, JournalContract, DcbContract, IdempotencyContract):
     pass
 
 

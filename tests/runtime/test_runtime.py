@@ -222,8 +222,9 @@ class AmbiguousJournal(InMemoryJournal):
 
     fail_next = False
 
-    async def append(self, persistence_id: str, entries: Any, expected_seq: int) -> Any:
-        written = await super().append(persistence_id, entries, expected_seq)
+    async def append(self, persistence_id: str, entries: Any, expected_seq: int,
+                     **options: Any) -> Any:
+        written = await super().append(persistence_id, entries, expected_seq, **options)
         if self.fail_next:
             self.fail_next = False
             from actorpg_lab import JournalError

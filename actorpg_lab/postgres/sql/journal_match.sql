@@ -1,0 +1,16 @@
+-- The events matching a DCB query: the branches journal_match_all.sql,
+-- journal_match_tags.sql and journal_match_types.sql, those the query needs joined with
+-- UNION ALL (a fragment: journal_read_matching.sql and journal_append_if.sql select from
+-- it; fewer branches plan faster).  Each branch is driven by an index and bounded
+-- below by %(lo)s (the lowest position the "after" bound can let through, so the cost
+-- follows what is new, not the journal's size):
+-- * %(match_all)s: every event (events_by_position);
+-- * tag items (%(ti_*)s, one row per item): the events carrying the item's first tag
+--   (tags_by_position) and all of its tags (the CSV mirror), of one of its types
+--   (%(tt_*)s, (item, type) pairs) when it has types;
+-- * types-only items: events whose type (the IMMUTABLE {type_fn}) is one of
+--   %(yo_name)s (events_by_type).
+-- Types are compared as stored: JSON-escaped names, aliases expanded by the caller.
+-- An event matching several items comes once per item (UNION ALL: the check stops at
+-- the first row; the read deduplicates by key).
+{branches}
