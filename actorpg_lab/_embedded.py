@@ -368,7 +368,9 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         ids = self._user_ids()
+        self._server_bin_dir()  # no binaries (the core install): fail before making anything
         pgdata = self.root / "pgdata"
+        made_fallback = False
         if ids is not None and not reachable_by_others(self.root):
             parent = FALLBACK_DATA_ROOT
             with contextlib.suppress(FileExistsError):
@@ -378,6 +380,7 @@ class EmbeddedPostgres:
             # after `make clean`, or owned by a server user since replaced) is never reused
             digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
             pgdata = Path(tempfile.mkdtemp(prefix=f"{server_user()}-{digest}-", dir=parent))
+            made_fallback = True
             (self.root / "pgdata.location").write_text(str(pgdata))
             _log.info("%s is not reachable by user %r; data lives in %s", self.root,
                       server_user(), pgdata)
@@ -387,8 +390,16 @@ class EmbeddedPostgres:
             _chown_nofollow(pgdata, *ids)  # made just now by us: hand it to the server user
         self._check_data_directory(pgdata)
         _log.info("initialising a PostgreSQL data directory in %s", pgdata)
-        self._run("initdb", "-D", str(pgdata), "--auth-local=trust", "--auth-host=reject",
-                  "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-instructions")
+        try:
+            self._run("initdb", "-D", str(pgdata), "--auth-local=trust", "--auth-host=reject",
+                      "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-instructions")
+        except BaseException:
+            if made_fallback:  # leave no empty folder behind under /var/tmp/actorpg-root
+                with contextlib.suppress(OSError):
+                    os.rmdir(pgdata)  # (only when empty: initdb removes what it made)
+                with contextlib.suppress(OSError):
+                    (self.root / "pgdata.location").unlink()
+            raise
 
     def _check_data_directory(self, pgdata: Path) -> None:
         """The data directory must be the server user's (mode 0700); as root, one owned by

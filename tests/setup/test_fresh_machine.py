@@ -157,3 +157,25 @@ def test_a_server_user_that_changed_is_refused_with_the_ways_out(
 
 def psycopg_connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(dsn, autocommit=True)
+
+
+def test_a_start_that_cannot_run_the_binaries_leaves_nothing_behind(
+    private_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. the core install (no ``embedded`` extra): no data folder, no fallback folder."""
+    fallback = Path(tempfile.mkdtemp(prefix="apgt-fallback-", dir="/var/tmp"))
+    os.chmod(fallback, 0o755)
+    monkeypatch.setattr(_embedded, "FALLBACK_DATA_ROOT", fallback)
+
+    def no_binaries() -> Path:
+        raise RuntimeError("the embedded PostgreSQL needs the 'embedded' extra")
+
+    monkeypatch.setattr(_embedded, "bin_dir", no_binaries)
+    data = private_dir / "project" / ".actorpg"
+    try:
+        with pytest.raises(RuntimeError, match="'embedded' extra"):
+            EmbeddedPostgres(data).start()
+        assert list(fallback.iterdir()) == []
+        assert sorted(p.name for p in data.iterdir()) == [".lock"]
+    finally:
+        shutil.rmtree(fallback, ignore_errors=True)
