@@ -48,7 +48,8 @@ from .history.pruning import (
 from .history.stored import plot_conflict_timeline, plot_pruning_history
 from .notebook.display import Table, show
 from .replay.diff import ABSENT, Change, StateDiff, diff_states
-from .replay.replayer import Replayer, ReplayProblem
+from .replay.problems import ReplayProblem
+from .replay.replayer import Replayer
 
 __all__ = [
     "ABSENT",

@@ -26,7 +26,7 @@ from .._dsn import holds_secret, redact_dsn
 from .._embedded import EmbeddedPostgres
 from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
 from ._workbench import Workbench
-from .demo.bank import Account, ensure_demo
+from .demo import Account, ensure_demo
 
 #: Printed when ``--url`` spells out a password (other local users can read it in ``ps``).
 PASSWORD_IN_URL_WARNING = (

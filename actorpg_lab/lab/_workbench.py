@@ -46,11 +46,15 @@ from .history.pruning import (
     simulate_policies,
 )
 from .notebook.display import Table, show
-from .replay.replayer import Replayer, SnapshotChoice, resolve_behaviour
+from .notebook.tracebacks import hide_from_tracebacks
+from .replay.behaviour import resolve_behaviour
+from .replay.replayer import Replayer, SnapshotChoice
 
 __all__ = ["Workbench"]
 
 _log = logging.getLogger("actorpg_lab.lab")
+
+hide_from_tracebacks(__name__)  # wb.run is plumbing in a short traceback
 
 T = TypeVar("T")
 
@@ -500,7 +504,7 @@ class Workbench:
             state) or a sequence number (the newest snapshot at or below it).
         :param to_seq: stop there (default: the head).
         """
-        from .diagnose.event_types import stored_versions
+        from .replay.versions import stored_versions
 
         on_event, initial, _label = resolve_behaviour(behaviour, persistence_id)
         return Replayer(self.run, self.journal, self.snapshot_store, persistence_id, on_event,

@@ -164,7 +164,8 @@ async def test_replayer_over_the_in_memory_stores() -> None:
     def run(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    from actorpg_lab.lab.replay.replayer import Replayer, resolve_behaviour
+    from actorpg_lab.lab.replay.behaviour import resolve_behaviour
+    from actorpg_lab.lab.replay.replayer import Replayer
 
     on_event, initial, _ = resolve_behaviour(Account, "acc")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

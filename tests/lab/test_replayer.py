@@ -11,7 +11,7 @@ import pytest
 from actorpg_lab import JournalEntry, lab
 from actorpg_lab.lab import ABSENT, diff_states
 from actorpg_lab.lab.demo import Account, AccountState, Deposited, Withdrawn
-from actorpg_lab.lab.replay.replayer import resolve_behaviour
+from actorpg_lab.lab.replay.behaviour import resolve_behaviour
 from actorpg_lab.lab.replay.view import default_speed, delta_text, play_timing, state_html
 
 
@@ -292,7 +292,7 @@ def test_the_event_pane_shows_a_readable_time_and_the_summary_counts_in_english(
 def test_short_traceback_shows_the_code_not_the_standard_librarys_plumbing() -> None:
     import asyncio
 
-    from actorpg_lab.lab.diagnose.streams import short_traceback
+    from actorpg_lab.lab.notebook.tracebacks import short_traceback
 
     def on_event(state: int, event: int) -> int:
         raise TypeError(f"unknown event {event}")
@@ -324,4 +324,4 @@ def test_the_replayers_traceback_starts_at_the_fold(wb: lab.Workbench) -> None:
     assert r.error is not None
     text = r.error.traceback
     assert "in replay_state" in text and "in on_event" in text, text
-    assert "_runner.py" not in text and "_workbench.py" not in text and "concurrent" not in text
+    assert "loop.py" not in text and "_workbench.py" not in text and "concurrent" not in text

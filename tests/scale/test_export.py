@@ -14,6 +14,7 @@ import pytest
 
 from actorpg_lab import JournalEntry
 from actorpg_lab.lab import Workbench, pid_bucket
+from actorpg_lab.lab.frames import memory as memory_module
 from actorpg_lab.lab.frames import parquet as export_module
 from actorpg_lab.lab.frames.columns import xid8_to_int64
 from actorpg_lab.lab.frames.filter import EventFilter
@@ -306,18 +307,18 @@ def test_export_memory_is_bounded_by_row_groups_not_by_the_journal(
 
 def test_memory_budget_releases_only_past_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(export_module, "release_unused", lambda: calls.append(1))
-    roomy = export_module.MemoryBudget(1 << 40)
+    monkeypatch.setattr(memory_module, "release_unused", lambda: calls.append(1))
+    roomy = memory_module.MemoryBudget(1 << 40)
     assert roomy.start is not None and roomy.start > 0  # Linux: the resident set is read
     roomy.after_row_group()
     assert calls == [] and roomy.releases == 0
-    tight = export_module.MemoryBudget(-1)
+    tight = memory_module.MemoryBudget(-1)
     tight.after_row_group()
     tight.after_row_group()
     assert len(calls) == 2 and tight.releases == 2
     # Where the resident set cannot be read, every row group releases.
-    monkeypatch.setattr(export_module, "_resident_bytes", lambda: None)
-    blind = export_module.MemoryBudget(1 << 40)
+    monkeypatch.setattr(memory_module, "_resident_bytes", lambda: None)
+    blind = memory_module.MemoryBudget(1 << 40)
     blind.after_row_group()
     assert len(calls) == 3
 

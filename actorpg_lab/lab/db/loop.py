@@ -14,9 +14,13 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..notebook.tracebacks import hide_from_tracebacks
+
 __all__ = ["LoopThread"]
 
 _log = logging.getLogger("actorpg_lab.lab")
+
+hide_from_tracebacks(__name__)  # the loop thread is plumbing in a short traceback
 
 T = TypeVar("T")
 

@@ -1,14 +1,17 @@
-"""The demo data set (public face of :mod:`actorpg_lab.lab.demo.bank`).
+"""The demo data set: bank accounts (event-sourced) and durable-state counters.
 
-``from actorpg_lab.lab.demo import Account, seed_bank`` — see :mod:`.bank` for details.
+``from actorpg_lab.lab.demo import Account, seed_bank``.  The domain (events, commands,
+:class:`Account`) is in :mod:`.domain`, seeding in :mod:`.seed`, the broken streams of
+notebook 02 in :mod:`.broken` and the demo application (``make demo``) in :mod:`.app`.
 """
 
-from .bank import (
+from .app import run_demo_app
+from .broken import BrokenStreams, break_demo_streams, break_stream, save_snapshot_ahead
+from .domain import (
     Account,
     AccountFrozen,
     AccountOpened,
     AccountState,
-    BrokenStreams,
     BuggyAccount,
     Deposit,
     Deposited,
@@ -21,16 +24,8 @@ from .bank import (
     TransferSent,
     Withdraw,
     Withdrawn,
-    account_ids,
-    break_demo_streams,
-    break_stream,
-    ensure_demo,
-    race_appends,
-    run_demo_app,
-    save_snapshot_ahead,
-    seed_bank,
-    seed_counters,
 )
+from .seed import account_ids, ensure_demo, race_appends, seed_bank, seed_counters
 
 __all__ = [
     "Account",

@@ -28,8 +28,8 @@ import pandas as pd
 
 from ..._codec import JsonCodec
 from ..db.statements import render
+from ..frames.filter import ids_json
 from ..replay.diff import diff_states
-from .streams import _ids_json
 
 if TYPE_CHECKING:
     from ..frames.loader import FrameLoader
@@ -88,13 +88,13 @@ def compare_replays_frame(frames: FrameLoader, before: Side, after: Side,
                           persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
     """One row per stream (see the module docstring); explicitly listed streams without
     events get a row too (0 events, both initial states)."""
-    ids_json, wanted = _ids_json(persistence_ids)
+    ids_text, wanted = ids_json(persistence_ids)
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
     if frames.table_exists(frames.tables.events):
         statement = render("event_payloads", events=frames.tables.events)
         stream: _Stream | None = None
-        for batch in frames.query_batches(statement, [ids_json]):
+        for batch in frames.query_batches(statement, [ids_text]):
             pids = batch.column(0).to_pylist()
             seqs = batch.column(1).to_pylist()
             payloads = batch.column(2).to_pylist()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -31,37 +30,22 @@ import pandas as pd
 
 from ..._codec import DecodeError, JsonCodec
 from ..db.statements import load_sql, render
-from .streams import _ids_json
+from ..frames.columns import parse_kind
+from ..frames.filter import ids_json
 
 if TYPE_CHECKING:
     from psycopg import sql
 
     from ..frames.loader import FrameLoader
 
-__all__ = ["DECODE_CHECK_COLUMNS", "EVENT_TYPES_COLUMNS", "StoredVersion",
-           "decode_check_frame", "decode_error", "event_types_frame", "parse_kind",
-           "stored_version", "stored_versions"]
+__all__ = ["DECODE_CHECK_COLUMNS", "EVENT_TYPES_COLUMNS", "decode_check_frame", "decode_error",
+           "event_types_frame"]
 
 _log = logging.getLogger("actorpg_lab.lab.event_types")
 
 EVENT_TYPES_COLUMNS = ["event_type", "version", "events", "streams", "first_seen", "last_seen",
                        "fields", "undecodable", "registration", "current_version", "error"]
 DECODE_CHECK_COLUMNS = ["persistence_id", "sequence_nr", "event_type", "version", "error"]
-
-
-def parse_kind(kind: str) -> tuple[str | None, int | None]:
-    """``(type name, version)`` of an envelope head ``{"$type":"x","$version":2,``;
-    ``(None, None)`` for ``''`` (plain JSON)."""
-    if not kind:
-        return None, None
-    try:
-        head = orjson.loads(kind.rstrip(",") + "}")
-    except orjson.JSONDecodeError:
-        return kind[:80], None
-    if type(head) is not dict or type(head.get("$type")) is not str:
-        return kind[:80], None
-    version = head.get("$version", 1)
-    return head["$type"], version if type(version) is int else None
 
 
 def registration(codec: JsonCodec, name: str | None) -> str | None:
@@ -124,17 +108,17 @@ def _parts(frames: FrameLoader, *, checked: bool) -> dict[str, sql.Composable]:
 def event_types_frame(frames: FrameLoader, codec: JsonCodec,
                       persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
     """One row per event type, version and set of field names (see the module docstring)."""
-    ids_json, _ = _ids_json(persistence_ids)
+    ids_text, _ = ids_json(persistence_ids)
     if not frames.table_exists(frames.tables.events):
         return _empty_event_types()
     parts = _parts(frames, checked=False)
     try:
-        table = frames.query(render("event_types", **parts), [ids_json])
+        table = frames.query(render("event_types", **parts), [ids_text])
     except Exception as exc:  # a payload that is not JSON: validate every row
         _log.info("event_types_frame: rerunning with every payload validated (%s)",
                   str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         parts = _parts(frames, checked=True)
-        table = frames.query(render("event_types", **parts), [ids_json])
+        table = frames.query(render("event_types", **parts), [ids_text])
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in table.to_pylist():
         name, version = parse_kind(row["kind"])
@@ -206,12 +190,12 @@ def decode_check_frame(frames: FrameLoader, codec: JsonCodec,
                        persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
     """Every event of the selected streams that does not decode now: persistence_id,
     sequence_nr, event_type, version, error (empty when all decode)."""
-    ids_json, _ = _ids_json(persistence_ids)
+    ids_text, _ = ids_json(persistence_ids)
     rows: list[tuple[Any, ...]] = []
     if frames.table_exists(frames.tables.events):
         statement = render("event_payloads", events=frames.tables.events)
         decode = codec.decode
-        for batch in frames.query_batches(statement, [ids_json]):
+        for batch in frames.query_batches(statement, [ids_text]):
             pids = batch.column(0).to_pylist()
             seqs = batch.column(1).to_pylist()
             payloads = batch.column(2).to_pylist()
@@ -242,51 +226,3 @@ def _head(payload: str) -> tuple[str | None, int | None]:
     if at > 0 and payload.startswith('{"$type":"'):
         return parse_kind(payload[:at])
     return None, None
-
-
-# -- the replayer's "stored as" line ---------------------------------------------------------
-@dataclass(frozen=True)
-class StoredVersion:
-    """How a stored event was read: the name and version in its row, the version the
-    current code registers, and the upcasters run in between (``"v1->v2 module.fn"``)."""
-
-    type_name: str
-    stored_version: int | None
-    current_version: int | None
-    chain: tuple[str, ...]
-    error: str | None = None
-
-    def __str__(self) -> str:
-        stored = f"stored as {self.type_name} v{self.stored_version}"
-        if self.error is not None:
-            return f"{stored}: {self.error}"
-        if self.current_version is None:
-            return f"{stored} (not registered)"
-        if not self.chain:
-            return f"{stored} (current version)"
-        return f"{stored}, read as v{self.current_version} via " + ", ".join(self.chain)
-
-
-def stored_versions(frames: FrameLoader, persistence_id: str) -> dict[int, tuple[str, int | None]]:
-    """``{sequence_nr: (type name, version)}`` of the typed events of one stream."""
-    if not frames.table_exists(frames.tables.events):
-        return {}
-    table = frames.query(render("event_heads", events=frames.tables.events), [persistence_id])
-    heads: dict[int, tuple[str, int | None]] = {}
-    for seq, kind in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True):
-        name, version = parse_kind(kind)
-        if name is not None:
-            heads[seq] = (name, version)
-    return heads
-
-
-def stored_version(codec: JsonCodec, name: str, version: int | None) -> StoredVersion:
-    """The :class:`StoredVersion` of a row stored as ``name`` at ``version``."""
-    current = codec.current_version(name)
-    if current is None or version is None:
-        return StoredVersion(name, version, current, ())
-    try:
-        chain = tuple(codec.upcast_chain(name, version))
-    except DecodeError as exc:
-        return StoredVersion(name, version, current, (), exc.reason)
-    return StoredVersion(name, version, current, chain)

@@ -28,43 +28,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sysconfig
-import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pandas as pd
 
 from ..._codec import JsonCodec, default_codec
-from ..._errors import JournalIntegrityError, SnapshotIntegrityError
 from ..._replay import ReplayStep, replay_state, select_snapshot
 from ..db.statements import render
-from ..frames.filter import check_ids
+from ..frames.filter import ids_json
+from ..replay.problems import PROBLEM_KINDS, ReplayProblem, classify_replay_error
 
 if TYPE_CHECKING:
     from ..frames.loader import FrameLoader
 
-__all__ = [
-    "HEALTH_COLUMNS",
-    "PROBLEM_KINDS",
-    "ProblemKind",
-    "StreamProblem",
-    "check_streams_frame",
-    "classify_replay_error",
-    "fold_checker",
-    "short_traceback",
-]
+__all__ = ["HEALTH_COLUMNS", "check_streams_frame", "fold_checker"]
 
 _log = logging.getLogger("actorpg_lab.lab.health")
-
-ProblemKind = Literal["gap", "snapshot_ahead", "undecodable", "on_event_failed"]
-
-#: Every kind of problem :func:`check_streams_frame` reports.
-PROBLEM_KINDS: tuple[ProblemKind, ...] = ("gap", "snapshot_ahead", "undecodable",
-                                          "on_event_failed")
 
 #: The columns of ``check_streams()``.
 HEALTH_COLUMNS = ["persistence_id", "ok", "problem", "sequence_nr", "message"]
@@ -75,27 +56,6 @@ _FOLD_CONCURRENCY = 4
 #: The relations that stand in for a snapshots/meta table that does not exist.
 _NO_SNAPSHOTS = "(SELECT NULL::text AS persistence_id, NULL::bigint AS sequence_nr WHERE false)"
 _NO_META = "(SELECT NULL::text AS persistence_id, NULL::bigint AS deleted_to WHERE false)"
-
-
-@dataclass(frozen=True, slots=True)
-class StreamProblem:
-    """The first problem found in one stream."""
-
-    persistence_id: str
-    kind: ProblemKind
-    sequence_nr: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f" at sequence_nr {self.sequence_nr}" if self.sequence_nr is not None else ""
-        return f"{self.persistence_id}: {self.kind}{where}: {self.message}"
-
-
-def _ids_json(persistence_ids: str | Iterable[str] | None) -> tuple[str | None, list[str] | None]:
-    if persistence_ids is None:
-        return None, None
-    ids = list(check_ids(persistence_ids) or ())
-    return orjson.dumps(ids).decode(), ids
 
 
 # -- structure (SQL) ------------------------------------------------------------------------
@@ -196,13 +156,13 @@ def _envelope_name(head: str) -> str:
 
 
 def _structure_problems(structure: _Structure, ids: str | None
-                        ) -> tuple[list[str], dict[str, StreamProblem]]:
+                        ) -> tuple[list[str], dict[str, ReplayProblem]]:
     """Every stream id (sorted) and the first structural problem of each broken one."""
     facts = {row["persistence_id"]: row for row in structure.streams(ids)}
-    problems: dict[str, list[StreamProblem]] = {}
+    problems: dict[str, list[ReplayProblem]] = {}
 
-    def add(problem: StreamProblem) -> None:
-        problems.setdefault(problem.persistence_id, []).append(problem)
+    def add(problem: ReplayProblem) -> None:
+        problems.setdefault(str(problem.persistence_id), []).append(problem)
 
     suspicious: list[str] = []
     for pid, row in facts.items():
@@ -217,71 +177,39 @@ def _structure_problems(structure: _Structure, ids: str | None
         if deleted_to > start and (snap is None or snap <= head):
             covered = ("no snapshot covers them" if snap is None
                        else f"the latest snapshot is at {snap}")
-            add(StreamProblem(pid, "gap", start + 1,
-                              f"events 1..{deleted_to} were deleted (compaction mark "
+            add(ReplayProblem("gap", f"events 1..{deleted_to} were deleted (compaction mark "
                               f"{deleted_to}) and {covered}: recovery needs event "
-                              f"{start + 1}, which is gone"))
+                              f"{start + 1}, which is gone", start + 1, persistence_id=pid))
         if snap is not None and snap > head:
-            add(StreamProblem(pid, "snapshot_ahead", snap,
+            add(ReplayProblem("snapshot_ahead",
                               f"the latest snapshot is at sequence_nr {snap} but the journal "
                               f"head is {head} ({snap - head} events ahead, e.g. a snapshot "
-                              f"store restored from a newer backup): recovery refuses it"))
+                              f"store restored from a newer backup): recovery refuses it",
+                              snap, persistence_id=pid))
     for pid, missing in structure.first_gaps(suspicious).items():
         row = facts[pid]
         snap = row["latest_snapshot_seq"]
         note = (f"; the latest snapshot at {snap} covers it, so recovery still works but a "
                 f"full replay does not" if snap is not None and snap >= missing else
                 "; recovery stops there")
-        add(StreamProblem(pid, "gap", missing,
-                          f"event {missing} is missing (the journal holds events "
+        add(ReplayProblem("gap", f"event {missing} is missing (the journal holds events "
                           f"{row['deleted_to'] + 1}..{row['last_seq']} without it): "
-                          f"a lost write{note}"))
+                          f"a lost write{note}", missing, persistence_id=pid))
     for pid, (seq, message) in structure.undecodable(ids).items():
-        add(StreamProblem(pid, "undecodable", seq, message))
+        add(ReplayProblem("undecodable", message, seq, persistence_id=pid))
     first = {pid: min(found, key=_order) for pid, found in problems.items()}
     return sorted(facts), first
 
 
-def _order(problem: StreamProblem) -> tuple[int, int]:
+def _order(problem: ReplayProblem) -> tuple[int, int]:
     seq = problem.sequence_nr if problem.sequence_nr is not None else 0
     return seq, PROBLEM_KINDS.index(problem.kind)
 
 
 # -- folding (a behaviour) ------------------------------------------------------------------
-def classify_replay_error(exc: BaseException) -> ProblemKind:
-    """The problem kind of an exception raised while replaying a stream."""
-    if isinstance(exc, SnapshotIntegrityError):
-        return "snapshot_ahead"
-    if isinstance(exc, JournalIntegrityError):
-        # The stores raise it for a payload that does not decode with the decoder's
-        # error as __cause__; a missing/misordered row has no cause.
-        return "undecodable" if exc.__cause__ is not None else "gap"
-    return "on_event_failed"
-
-
-def short_traceback(exc: BaseException, limit: int = 4) -> str:
-    """The last ``limit`` frames of ``exc``'s traceback and its message, as text —
-    without the plumbing that only says the fold ran in a task (the standard library's
-    ``concurrent/futures`` and ``asyncio``, the workbench's ``run``)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_STDLIB) and f.filename not in _PLUMBING
-              ] or traceback.extract_tb(exc.__traceback__)
-    lines = ["Traceback (most recent call last):\n",
-             *traceback.format_list(frames[-limit:]),
-             *traceback.format_exception_only(type(exc), exc)]
-    return "".join(lines).rstrip()
-
-
-#: Where the standard library lives (its frames are left out of short tracebacks).
-_STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
-#: The workbench's own event-loop plumbing (``wb.run``), also left out.
-_PLUMBING = frozenset(os.path.join(os.path.dirname(os.path.dirname(__file__)), *name)
-                      for name in (("db", "loop.py"), ("_workbench.py",)))
-
-
 async def _fold_one(journal: Any, snapshot_store: Any, pid: str,
                     on_event: Callable[[Any, Any], Any], initial: Any,
-                    to_seq: int | None = None) -> StreamProblem | None:
+                    to_seq: int | None = None) -> ReplayProblem | None:
     last: list[int] = []
 
     def seen(step: ReplayStep) -> None:
@@ -298,8 +226,9 @@ async def _fold_one(journal: Any, snapshot_store: Any, pid: str,
             else:
                 snap = await select_snapshot(snapshot_store, pid)
                 failed = (snap.sequence_nr if snap is not None else 0) + 1
-            return StreamProblem(pid, kind, failed, f"on_event raised at event {failed}: "
-                                                    f"{type(exc).__name__}: {exc}")
+            return ReplayProblem(kind, f"on_event raised at event {failed}: "
+                                       f"{type(exc).__name__}: {exc}", failed, exc,
+                                 persistence_id=pid)
         found = getattr(exc, "sequence_nr", None)
         seq = found if isinstance(found, int) else None
         if seq is None:
@@ -310,22 +239,22 @@ async def _fold_one(journal: Any, snapshot_store: Any, pid: str,
             earlier = await _fold_one(journal, snapshot_store, pid, on_event, initial, seq - 1)
             if earlier is not None:
                 return earlier
-        return StreamProblem(pid, kind, seq, str(exc))
+        return ReplayProblem(kind, str(exc), seq, exc, persistence_id=pid)
     return None
 
 
 async def _fold_all(journal: Any, snapshot_store: Any, ids: list[str],
                     make: Callable[[str], tuple[Callable[[Any, Any], Any], Any]]
-                    ) -> dict[str, StreamProblem]:
+                    ) -> dict[str, ReplayProblem]:
     gate = asyncio.Semaphore(_FOLD_CONCURRENCY)
 
-    async def one(pid: str) -> StreamProblem | None:
+    async def one(pid: str) -> ReplayProblem | None:
         async with gate:
             on_event, initial = make(pid)
             return await _fold_one(journal, snapshot_store, pid, on_event, initial)
 
     found = await asyncio.gather(*(one(pid) for pid in ids))
-    return {p.persistence_id: p for p in found if p is not None}
+    return {str(p.persistence_id): p for p in found if p is not None}
 
 
 # -- the frame ------------------------------------------------------------------------------
@@ -334,7 +263,7 @@ def check_streams_frame(
     persistence_ids: str | Iterable[str] | None = None,
     *,
     codec: JsonCodec | None = None,
-    fold: Callable[[list[str]], dict[str, StreamProblem]] | None = None,
+    fold: Callable[[list[str]], dict[str, ReplayProblem]] | None = None,
 ) -> pd.DataFrame:
     """One row per stream: persistence_id, ok, problem, sequence_nr, message.
 
@@ -342,13 +271,13 @@ def check_streams_frame(
     first problem of each broken one; the earlier of its problem and the structural
     one is reported.
     """
-    ids_json, wanted = _ids_json(persistence_ids)
+    ids_text, wanted = ids_json(persistence_ids)
     if not frames.table_exists(frames.tables.events):
         ids: list[str] = sorted(set(wanted)) if wanted else []
-        first: dict[str, StreamProblem] = {}
+        first: dict[str, ReplayProblem] = {}
     else:
         structure = _Structure(frames, codec or default_codec)
-        ids, first = _structure_problems(structure, ids_json)
+        ids, first = _structure_problems(structure, ids_text)
     if fold is not None and ids:
         for pid, problem in fold(ids).items():
             current = first.get(pid)
@@ -370,11 +299,11 @@ def check_streams_frame(
 
 def fold_checker(run: Callable[[Any], Any], journal: Any, snapshot_store: Any,
                  make: Callable[[str], tuple[Callable[[Any, Any], Any], Any]]
-                 ) -> Callable[[list[str]], dict[str, StreamProblem]]:
+                 ) -> Callable[[list[str]], dict[str, ReplayProblem]]:
     """A ``fold`` for :func:`check_streams_frame` running on the workbench loop."""
 
-    def fold(ids: list[str]) -> dict[str, StreamProblem]:
-        result: dict[str, StreamProblem] = run(_fold_all(journal, snapshot_store, ids, make))
+    def fold(ids: list[str]) -> dict[str, ReplayProblem]:
+        result: dict[str, ReplayProblem] = run(_fold_all(journal, snapshot_store, ids, make))
         return result
 
     return fold

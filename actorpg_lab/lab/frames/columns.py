@@ -24,8 +24,15 @@ import pyarrow.compute as pc
 
 from ..._codec import TYPE_KEY, VALUE_KEY, JsonCodec, default_codec
 
-__all__ = ["EVENT_TYPE_COLUMN", "event_type_name", "payload_column", "split_tags",
-           "type_prefix", "xid8_to_int64"]
+__all__ = [
+    "EVENT_TYPE_COLUMN",
+    "event_type_name",
+    "parse_kind",
+    "payload_column",
+    "split_tags",
+    "type_prefix",
+    "xid8_to_int64",
+]
 
 #: The column of an expanded frame that holds the event type name.
 EVENT_TYPE_COLUMN = "event_type"
@@ -112,3 +119,18 @@ def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:
         return pa.array([], pa.int64())
     values = np.frombuffer(data, dtype=">i8", count=n, offset=start)
     return pa.array(values.astype(np.int64))
+
+
+def parse_kind(kind: str) -> tuple[str | None, int | None]:
+    """``(type name, version)`` of an envelope head ``{"$type":"x","$version":2,``;
+    ``(None, None)`` for ``''`` (plain JSON)."""
+    if not kind:
+        return None, None
+    try:
+        head = orjson.loads(kind.rstrip(",") + "}")
+    except orjson.JSONDecodeError:
+        return kind[:80], None
+    if type(head) is not dict or type(head.get("$type")) is not str:
+        return kind[:80], None
+    version = head.get("$version", 1)
+    return head["$type"], version if type(version) is int else None

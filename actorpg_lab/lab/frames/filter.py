@@ -22,8 +22,8 @@ import pandas as pd
 from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import MAX_BIGINT, check_persistence_id
 
-__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "as_names", "check_ids", "check_limit", "ids_value",
-           "to_epoch_ms"]
+__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "as_names", "check_ids", "check_limit", "ids_json",
+           "ids_value", "to_epoch_ms"]
 
 #: Anything accepted as a time bound: epoch milliseconds, a datetime (naive = UTC),
 #: a pandas Timestamp or an ISO-8601 string.
@@ -112,6 +112,14 @@ def check_ids(persistence_ids: str | Iterable[str] | None) -> tuple[str, ...] | 
     for pid in ids or ():
         check_persistence_id(pid)
     return ids
+
+
+def ids_json(persistence_ids: str | Iterable[str] | None) -> tuple[str | None, list[str] | None]:
+    if persistence_ids is None:
+        return None, None
+    """``persistence_ids`` as a JSON array for ``$ids::jsonb`` and as a list (``None``: all)."""
+    ids = list(check_ids(persistence_ids) or ())
+    return orjson.dumps(ids).decode(), ids
 
 
 def text_array(values: Iterable[str]) -> str:

@@ -66,15 +66,15 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 
 from ..._dsn import DEFAULT_CONNECT_TIMEOUT
 from ..db.session import AdbcSession
 from ..db.statements import fragment, position_column, render
-from .columns import split_tags, xid8_to_int64
+from .export_rows import journal_schema, to_arrow
 from .filter import EventFilter
-from .iteration import empty_journal_frame, rebatch
+from .iteration import rebatch
+from .memory import MemoryBudget, release_unused
 from .partitions import StreamSize, pid_bucket, stream_sizes
 from .payloads import parse_pool
 
@@ -169,88 +169,11 @@ class _BucketWriter:
         self._close_file()
 
 
-def journal_schema() -> pa.Schema:
-    """The Arrow schema of ``journal_frame()``'s columns (from the frame of an empty
-    journal, built by the same code): what every exported row group is converted to."""
-    fields = []
-    for field in pa.Schema.from_pandas(empty_journal_frame(), preserve_index=False):
-        if pa.types.is_dictionary(field.type):
-            # A categorical without categories has no value type yet: ids are strings,
-            # and the indices are int32 in every row group (pandas picks by size).
-            field = field.with_type(pa.dictionary(pa.int32(), pa.string()))
-        fields.append(field)
-    return pa.schema(fields)
-
-
-def to_arrow(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """One record batch of the journal SELECT as ``schema`` (journal_frame()'s types),
-    column by column in Arrow — no pandas round trip, no copy of the columns whose type
-    already matches.  Runs on each batch as it arrives, so the raw batch can go at once."""
-    pool = parse_pool()
-    arrays = []
-    for field in schema:
-        column = batch.column(field.name)
-        if field.name == "tags":
-            arrays.append(split_tags(column, pool))
-        elif field.name == "position" and not pa.types.is_integer(column.type):
-            arrays.append(xid8_to_int64(column))
-        elif pa.types.is_dictionary(field.type):
-            arrays.append(pc.dictionary_encode(column, memory_pool=pool).cast(field.type))
-        else:
-            arrays.append(pc.cast(column, field.type, memory_pool=pool))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
 def _raw_position(present: bool) -> sql.Composable:
     """The ``position`` column as stored (``xid8``, converted by :func:`xid8_to_int64`),
     not ``position::text::bigint``: the server-side text round trip was ~25% of the
     bucket query's execution time (66 of 243 ms per 1M events)."""
     return sql.SQL("e.position") if present else position_column("e", False)
-
-
-def release_unused() -> None:
-    """Hand the memory the allocators keep after a row group back to the OS.
-
-    Why: a row group's buffers are freed as soon as it is written, but mimalloc (Arrow's
-    default pool, which the Parquet encoder uses whatever pool it is given) and glibc's
-    per-thread arenas (libpq/ADBC batches, :func:`parse_pool`) keep freed pages resident
-    until reused; with a worker per core the kept pages, not the data, made most of the
-    export's peak RSS (measured ~100 MiB for 1M events vs ~50 MiB with this call).
-    ``MemoryPool.release_unused`` is ``mi_collect`` / ``malloc_trim``."""
-    pa.default_memory_pool().release_unused()
-    parse_pool().release_unused()
-
-
-def _resident_bytes() -> int | None:
-    """This process's resident set size (Linux ``/proc/self/statm``), else ``None``."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-class MemoryBudget:
-    """Calls :func:`release_unused` after a row group only once the process's resident
-    set has grown more than ``budget`` bytes since the export started (always where
-    the resident set cannot be read).  Releasing is not free — the next row groups fault
-    the handed-back pages in again (measured ~15% of the export's CPU when done after
-    every row group) — so it is done when the kept pages, not the data, start to
-    count."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.start = _resident_bytes()
-        self.releases = 0
-
-    def after_row_group(self) -> None:
-        now = _resident_bytes()
-        if now is None or self.start is None or now - self.start > self.budget:
-            release_unused()
-            self.releases += 1
 
 
 def row_group(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..db.statements import render
-from ..diagnose.streams import _ids_json
+from ..frames.filter import ids_json
 from ..notebook.display import format_duration
 from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
 
@@ -39,7 +39,7 @@ def _ms(column: pa.ChunkedArray | pa.Array) -> pd.Series:
 def load_conflicts(frames: FrameLoader, sources: Iterable[tuple[str, str]],
                    persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
     """``sources``: ``(store name, conflicts table)`` pairs, e.g. ``("journal", "events_conflicts")``."""
-    ids, _ = _ids_json(persistence_ids)
+    ids, _ = ids_json(persistence_ids)
     parts = []
     for store, table in sources:
         if not frames.table_exists(table):
@@ -69,7 +69,7 @@ def load_conflicts(frames: FrameLoader, sources: Iterable[tuple[str, str]],
 def load_pruned(frames: FrameLoader, table: str,
                 persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
     """The pruning history of the snapshot table whose log is ``table``."""
-    ids, _ = _ids_json(persistence_ids)
+    ids, _ = ids_json(persistence_ids)
     if frames.table_exists(table):
         data = frames.query(render("history_pruned", pruned=table), [ids])
         frame = pd.DataFrame({

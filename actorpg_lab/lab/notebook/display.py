@@ -165,10 +165,9 @@ def format_payload(value: Any, max_chars: int = PAYLOAD_CHARS) -> str:
         return _missing_html()
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", "replace")
-    from ..replay.diff import StateDiff
-
-    if isinstance(value, StateDiff):  # one line per change, not the dataclass as JSON
-        value = "; ".join(str(c) for c in value.changes) or "(no change)"
+    one_line = getattr(value, "_display_text_", None)
+    if callable(one_line):  # e.g. a StateDiff: one line per change, not the object as JSON
+        value = str(one_line())
     if not isinstance(value, str):
         import orjson
 

@@ -93,6 +93,10 @@ class StateDiff(Mapping[str, Change]):
             out[change.path] = entry
         return out
 
+    def _display_text_(self) -> str:
+        """One line for a table cell (:func:`~actorpg_lab.lab.show`): the changes, ``; ``-joined."""
+        return "; ".join(str(c) for c in self.changes) or "(no change)"
+
     def __str__(self) -> str:
         return "\n".join(str(c) for c in self.changes) if self.changes else "(no change)"
 

@@ -7,17 +7,10 @@ the actor runtime recovers with — once, collecting every :class:`ReplayStep` t
 database again; :meth:`~Replayer.reload` replays afresh.
 
 A broken stream does not raise: the problem is recorded in :attr:`Replayer.problems`
-(shown in red in the widget) and the history covers what could be folded:
-
-* ``snapshot_ahead`` — the snapshot is beyond the journal head
-  (:class:`~actorpg_lab.SnapshotIntegrityError`); the replayer falls back to
-  replaying the journal from the initial state so you can still look at it;
-* ``gap`` — a missing/duplicate/out-of-order sequence number
-  (:class:`~actorpg_lab.JournalIntegrityError`); the history stops before it;
-* ``undecodable`` — a stored event the current code cannot decode (a
-  :class:`~actorpg_lab.JournalIntegrityError` caused by the decoder); the history stops
-  before it;
-* ``on_event_failed`` — the event handler raised; the history stops before it.
+(a :class:`~.problems.ReplayProblem`, kinds in :mod:`.problems`; shown in red in the
+widget) and the history covers what could be folded — up to just before a gap, an
+undecodable event or a failing ``on_event``; from the initial state when the snapshot is
+ahead of the journal.
 
 A replayer of a broken stream opens at its first problem: :attr:`Replayer.position` is
 the sequence number just before it and ``problems[0]`` names it.  One position past the
@@ -31,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -42,83 +34,22 @@ from ..._protocols import Journal, SnapshotStore
 from ..._replay import ReplayResult, ReplayStep, replay_state, select_snapshot
 from ..._types import PersistentEvent, Snapshot
 from ..._validation import check_non_negative_int, check_persistence_id
-from ..diagnose.event_types import StoredVersion, stored_version
-from ..diagnose.streams import classify_replay_error, short_traceback
-from ..frames.columns import event_type_name
+from ..notebook.tracebacks import short_traceback
 from .diff import StateDiff, diff_states
+from .display import ReplayDisplay
+from .history_frame import history_frame
+from .problems import ProblemKind, ReplayProblem, classify_replay_error
+from .versions import StoredVersion, stored_version
 
-__all__ = ["ReplayProblem", "Replayer", "resolve_behaviour"]
+__all__ = ["Replayer", "SnapshotChoice"]
 
 _log = logging.getLogger("actorpg_lab.lab.replayer")
 
-ProblemKind = Literal["snapshot_ahead", "gap", "undecodable", "on_event_failed"]
 SnapshotChoice = Literal["latest", "none"] | int
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayProblem:
-    """Something that would make (or made) recovery fail, found while replaying."""
-
-    kind: ProblemKind
-    message: str
-    sequence_nr: int | None
-    error: BaseException
-    #: The event that failed (``on_event_failed``), when it could be read back.
-    event: PersistentEvent | None = None
-    #: The last frames of the exception's traceback and its message.
-    traceback: str = ""
-
-    def __str__(self) -> str:
-        where = f" at sequence_nr {self.sequence_nr}" if self.sequence_nr is not None else ""
-        return f"{self.kind}{where}: {self.message}"
-
-
-def resolve_behaviour(
-    behaviour: Any, persistence_id: str
-) -> tuple[Callable[[Any, Any], Any], Any, str]:
-    """``(on_event, initial_state, label)`` from an actor class/instance or a pair.
-
-    * a class with ``initial_state()`` and ``on_event(state, event)`` (e.g. a
-      ``PersistentActor`` subclass): instantiated with the persistence id when its
-      constructor accepts it, otherwise used without running ``__init__``;
-    * an instance of such a class;
-    * a pair ``(on_event, initial_state)``; a callable ``initial_state`` is called.
-    """
-    if isinstance(behaviour, tuple):
-        if len(behaviour) != 2 or not callable(behaviour[0]):
-            raise TypeError(
-                f"expected (on_event, initial_state) with a callable on_event, got {behaviour!r}"
-            )
-        on_event, initial = behaviour
-        state = initial() if callable(initial) else initial
-        label = getattr(on_event, "__qualname__", repr(on_event))
-        return on_event, state, label
-    actor: Any = behaviour
-    if isinstance(behaviour, type):
-        if not (hasattr(behaviour, "on_event") and hasattr(behaviour, "initial_state")):
-            raise TypeError(
-                f"{behaviour.__qualname__} has no on_event/initial_state: pass an actor class "
-                f"or (on_event, initial_state)"
-            )
-        try:
-            actor = behaviour(persistence_id)
-        except TypeError:
-            actor = object.__new__(behaviour)
-            try:
-                setattr(actor, "persistence_id", persistence_id)  # noqa: B010
-            except AttributeError:  # pragma: no cover - read-only property
-                pass
-    if not (callable(getattr(actor, "on_event", None))
-            and callable(getattr(actor, "initial_state", None))):
-        raise TypeError(
-            f"cannot replay with {behaviour!r}: pass an actor class or instance with "
-            f"initial_state() and on_event(state, event), or a pair (on_event, initial_state)"
-        )
-    return actor.on_event, actor.initial_state(), type(actor).__qualname__
-
-
-class Replayer:
+class Replayer(ReplayDisplay):
     """Recorded step-by-step replay of one stream; see the module docstring.
 
     ``position`` is the sequence number the current :attr:`state` reflects: it starts
@@ -430,31 +361,9 @@ class Replayer:
         tags, state before and after, and the :class:`StateDiff` (``diff``).
         Built once per replay (a copy is returned, so changing it changes nothing here)."""
         if self._history is None or self._history_steps is not self.steps:
-            self._history = self._build_history()
+            self._history = history_frame(self.steps, self.codec)
             self._history_steps = self.steps
         return self._history.copy()
-
-    def _build_history(self) -> pd.DataFrame:
-        rows = [
-            {
-                "seq": s.event.sequence_nr,
-                "event_type": event_type_name(s.event.event, self.codec),
-                "event": s.event.event,
-                "timestamp": s.event.timestamp,
-                "tags": list(s.event.tags),
-                "state_before": s.state_before,
-                "state_after": s.state_after,
-                "diff": diff_states(s.state_before, s.state_after),
-            }
-            for s in self.steps
-        ]
-        columns = ["seq", "event_type", "event", "timestamp", "tags", "state_before",
-                   "state_after", "diff"]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame["seq"] = frame["seq"].astype("int64")
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms",
-                                            utc=True).astype("datetime64[ms, UTC]")
-        return frame.set_index("seq")
 
     # -- display ----------------------------------------------------------------------
     def start_description(self) -> str:
@@ -487,35 +396,3 @@ class Replayer:
     def add_view(self, render: Callable[[], None]) -> None:
         """Call ``render`` after every move or reload (how a view follows the model)."""
         self._views.append(render)
-
-    def _view_of(self) -> Any:
-        if self._view is None:
-            from .view import ReplayerView
-
-            self._view = ReplayerView(self)
-        return self._view
-
-    def _repr_html_(self) -> str:
-        html: str = self._view_of().html()
-        return html
-
-    def widget(self) -> Any:
-        """An ipywidgets view (see :class:`~actorpg_lab.lab.replay.view.ReplayerView`):
-        slider + play + back/step buttons and event/state/diff panes that follow
-        :meth:`step`/:meth:`back`/:meth:`seek`."""
-        return self._view_of().widget()
-
-    def static_html(self) -> str:
-        """A self-contained HTML view of the current position (kept in saved notebooks)."""
-        html: str = self._view_of().static_html()
-        return html
-
-    def _ipython_display_(self) -> None:
-        """A static HTML view, then the live widget.  The live widget hides the static
-        copy; a saved notebook reopened without the widgets' state (JupyterLab, nbconvert,
-        GitHub) shows the static copy — JupyterLab's "model not found" line is hidden."""
-        from IPython.display import HTML, display
-
-        view = self._view_of()
-        display(HTML(view.static_html(sibling=True)))  # type: ignore[no-untyped-call]
-        display(self.widget())  # type: ignore[no-untyped-call]

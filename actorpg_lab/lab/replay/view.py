@@ -11,15 +11,13 @@ from __future__ import annotations
 import html
 import pprint
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from ..frames.columns import event_type_name
 from ..notebook.display import format_timestamp
-
-if TYPE_CHECKING:
-    from .replayer import Replayer
+from .protocol import ReplayModel
 
 __all__ = ["PLAY_SPEEDS", "ReplayerView", "default_speed", "delta_text", "play_timing",
            "state_html"]
@@ -124,7 +122,7 @@ def state_html(state: Any, diff: Any = None) -> str:
 class ReplayerView:
     """Renders one :class:`Replayer` (HTML for ``_repr_html_``; :meth:`widget`)."""
 
-    def __init__(self, model: Replayer) -> None:
+    def __init__(self, model: ReplayModel) -> None:
         self.model = model
         self._widget: Any = None
         #: Names the static copy of this view that the live widget hides.
