@@ -1,50 +1,61 @@
 """The synchronous notebook workbench: :class:`Workbench` (made by :func:`._connect.connect`).
 
-A :class:`Workbench` holds
+A :class:`Workbench` is a small facade over the rooms of :mod:`actorpg_lab.lab`:
 
-* the async stores (journal, snapshot store, durable-state store) on one shared
-  pool, driven from a private event loop in a background thread — so every method
-  is a plain synchronous call, even inside Jupyter whose own loop is already
-  running (no ``nest_asyncio``).  :meth:`Workbench.run` runs any coroutine there,
-  e.g. ``wb.run(wb.journal.append(...))``;
-* a columnar reader (ADBC) for the DataFrame loaders.  Loading only needs SELECT.
+* the common verbs are its own methods — the frames (``journal_frame``, ``tag_frame``,
+  ``snapshots_frame``, ``durable_state_frame``, ``streams_frame``; :mod:`.frames`),
+  ``check_streams``, ``replay`` (:mod:`.replay`), ``show`` and ``run``;
+* the rest is grouped behind three accessors: ``wb.diagnose`` (:mod:`.diagnose`),
+  ``wb.history`` (:mod:`.history`) and ``wb.bulk`` (iteration, Parquet, Dask); each of
+  their verbs is also reachable under its old name on the workbench
+  (``wb.conflicts_frame()`` is ``wb.history.conflicts_frame()``);
+* every method takes the same filter keywords, declared once
+  (:mod:`.frames.filter`: ``persistence_ids`` — one id or several —, ``since``/``until``,
+  ``from_seq``/``to_seq``, ``tags``), always as keywords.
+
+It holds the async stores (journal, snapshot store, durable-state store) on one shared
+pool, driven from a private event loop in a background thread — so every method is a
+plain synchronous call, even inside Jupyter whose own loop is already running (no
+``nest_asyncio``); :meth:`Workbench.run` runs any coroutine there, e.g.
+``wb.run(wb.journal.append(...))`` — and a columnar reader (ADBC) for the frames, which
+only needs SELECT.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import html
 import logging
-import os
-import weakref
-from collections.abc import Coroutine, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Coroutine
+from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import pandas as pd
 
 from .._codec import JsonCodec
-from .._dsn import redact_dsn, with_connect_timeout
+from .._dsn import redact_dsn
 from .._embedded import EmbeddedPostgres
 from .._errors import PersistenceError
 from .._tag_filter import TagFilter
 from .._validation import check_table_name
-from .db.errors import connection_failed, is_driver_error, with_target
-from .db.loop import LoopThread
+from ._verb import Verb
+from .db.errors import with_target
+from .db.loop import LoopThread, as_writer, close_at_exit, still_open
+from .db.pool import open_pool
 from .db.session import timeout_params
-from .frames.filter import EventFilter, TimeLike
+from .diagnose.workbench import Diagnosis
+from .frames.bulk import Bulk
+from .frames.filter import (
+    EventKeywords,
+    RangeKeywords,
+    StreamKeywords,
+    WindowKeywords,
+    filter_signature,
+    parse_where,
+)
 from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
 from .frames.payloads import PayloadErrors
-from .history.conflicts import ConflictRecorder
-from .history.pruning import (
-    PruningRecorder,
-    plot_recovery_cost,
-    plot_what_if,
-    recovery_cost,
-    simulate_policies,
-)
+from .history.workbench import History
 from .notebook.display import Table, show
 from .notebook.tracebacks import hide_from_tracebacks
 from .replay.behaviour import resolve_behaviour
@@ -58,8 +69,10 @@ hide_from_tracebacks(__name__)  # wb.run is plumbing in a short traceback
 
 T = TypeVar("T")
 
+
 class Workbench:
-    """DataFrames, step-by-step replay and write/snapshot recorders over one database.
+    """DataFrames, step-by-step replay and write/snapshot recorders over one database
+    (see the module docstring for the layout of its verbs).
 
     Use :func:`connect` to make one; close it with :meth:`close` (or ``with``).
     Attributes ``journal``, ``snapshot_store`` and ``durable_state_store`` are the
@@ -95,8 +108,8 @@ class Workbench:
             present = all(self.frames.table_exists(t) for t in (
                 self.tables.events, self.tables.tags, self.tables.meta,
                 self.tables.snapshots, self.tables.durable_state))
-            self._pool: Any = self._loop.run(_open_pool(url, pool_max_size,
-                                                        timeout_params(connect_timeout)))
+            self._pool: Any = self._loop.run(open_pool(url, pool_max_size,
+                                                       timeout_params(connect_timeout)))
         except BaseException:
             self.frames.close()
             self._loop.stop()
@@ -111,7 +124,7 @@ class Workbench:
                                                     keep_n=keep_n, auto_create_tables=create)
         self.durable_state_store = PostgresDurableStateStore(
             pool=self._pool, table=self.tables.durable_state, auto_create_tables=create)
-        _OPEN.add(self)
+        close_at_exit(self)
 
     # -- lifecycle ----------------------------------------------------------------------
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, *,
@@ -124,7 +137,7 @@ class Workbench:
             if not isinstance(writer, str) or not writer.strip() or "/" in writer:
                 coro.close()
                 raise ValueError(f"writer must be a non-empty name without '/', got {writer!r}")
-            coro = _as_writer(writer, coro)
+            coro = as_writer(writer, coro)
         try:
             return self._loop.run(coro, timeout)
         except PersistenceError as exc:
@@ -145,7 +158,7 @@ class Workbench:
         if self._closed:
             return
         self._closed = True
-        _OPEN.discard(self)
+        still_open(self, False)
         try:
             self._loop.run(self._aclose(), timeout=30)
         finally:
@@ -164,14 +177,30 @@ class Workbench:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    # -- accessors ----------------------------------------------------------------------
+    @cached_property
+    def diagnose(self) -> Diagnosis:
+        """What is wrong with the stored history: ``check_streams``, ``decode_check``,
+        ``event_types_frame``, ``compare_replays``."""
+        return Diagnosis(self)
+
+    @cached_property
+    def history(self) -> History:
+        """Write and snapshot history: ``conflicts_frame``, ``pruned_frame``, the
+        recorders, ``recovery_cost``, ``what_if`` and their charts."""
+        return History(self)
+
+    @cached_property
+    def bulk(self) -> Bulk:
+        """Journals bigger than one DataFrame: ``iter_journal``, ``export_parquet``,
+        ``journal_dask``."""
+        return Bulk(self)
+
     # -- frames -------------------------------------------------------------------------
-    def journal_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
-                      tags: str | TagFilter | None = None, from_seq: int | None = None,
-                      to_seq: int | None = None, since: TimeLike | None = None,
-                      until: TimeLike | None = None, limit: int | None = None,
-                      expand: bool = False, progress: bool | None = None,
-                      errors: PayloadErrors = "raise",
-                      allow_large: bool = False) -> pd.DataFrame:
+    @filter_signature(EventKeywords)
+    def journal_frame(self, *, limit: int | None = None, expand: bool = False,
+                      progress: bool | None = None, errors: PayloadErrors = "raise",
+                      allow_large: bool = False, **where: Unpack[EventKeywords]) -> pd.DataFrame:
         """Events as a DataFrame, in (persistence_id, sequence_nr) order.
 
         Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``position``
@@ -195,52 +224,46 @@ class Workbench:
         A load the planner estimates above the workbench's caps (5M rows / 2 GiB by
         default) is refused unless ``allow_large=True``.
         """
-        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
-                                  to_seq=to_seq, since=since, until=until, tags=tags)
-        return self.frames.journal(where, limit=limit, expand=expand, progress=progress,
+        return self.frames.journal(parse_where("journal_frame", EventKeywords, where),
+                                   limit=limit, expand=expand, progress=progress,
                                    errors=errors, allow_large=allow_large)
 
-    def tag_frame(self, tag_filter: str | TagFilter, *,
-                  persistence_ids: str | Iterable[str] | None = None,
-                  from_seq: int | None = None, to_seq: int | None = None,
-                  since: TimeLike | None = None, until: TimeLike | None = None,
-                  limit: int | None = None, expand: bool = False,
-                  progress: bool | None = None, errors: PayloadErrors = "raise",
-                  allow_large: bool = False) -> pd.DataFrame:
+    @filter_signature(RangeKeywords)
+    def tag_frame(self, tag_filter: str | TagFilter, *, limit: int | None = None,
+                  expand: bool = False, progress: bool | None = None,
+                  errors: PayloadErrors = "raise", allow_large: bool = False,
+                  **where: Unpack[RangeKeywords]) -> pd.DataFrame:
         """Events matching a tag or :class:`~actorpg_lab.TagFilter`, in (timestamp,
         persistence_id, sequence_nr) order; same columns (``position`` included), filters
         and options as :meth:`journal_frame`.  ``TagFilter()`` loads every event,
         ``TagFilter(not_=[...])`` every event without those tags, ``TagFilter(any=[])``
         nothing."""
-        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
-                                  to_seq=to_seq, since=since, until=until)
-        return self.frames.tagged(tag_filter, where, limit=limit, expand=expand,
-                                  progress=progress, errors=errors, allow_large=allow_large)
+        return self.frames.tagged(tag_filter, parse_where("tag_frame", RangeKeywords, where),
+                                  limit=limit, expand=expand, progress=progress,
+                                  errors=errors, allow_large=allow_large)
 
-    def snapshots_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
-                        from_seq: int | None = None, to_seq: int | None = None,
-                        since: TimeLike | None = None, until: TimeLike | None = None,
-                        limit: int | None = None, expand: bool = False,
-                        errors: PayloadErrors = "raise",
-                        allow_large: bool = False) -> pd.DataFrame:
+    @filter_signature(RangeKeywords)
+    def snapshots_frame(self, *, limit: int | None = None, expand: bool = False,
+                        errors: PayloadErrors = "raise", allow_large: bool = False,
+                        **where: Unpack[RangeKeywords]) -> pd.DataFrame:
         """Stored snapshots: persistence_id, sequence_nr, timestamp, payload (or expanded)."""
-        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
-                                  to_seq=to_seq, since=since, until=until)
-        return self.frames.snapshots(where, limit=limit, expand=expand, errors=errors,
+        return self.frames.snapshots(parse_where("snapshots_frame", RangeKeywords, where),
+                                     limit=limit, expand=expand, errors=errors,
                                      allow_large=allow_large)
 
-    def durable_state_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
-                            since: TimeLike | None = None, until: TimeLike | None = None,
-                            limit: int | None = None, expand: bool = False,
-                            errors: PayloadErrors = "raise",
-                            allow_large: bool = False) -> pd.DataFrame:
+    @filter_signature(WindowKeywords)
+    def durable_state_frame(self, *, limit: int | None = None, expand: bool = False,
+                            errors: PayloadErrors = "raise", allow_large: bool = False,
+                            **where: Unpack[WindowKeywords]) -> pd.DataFrame:
         """Durable-state records: persistence_id, revision, timestamp, payload (or expanded)."""
-        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
-        return self.frames.durable_state(where, limit=limit, expand=expand, errors=errors,
+        return self.frames.durable_state(parse_where("durable_state_frame", WindowKeywords,
+                                                     where),
+                                         limit=limit, expand=expand, errors=errors,
                                          allow_large=allow_large)
 
-    def streams_frame(self, *, persistence_ids: str | Iterable[str] | None = None,
-                      stats: bool = False, health: bool | None = None) -> pd.DataFrame:
+    @filter_signature(StreamKeywords)
+    def streams_frame(self, *, stats: bool = False, health: bool | None = None,
+                      **where: Unpack[StreamKeywords]) -> pd.DataFrame:
         """One row per stream: ``events``, ``first_seq``, ``head`` (highest sequence
         number ever written), ``deleted_to``, ``snapshots``, ``latest_snapshot_seq``,
         ``events_to_replay`` (what recovery folds after the latest snapshot),
@@ -265,235 +288,35 @@ class Workbench:
         ``health`` (default: the value of ``stats``) adds the structure checks of
         :meth:`check_streams`: ``ok``, ``problem``, ``problem_seq`` and
         ``problem_message`` (one more scan of the journal)."""
+        persistence_ids = parse_where("streams_frame", StreamKeywords, where).persistence_ids
+
         if health is None:
             health = stats
         frame = self.frames.streams(persistence_ids=persistence_ids, stats=stats)
         if not health:
             return frame
-        checked = self.check_streams(persistence_ids=persistence_ids).rename(
-            columns={"sequence_nr": "problem_seq", "message": "problem_message"})
-        checked["persistence_id"] = checked["persistence_id"].astype(object)
-        frame = frame.assign(persistence_id=frame["persistence_id"].astype(object)).merge(
-            checked, on="persistence_id", how="left")
-        frame["ok"] = frame["ok"].fillna(True).astype(bool)
-        frame["problem"] = frame["problem"].astype(object).where(frame["problem"].notna(), None)
-        frame["problem_message"] = frame["problem_message"].fillna("").astype(object)
-        frame["persistence_id"] = frame["persistence_id"].astype("category")
-        return frame
+        from .diagnose.streams import with_health
 
-    # -- diagnosis ----------------------------------------------------------------------
-    def check_streams(self, behaviour: Any = None,
-                      persistence_ids: str | Iterable[str] | None = None, *,
-                      only_problems: bool = False) -> pd.DataFrame:
-        """Find the streams whose recovery would fail: one row per stream with
-        ``persistence_id``, ``ok``, ``problem`` (``None``, ``"gap"``,
-        ``"snapshot_ahead"``, ``"undecodable"`` or ``"on_event_failed"``),
-        ``sequence_nr`` (where the first problem is) and ``message``.
+        return with_health(frame, self.check_streams(persistence_ids=persistence_ids))
 
-        Without ``behaviour`` the structure is checked in SQL at the speed of a scan: a
-        missing event above the compaction mark, a deleted prefix no snapshot covers, a
-        latest snapshot beyond the journal head, payloads the current code cannot decode
-        (one sample per envelope type/version, plus any payload that is not JSON).  With
-        ``behaviour`` (an actor class or instance, or ``(on_event, initial_state)``, as
-        for :meth:`replay`) every stream is also folded like recovery (latest snapshot,
-        then the events after it), which finds ``on_event_failed`` and decodes every
-        event.  ``only_problems=True`` keeps the broken streams only.
+    # -- diagnosis and replay -------------------------------------------------------------
+    @filter_signature(StreamKeywords)
+    def check_streams(self, behaviour: Any = None, *, only_problems: bool = False,
+                      **where: Unpack[StreamKeywords]) -> pd.DataFrame:
+        """Find the streams whose recovery would fail (``wb.diagnose.check_streams``:
+        one row per stream with ``persistence_id``, ``ok``, ``problem``, ``sequence_nr``,
+        ``message``).
 
         >>> wb.check_streams(Account, only_problems=True)
-        >>> wb.replay(Account, "account-07")   # opens at its first problem
         """
-        from .diagnose.streams import check_streams_frame, fold_checker
+        return self.diagnose.check_streams(behaviour, only_problems=only_problems, **where)
 
-        fold = None
-        if behaviour is not None:
-            resolve_behaviour(behaviour, "check-streams")  # bad behaviours fail up front
-
-            def make(pid: str) -> tuple[Any, Any]:
-                on_event, initial, _label = resolve_behaviour(behaviour, pid)
-                return on_event, initial
-
-            fold = fold_checker(self.run, self.journal, self.snapshot_store, make)
-        frame = check_streams_frame(self.frames, persistence_ids,
-                                    codec=getattr(self.journal, "codec", None), fold=fold)
-        if only_problems:
-            frame = frame[~frame["ok"]].reset_index(drop=True)
-        return frame
-
-    # -- persisted write history ----------------------------------------------------------
-    def conflicts_frame(self, persistence_ids: str | Iterable[str] | None = None
-                        ) -> pd.DataFrame:
-        """The rejected writes the stores recorded with ``log_conflicts=True`` — in any
-        process (``<events>_conflicts`` and ``<durable_state>_conflicts``): ``store``
-        (``journal``/``durable_state``), ``persistence_id``, ``expected``, ``actual``,
-        ``writer`` (``<host>:<pid>`` or the store's ``writer=``) and ``timestamp`` (UTC),
-        oldest first.  Empty when no store logged any.  Draw it with
-        :meth:`plot_conflicts`."""
-        from .history.stored import load_conflicts
-
-        return load_conflicts(self.frames, [
-            ("journal", f"{self.tables.events}_conflicts"),
-            ("durable_state", f"{self.tables.durable_state}_conflicts"),
-        ], persistence_ids)
-
-    def pruned_frame(self, persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
-        """The snapshots the snapshot store pruned with ``log_pruning=True`` — in any
-        process (``<snapshots>_pruned``): ``persistence_id``, ``sequence_nr``,
-        ``saved_at``, ``pruned_at`` (UTC), ``lifetime`` and ``writer``.  Draw it with
-        :meth:`plot_pruning`."""
-        from .history.stored import load_pruned
-
-        return load_pruned(self.frames, f"{self.tables.snapshots}_pruned", persistence_ids)
-
-    def plot_conflicts(self, persistence_id: str | None = None, ax: Any = None) -> Any:
-        """:func:`~actorpg_lab.lab.plot_conflict_timeline` of :meth:`conflicts_frame`."""
-        from .history.stored import plot_conflict_timeline
-
-        return plot_conflict_timeline(self.conflicts_frame(), ax, persistence_id=persistence_id)
-
-    def plot_pruning(self, persistence_id: str | None = None, ax: Any = None) -> Any:
-        """:func:`~actorpg_lab.lab.plot_pruning_history` of :meth:`pruned_frame`."""
-        from .history.stored import plot_pruning_history
-
-        return plot_pruning_history(self.pruned_frame(), ax, persistence_id=persistence_id)
-
-    # -- beyond one machine: streaming, Parquet, Dask ---------------------------------------
-    def iter_journal(self, *, batch_rows: int = 100_000,
-                     persistence_ids: str | Iterable[str] | None = None,
-                     tags: str | TagFilter | None = None, from_seq: int | None = None,
-                     to_seq: int | None = None, since: TimeLike | None = None,
-                     until: TimeLike | None = None) -> Iterator[pd.DataFrame]:
-        """The journal as DataFrames of at most ``batch_rows`` events each, in
-        (persistence_id, sequence_nr) order, at constant memory (one streamed query on a
-        connection of its own; memory is bounded by one batch, not by the journal).
-        Same columns, dtypes and filters as :meth:`journal_frame`::
-
-            for batch in wb.iter_journal(batch_rows=200_000, since="2026-01-01"):
-                totals = totals.add(batch.groupby("persistence_id").size(), fill_value=0)
-        """
-        from .frames.iteration import check_batch_rows, iter_journal
-
-        rows = check_batch_rows(batch_rows)
-        where = EventFilter.parse(persistence_ids=persistence_ids, from_seq=from_seq,
-                                  to_seq=to_seq, since=since, until=until, tags=tags)
-        return iter_journal(self.url, self.tables.events, where, rows,
-                            connect_timeout=self.frames.session.connect_timeout)
-
-    def export_parquet(self, path: str | os.PathLike[str], *,
-                       persistence_ids: str | Iterable[str] | None = None,
-                       since: TimeLike | None = None, until: TimeLike | None = None,
-                       overwrite: bool = False, buckets: int = 16) -> list[Path]:
-        """Write the journal (or the events of ``persistence_ids`` / ``[since, until)``)
-        as a Hive-partitioned Parquet dataset under ``path`` and return the files
-        written.  Readable as-is by pyarrow, pandas, DuckDB, Polars, Spark and Dask.
-
-        * Partitioned by a hash of the persistence id (``pid_bucket=0..buckets-1``, see
-          :func:`actorpg_lab.lab.pid_bucket`): a stream lives in one bucket, in sequence
-          order; ids never become paths.
-        * Same columns and dtypes as :meth:`journal_frame` (plus ``pid_bucket``).
-        * Streamed: each bucket is one index-ordered query written a row group at a time
-          (memory bounded by a few 4 MiB row groups, not by the journal; two buckets at
-          once over two connections; zstd-compressed).
-        * ``path`` that already holds files: refused (``FileExistsError``) unless
-          ``overwrite=True``, which replaces the whole dataset only once the new one is
-          complete (a failed export leaves the old one in place).
-        """
-        from .frames.parquet import export_parquet
-
-        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
-        return export_parquet(self.url, self.tables.events, path, where, overwrite=overwrite,
-                              buckets=buckets,
-                              connect_timeout=self.frames.session.connect_timeout,
-                              session=self.frames.session)
-
-    def journal_dask(self, *, npartitions: int | None = None,
-                     persistence_ids: str | Iterable[str] | None = None,
-                     since: TimeLike | None = None, until: TimeLike | None = None) -> Any:
-        """The journal as a lazy ``dask.dataframe.DataFrame`` (needs the ``[scale]``
-        extra).  Each partition is a persistence_id key range (balanced by event counts;
-        ``npartitions=None``: about one per million events), loaded by the worker that
-        computes it straight from PostgreSQL with the SELECT of :meth:`journal_frame`
-        (same filters; ``meta`` and dtypes identical).  Works with the threaded,
-        process and ``dask.distributed`` schedulers; the connection settings the
-        workers receive show the password as ``***`` in every repr and log::
-
-            ddf = wb.journal_dask(since="2026-01-01")
-            ddf.groupby("persistence_id", observed=True).size().compute()
-        """
-        from .frames.to_dask import journal_dask
-
-        where = EventFilter.parse(persistence_ids=persistence_ids, since=since, until=until)
-        return journal_dask(self.url, self.tables.events, where, npartitions,
-                            connect_timeout=self.frames.session.connect_timeout)
-
-    # -- schema evolution ---------------------------------------------------------------
     @property
     def codec(self) -> JsonCodec:
         """The codec the journal decodes with (``actorpg_lab.default_codec`` unless set)."""
         codec: JsonCodec = self.journal.codec
         return codec
 
-    def event_types_frame(self, persistence_ids: str | Iterable[str] | None = None, *,
-                          codec: JsonCodec | None = None) -> pd.DataFrame:
-        """The event types in the journal: one row per type, version and set of field
-        names with ``event_type``, ``version``, ``events``, ``streams``, ``first_seen``,
-        ``last_seen``, ``fields`` (sorted tuple), ``undecodable`` (events the current
-        code cannot decode), ``registration`` (``"registered"``, ``"alias"``,
-        ``"implicit"`` -- an unregistered dataclass stored under its module path --,
-        ``"unregistered"``), ``current_version`` and ``error`` (why a sample does not
-        decode).  Computed in SQL over the JSON text; see
-        :mod:`actorpg_lab.lab.diagnose.event_types`.  ``codec`` checks another codec (e.g. the
-        upcasters about to be deployed) instead of :attr:`codec`.
-
-        >>> wb.event_types_frame().query("undecodable > 0")
-        """
-        from .diagnose.event_types import event_types_frame
-
-        return event_types_frame(self.frames, codec or self.codec, persistence_ids)
-
-    def decode_check(self, persistence_ids: str | Iterable[str] | None = None, *,
-                     codec: JsonCodec | None = None) -> pd.DataFrame:
-        """Every event that does not decode with the current code (or ``codec``):
-        ``persistence_id``, ``sequence_nr``, ``event_type``, ``version``, ``error``;
-        empty when all decode.  Decodes every event: the list to fix upcasters against.
-
-        >>> wb.decode_check()            # after changing a class: what no longer reads
-        """
-        from .diagnose.event_types import decode_check_frame
-
-        return decode_check_frame(self.frames, codec or self.codec, persistence_ids)
-
-    def compare_replays(self, before: Any, after: Any,
-                        persistence_ids: str | Iterable[str] | None = None, *,
-                        before_codec: JsonCodec | None = None,
-                        after_codec: JsonCodec | None = None) -> pd.DataFrame:
-        """Replay every selected stream from scratch with two behaviours (what
-        :meth:`replay` accepts: the old and the new actor, or ``(on_event, initial)``)
-        and, optionally, two codecs (old and new upcasters; default :attr:`codec`).
-
-        One row per stream: ``persistence_id``, ``events``, ``diverged_at`` (first
-        sequence number where the states differ or only one side fails, ``<NA>`` if
-        none), ``before_state``, ``after_state``, ``diff`` (``None`` when the final
-        states are equal), ``before_error``, ``after_error``.  "What will my fix change?"
-
-        >>> wb.compare_replays(BuggyAccount, FixedAccount).dropna(subset=["diverged_at"])
-        """
-        from .diagnose.compare import Side, compare_replays_frame
-
-        sides = []
-        for name, behaviour, codec in (("before", before, before_codec),
-                                       ("after", after, after_codec)):
-            resolve_behaviour(behaviour, f"compare-replays-{name}")  # fail up front
-            if codec is not None and not isinstance(codec, JsonCodec):
-                raise TypeError(f"{name}_codec must be a JsonCodec or None, got {codec!r}")
-
-            def make(pid: str, behaviour: Any = behaviour) -> tuple[Any, Any]:
-                on_event, initial, _label = resolve_behaviour(behaviour, pid)
-                return on_event, initial
-
-            sides.append(Side(make, codec or self.codec))
-        return compare_replays_frame(self.frames, sides[0], sides[1], persistence_ids)
-
-    # -- replay -------------------------------------------------------------------------
     def replay(self, behaviour: Any, persistence_id: str, *,
                snapshot: SnapshotChoice = "latest", to_seq: int | None = None) -> Replayer:
         """Replay ``persistence_id`` step by step (see :class:`Replayer`).
@@ -511,39 +334,23 @@ class Workbench:
                         initial, snapshot=snapshot, to_seq=to_seq,
                         stored_heads=lambda pid: stored_versions(self.frames, pid))
 
-    # -- recorders and what-ifs ---------------------------------------------------------
-    def record_conflicts(self, persistence_ids: str | Iterable[str] | None = None,
-                         stores: str | Iterable[str] | None = None) -> ConflictRecorder:
-        """A :class:`ConflictRecorder` (use it as ``with wb.record_conflicts() as rec:``)."""
-        return ConflictRecorder(persistence_ids, stores)
-
-    def record_snapshots(self, persistence_ids: str | Iterable[str] | None = None
-                         ) -> PruningRecorder:
-        """A :class:`PruningRecorder` (use it as ``with wb.record_snapshots() as rec:``)."""
-        return PruningRecorder(persistence_ids)
-
-    def recovery_cost(self, persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
-        """Per stream: journal length, latest snapshot, events replayed on recovery."""
-        return recovery_cost(self.streams_frame(persistence_ids=persistence_ids))
-
-    def plot_recovery_cost(self, ax: Any = None) -> Any:
-        """Scatter of journal length vs events replayed on recovery (matplotlib Axes)."""
-        return plot_recovery_cost(self.streams_frame(), ax)
-
-    def what_if(self, every_n: Iterable[int | None] = (None, 10, 50, 100, 500),
-                keep_n: Iterable[int] = (1, 2, 3, 5),
-                persistence_ids: str | Iterable[str] | None = None) -> pd.DataFrame:
-        """Simulate other snapshot policies on the current journal lengths
-        (see :func:`simulate_policies`)."""
-        heads = self.streams_frame(persistence_ids=persistence_ids)["head"]
-        return simulate_policies(heads, every_n, keep_n)
-
-    def plot_what_if(self, every_n: Iterable[int | None] = (None, 10, 50, 100, 500),
-                     keep_n: Iterable[int] = (1, 2, 3, 5),
-                     persistence_ids: str | Iterable[str] | None = None, ax: Any = None
-                     ) -> Any:
-        """:meth:`what_if` as a chart (:func:`~actorpg_lab.lab.plot_what_if`)."""
-        return plot_what_if(self.what_if(every_n, keep_n, persistence_ids), ax)
+    # -- the other verbs under their old names (on their accessors) ----------------------
+    event_types_frame = Verb("diagnose", Diagnosis.event_types_frame)
+    decode_check = Verb("diagnose", Diagnosis.decode_check)
+    compare_replays = Verb("diagnose", Diagnosis.compare_replays)
+    conflicts_frame = Verb("history", History.conflicts_frame)
+    pruned_frame = Verb("history", History.pruned_frame)
+    plot_conflicts = Verb("history", History.plot_conflicts)
+    plot_pruning = Verb("history", History.plot_pruning)
+    record_conflicts = Verb("history", History.record_conflicts)
+    record_snapshots = Verb("history", History.record_snapshots)
+    recovery_cost = Verb("history", History.recovery_cost)
+    plot_recovery_cost = Verb("history", History.plot_recovery_cost)
+    what_if = Verb("history", History.what_if)
+    plot_what_if = Verb("history", History.plot_what_if)
+    iter_journal = Verb("bulk", Bulk.iter_journal)
+    export_parquet = Verb("bulk", Bulk.export_parquet)
+    journal_dask = Verb("bulk", Bulk.journal_dask)
 
     # -- display ------------------------------------------------------------------------
     @staticmethod
@@ -576,52 +383,3 @@ class Workbench:
             )
         )
         return f"<div class='actorpg-workbench'><b>actorpg_lab Workbench</b><table>{rows}</table></div>"
-
-
-#: Workbenches not closed yet; a kernel that exits without close() closes them at exit,
-#: while their loops still run (no "Task was destroyed but it is pending" noise).
-_OPEN: weakref.WeakSet[Workbench] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_workbenches() -> None:
-    for wb in list(_OPEN):
-        try:
-            wb.close()
-        except Exception:  # pragma: no cover - best effort at interpreter exit
-            _log.debug("closing %r at exit failed", wb, exc_info=True)
-
-
-async def _as_writer(name: str, coro: Coroutine[Any, Any, T]) -> T:
-    task = asyncio.current_task()
-    if task is not None:
-        task.set_name(name)
-    return await coro
-
-
-async def _open_pool(url: str, max_size: int, timeout: dict[str, Any]) -> Any:
-    from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
-    # How long a store call waits for a connection: the pool keeps retrying a server
-    # that is down, so a short connect timeout also shortens this wait.
-    seconds = timeout.get("connect_timeout")
-    wait = 30.0 if seconds is None else max(3.0, 2.0 * seconds)
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=max_size,
-        kwargs=with_connect_timeout(url, {"autocommit": True, **timeout}),
-        open=False, name="actorpg-lab", timeout=wait,
-    )
-    try:
-        await pool.open(wait=True, timeout=15)
-    except PoolTimeout as exc:
-        await pool.close()
-        raise connection_failed(url, exc, hint="no connection within 15 s") from exc
-    except Exception as exc:
-        await pool.close()
-        if is_driver_error(exc):
-            raise connection_failed(url, exc) from exc
-        raise
-    except BaseException:
-        await pool.close()
-        raise
-    return pool

@@ -173,11 +173,14 @@ CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
 #: Public members that never reach the server (they must still work when it is gone).
 OFFLINE: dict[str, Callable[[Workbench, Path], Any]] = {
     "show": lambda wb, _: wb.show(__import__("pandas").DataFrame({"a": [1]})),
-    "record_conflicts": lambda wb, _: wb.record_conflicts("account-01"),
-    "record_snapshots": lambda wb, _: wb.record_snapshots("account-01"),
+    "record_conflicts": lambda wb, _: wb.record_conflicts(persistence_ids="account-01"),
+    "record_snapshots": lambda wb, _: wb.record_snapshots(persistence_ids="account-01"),
     "codec": lambda wb, _: wb.codec,
     "pool": lambda wb, _: wb.pool,
     "close": lambda wb, _: None,  # closed by the fixture, after everything else
+    "diagnose": lambda wb, _: wb.diagnose,  # the accessors: their verbs are walked above
+    "history": lambda wb, _: wb.history,    # under the workbench's names for them
+    "bulk": lambda wb, _: wb.bulk,
 }
 
 
@@ -197,6 +200,13 @@ def dead_wb(pg_server: PgServer, pg_schema: str) -> Iterator[tuple[Workbench, in
 def test_the_walk_covers_every_public_workbench_member() -> None:
     public = {name for name in dir(Workbench) if not name.startswith("_")}
     assert public == set(CALLS) | set(OFFLINE)
+    from actorpg_lab.lab.diagnose.workbench import Diagnosis
+    from actorpg_lab.lab.frames.bulk import Bulk
+    from actorpg_lab.lab.history.workbench import History
+
+    for accessor in (Diagnosis, History, Bulk):  # each verb is walked under its alias
+        verbs = {name for name in dir(accessor) if not name.startswith("_")}
+        assert verbs <= public, (accessor, verbs - public)
 
 
 def test_every_workbench_method_against_a_dead_server_raises_a_persistence_error(

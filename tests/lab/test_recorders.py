@@ -110,8 +110,8 @@ def test_recovery_cost_and_what_if(wb: lab.Workbench) -> None:
 
 def test_one_string_is_one_id_or_store_everywhere(wb: lab.Workbench) -> None:
     """Issue 20, item 8: ``"account-1"`` is one id, never the characters a-c-c-o-u-n-t."""
-    with wb.record_conflicts("account-1", stores="journal") as rec, \
-            wb.record_snapshots("account-1") as snaps:
+    with wb.record_conflicts(persistence_ids="account-1", stores="journal") as rec, \
+            wb.record_snapshots(persistence_ids="account-1") as snaps:
         wb.run(wb.journal.append("account-1", [JournalEntry({"a": 1})], 0))
         wb.run(wb.journal.append("account-2", [JournalEntry({"a": 1})], 0))
         wb.run(wb.durable_state_store.upsert("account-1", 0, 1))
@@ -126,10 +126,10 @@ def test_one_string_is_one_id_or_store_everywhere(wb: lab.Workbench) -> None:
 
 
 @pytest.mark.parametrize("call", [
-    lambda wb: wb.record_conflicts(5),
+    lambda wb: wb.record_conflicts(persistence_ids=5),
     lambda wb: wb.record_conflicts(stores=5),
     lambda wb: wb.record_conflicts(stores=b"journal"),
-    lambda wb: wb.record_snapshots(["ok", 5]),
+    lambda wb: wb.record_snapshots(persistence_ids=["ok", 5]),
     lambda wb: wb.journal_frame(persistence_ids=5),
     lambda wb: wb.conflicts_frame(persistence_ids=5),
     lambda wb: wb.decode_check(persistence_ids=5),

@@ -81,7 +81,7 @@ def test_empty_journal(wb: lab.Workbench) -> None:
     assert compared.empty and list(compared.columns) == [
         "persistence_id", "events", "diverged_at", "before_state", "after_state", "diff",
         "before_error", "after_error"]
-    listed = wb.compare_replays((fold, 0), (fold, 1), ["nobody"])
+    listed = wb.compare_replays((fold, 0), (fold, 1), persistence_ids=["nobody"])
     assert listed.to_dict("records") == [{
         "persistence_id": "nobody", "events": 0, "diverged_at": 0, "before_state": 0,
         "after_state": 1, "diff": listed.loc[0, "diff"], "before_error": None,
@@ -133,7 +133,7 @@ def test_event_types_per_type_version_and_fields(wb: lab.Workbench, pg_url: str)
     v1_missing = candidate[(candidate["event_type"] == NAME) & (candidate["version"] == 1)]
     assert v1_missing["undecodable"].tolist() == [3, 1, 1]
     assert "no upcaster from version 1 to 2" in v1_missing["error"].iloc[0]
-    only_a = wb.event_types_frame(["a"])
+    only_a = wb.event_types_frame(persistence_ids=["a"])
     assert only_a[["event_type", "version", "events"]].values.tolist() == [[NAME, 1, 2]]
 
 
@@ -166,10 +166,10 @@ def test_decode_check_lists_the_undecodable_row_in_the_middle(
     errors = [r["error"] for r in records(check)]
     assert "newer code" in errors[0] and "registered version 1" in errors[0]
     assert "JSONDecodeError" in errors[1]
-    assert wb.decode_check(["t"]).empty
+    assert wb.decode_check(persistence_ids=["t"]).empty
     assert wb.decode_check(codec=codec_v3()).sequence_nr.tolist() == [5]
     with pytest.raises(TypeError, match="persistence_ids"):
-        wb.decode_check(42)  # type: ignore[arg-type]
+        wb.decode_check(persistence_ids=42)  # type: ignore[arg-type]
 
 
 # -- compare_replays ------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_compare_replays_with_old_and_new_codecs(wb: lab.Workbench, pg_url: str)
     assert "newer code" in gap["before_error"] and gap["diverged_at"] == 1
     assert "sequence_nr 2: gap (found 3)" in gap["after_error"] and gap["after_state"] == 100
     without_upcaster = by_pid(wb.compare_replays(
-        (fold_v3, 0), (fold_v3, 0), ["p"], before_codec=codec_v3(),
+        (fold_v3, 0), (fold_v3, 0), persistence_ids=["p"], before_codec=codec_v3(),
         after_codec=codec_v3(with_v1_upcaster=False)))["p"]
     assert without_upcaster["diverged_at"] == 1 and without_upcaster["before_error"] is None
     assert "no upcaster from version 1" in without_upcaster["after_error"]

@@ -9,14 +9,16 @@ the calling thread just waits for the result.  No ``nest_asyncio``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
+import weakref
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..notebook.tracebacks import hide_from_tracebacks
 
-__all__ = ["LoopThread"]
+__all__ = ["LoopThread", "as_writer", "close_at_exit", "still_open"]
 
 _log = logging.getLogger("actorpg_lab.lab")
 
@@ -73,3 +75,40 @@ class LoopThread:
             self._thread.join(timeout=10)
             if self._thread.is_alive():  # pragma: no cover - a coroutine refused to finish
                 _log.warning("the workbench loop thread did not stop within 10 s")
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+#: Objects not closed yet (workbenches); a kernel that exits without close() closes them
+#: at exit, while their loops still run (no "Task was destroyed but it is pending" noise).
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def close_at_exit(obj: _Closable) -> None:
+    """Close ``obj`` at interpreter exit unless :func:`still_open` ``(obj, False)`` ran first."""
+    _OPEN.add(obj)
+
+
+def still_open(obj: _Closable, open_: bool) -> None:
+    """Mark ``obj`` closed (``open_=False``): nothing is done for it at exit."""
+    if not open_:
+        _OPEN.discard(obj)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for obj in list(_OPEN):
+        try:
+            obj.close()
+        except Exception:  # pragma: no cover - best effort at interpreter exit
+            _log.debug("closing %r at exit failed", obj, exc_info=True)
+
+
+async def as_writer(name: str, coro: Coroutine[Any, Any, T]) -> T:
+    """``coro`` run in a task named ``name`` (write recorders name a writer by its task)."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.set_name(name)
+    return await coro

@@ -43,7 +43,7 @@ from ..replay.problems import PROBLEM_KINDS, ReplayProblem, classify_replay_erro
 if TYPE_CHECKING:
     from ..frames.loader import FrameLoader
 
-__all__ = ["HEALTH_COLUMNS", "check_streams_frame", "fold_checker"]
+__all__ = ["HEALTH_COLUMNS", "check_streams_frame", "fold_checker", "with_health"]
 
 _log = logging.getLogger("actorpg_lab.lab.health")
 
@@ -307,3 +307,17 @@ def fold_checker(run: Callable[[Any], Any], journal: Any, snapshot_store: Any,
         return result
 
     return fold
+
+
+def with_health(streams: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
+    """``streams`` (a ``streams_frame()``) with the ``check_streams()`` columns ``ok``,
+    ``problem``, ``problem_seq`` and ``problem_message`` merged in."""
+    checked = checked.rename(columns={"sequence_nr": "problem_seq", "message": "problem_message"})
+    checked["persistence_id"] = checked["persistence_id"].astype(object)
+    frame = streams.assign(persistence_id=streams["persistence_id"].astype(object)).merge(
+        checked, on="persistence_id", how="left")
+    frame["ok"] = frame["ok"].fillna(True).astype(bool)
+    frame["problem"] = frame["problem"].astype(object).where(frame["problem"].notna(), None)
+    frame["problem_message"] = frame["problem_message"].fillna("").astype(object)
+    frame["persistence_id"] = frame["persistence_id"].astype("category")
+    return frame

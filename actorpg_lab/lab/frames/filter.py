@@ -10,10 +10,11 @@ and named in the error, so a bad argument never reaches the database.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypedDict, TypeVar
 
 import numpy as np
 import orjson
@@ -22,8 +23,9 @@ import pandas as pd
 from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import MAX_BIGINT, check_persistence_id
 
-__all__ = ["MIN_BIGINT", "EventFilter", "TimeLike", "as_names", "check_ids", "check_limit", "ids_json",
-           "ids_value", "to_epoch_ms"]
+__all__ = ["MIN_BIGINT", "EventFilter", "EventKeywords", "RangeKeywords", "StreamKeywords", "TimeLike",
+           "WindowKeywords", "as_names", "check_ids", "check_limit", "filter_names", "filter_signature",
+           "ids_json", "ids_value", "parse_where", "to_epoch_ms"]
 
 #: Anything accepted as a time bound: epoch milliseconds, a datetime (naive = UTC),
 #: a pandas Timestamp or an ISO-8601 string.
@@ -192,3 +194,71 @@ class EventFilter:
             "tags_any": None if tags is None else _json_list(tags.any),
             "tags_not": None if tags is None else _json_list(tags.not_),
         }
+
+
+# -- the filter keywords: declared ONCE, used by every workbench method -----------------------
+class StreamKeywords(TypedDict, total=False):
+    """Which streams: one persistence id (a ``str`` is one id) or several; ``None``: all."""
+
+    persistence_ids: str | Iterable[str] | None
+
+
+class WindowKeywords(StreamKeywords, total=False):
+    """... and a time window: ``since`` (inclusive) / ``until`` (exclusive), as epoch ms, a
+    datetime (naive = UTC), a pandas Timestamp or an ISO string."""
+
+    since: TimeLike | None
+    until: TimeLike | None
+
+
+class RangeKeywords(WindowKeywords, total=False):
+    """... and a sequence range: ``from_seq`` / ``to_seq``, both inclusive."""
+
+    from_seq: int | None
+    to_seq: int | None
+
+
+class EventKeywords(RangeKeywords, total=False):
+    """... and tags: one tag or a :class:`~actorpg_lab.TagFilter`."""
+
+    tags: str | TagFilter | None
+
+
+def filter_names(keywords: type) -> frozenset[str]:
+    """The keyword names a ``*Keywords`` declaration takes."""
+    names: frozenset[str] = getattr(keywords, "__optional_keys__", frozenset())
+    return names
+
+
+def parse_where(method: str, keywords: type, where: Mapping[str, Any]) -> EventFilter:
+    """The :class:`EventFilter` of a workbench method's filter keywords (``**where``):
+    a keyword ``keywords`` does not declare is a :class:`TypeError` naming it and the
+    method, like Python's own error for an unexpected keyword argument."""
+    allowed = filter_names(keywords)
+    unknown = sorted(set(where) - allowed)
+    if unknown:
+        raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r} "
+                        f"(its filters: {', '.join(sorted(allowed))})")
+    return EventFilter.parse(**where)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def filter_signature(keywords: type) -> Callable[[F], F]:
+    """Show ``keywords``' names as keyword-only parameters in the decorated method's
+    signature (``help()``, Jupyter's ``?``) in place of its ``**where``."""
+    annotations: dict[str, Any] = {}
+    for klass in reversed(keywords.__mro__):
+        annotations.update(getattr(klass, "__annotations__", {}))
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+        kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                   annotation=annotations.get(name, inspect.Parameter.empty))
+                 for name in sorted(filter_names(keywords))]
+        setattr(function, "__signature__", signature.replace(parameters=[*kept, *added]))  # noqa: B010
+        return function
+
+    return decorate
