@@ -237,7 +237,7 @@ async def run_compare_replays(ctx: Context) -> list[Comparison]:
 
     async def ours() -> float:
         started = time.perf_counter()
-        frame = wb.compare_replays((fold, 0), (fold, 0), ids)
+        frame = wb.compare_replays((fold, 0), (fold, 0), persistence_ids=ids)
         elapsed = time.perf_counter() - started
         if len(frame) != streams or frame["events"].sum() != n or frame["diverged_at"].notna().any():
             raise AssertionError(f"unexpected compare_replays: {frame!r}")
