@@ -15,11 +15,18 @@
     ├── RuntimeError
     │   └── ActorStoppedError            the actor does not run (stopped, system terminated)
     │       └── RecoveryFailedError      ... because its recovery failed (cause = the error)
+    ├── ValueError
+    │   └── DecodeError                  a typed payload the current registrations cannot read
+    │                                    (the cause of the integrity errors above)
     ├── LookupError
     │   └── PluginNotFoundError          no persistence plugin under the configured id
     └── PermissionError
         └── UnsafePathError              the embedded server refuses a folder/file another
                                          local user could control (named, with the reason)
+
+    UserWarning
+    └── UnregisteredTypeWarning          an unregistered dataclass was persisted (registered
+                                         under its module path)
 
 Bad input is a plain :class:`ValueError` / :class:`TypeError` naming the value at
 fault, raised before anything is written.
@@ -34,6 +41,7 @@ from __future__ import annotations
 __all__ = [
     "ActorStoppedError",
     "AppendConditionError",
+    "DecodeError",
     "DurableStateConcurrencyError",
     "IdempotencyConflictError",
     "JournalConcurrencyError",
@@ -43,6 +51,7 @@ __all__ = [
     "PluginNotFoundError",
     "RecoveryFailedError",
     "SnapshotIntegrityError",
+    "UnregisteredTypeWarning",
     "UnsafePathError",
     "WriteConflict",
 ]
@@ -227,3 +236,33 @@ class PluginNotFoundError(LookupError):
 class UnsafePathError(PermissionError):
     """A folder or file the embedded server would use is not safe to trust: another local
     user could own, replace or read it.  The message names the path and what is wrong."""
+
+
+class UnregisteredTypeWarning(UserWarning):
+    """A dataclass without a registration was encoded and registered under its
+    qualified name (which ties stored data to its module path)."""
+
+
+class DecodeError(ValueError):
+    """A typed payload cannot be read with the current registrations.
+
+    ``type_name`` is the stored name, ``stored_version`` the version in the row,
+    ``current_version`` the registered one (``None`` when the type is not registered),
+    ``reason`` what went wrong (no upcaster, newer version, a value that does not fit).
+    """
+
+    def __init__(
+        self, type_name: str, stored_version: object, current_version: int | None, reason: str
+    ) -> None:
+        self.type_name = type_name
+        self.stored_version = stored_version
+        self.current_version = current_version
+        self.reason = reason
+        super().__init__(
+            f"type {type_name!r} stored at version {stored_version!r}, registered version "
+            f"{current_version!r}: {reason}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.type_name, self.stored_version, self.current_version,
+                             self.reason))

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
+from ._errors import DecodeError, UnregisteredTypeWarning
 from ._types import _TYPE_NAMES
 
 __all__ = [
@@ -34,36 +35,6 @@ Unregistered = Literal["warn", "error", "register"]
 
 #: How a registered type is read: the class and the upcasters from a stored version on.
 ReadPlan = tuple[type[Any], tuple[Upcaster, ...]]
-
-
-class UnregisteredTypeWarning(UserWarning):
-    """A dataclass without a registration was encoded and registered under its
-    qualified name (which ties stored data to its module path)."""
-
-
-class DecodeError(ValueError):
-    """A typed payload cannot be read with the current registrations.
-
-    ``type_name`` is the stored name, ``stored_version`` the version in the row,
-    ``current_version`` the registered one (``None`` when the type is not registered),
-    ``reason`` what went wrong (no upcaster, newer version, a value that does not fit).
-    """
-
-    def __init__(
-        self, type_name: str, stored_version: object, current_version: int | None, reason: str
-    ) -> None:
-        self.type_name = type_name
-        self.stored_version = stored_version
-        self.current_version = current_version
-        self.reason = reason
-        super().__init__(
-            f"type {type_name!r} stored at version {stored_version!r}, registered version "
-            f"{current_version!r}: {reason}"
-        )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.type_name, self.stored_version, self.current_version,
-                             self.reason))
 
 
 def describe_callable(fn: Callable[..., Any]) -> str:

@@ -7,19 +7,16 @@ values are always ``%(name)s`` bind parameters.
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from psycopg import sql
+
+from .. import _sql_files
 
 __all__ = ["load_sql", "statement"]
 
 
-@cache
 def load_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` without its full-line ``--`` comments."""
-    text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text("utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return _sql_files.load_sql(__package__, name)
 
 
 def statement(name: str, **identifiers: str | sql.Composable) -> sql.Composed:

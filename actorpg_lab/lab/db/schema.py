@@ -12,7 +12,7 @@ from ..._dsn import describe_target, with_connect_timeout
 from ..._validation import check_table_name
 from .errors import connection_failed, statement_failed
 from .session import timeout_params
-from .statements import composed, load_sql
+from .statements import bound
 
 __all__ = ["SCHEMA_MARKER", "use_schema"]
 
@@ -54,7 +54,7 @@ def _prepare(conn: Any, url: str, schema: str, fresh: bool) -> None:
     from psycopg import sql
 
     # Only a schema this function created (it carries SCHEMA_MARKER) is ever dropped.
-    row = conn.execute(load_sql("schema_marker"), {"name": schema}).fetchone()
+    row = conn.execute(bound("schema_marker", {"name": schema})).fetchone()
     exists = row is not None
     if fresh and exists:
         if row is None or row[0] != SCHEMA_MARKER:
@@ -64,9 +64,8 @@ def _prepare(conn: Any, url: str, schema: str, fresh: bool) -> None:
                 f"comment), so it is left alone; use another schema name, or drop it "
                 f"yourself if it is disposable"
             )
-        conn.execute(composed("schema_drop", schema=schema))
+        conn.execute(bound("schema_drop", schema=schema))
         exists = False
     if not exists:
-        conn.execute(composed("schema_create", schema=schema))
-        conn.execute(sql.SQL(load_sql("schema_mark")).format(
-            schema=sql.Identifier(schema), marker=sql.Literal(SCHEMA_MARKER)))
+        conn.execute(bound("schema_create", schema=schema))
+        conn.execute(bound("schema_mark", schema=schema, marker=sql.Literal(SCHEMA_MARKER)))

@@ -1,24 +1,23 @@
 """The workbench's SQL: ``sql/*.sql`` beside this module, identifiers bound safely.
 
-Statements use ADBC's ``$n`` parameters for values; ``{name}`` placeholders are filled
-with quoted identifiers (or other statement fragments) through :mod:`psycopg.sql`.
+One placeholder dialect: values are ``$name`` (or ``$n``), bound as quoted literals
+(:mod:`.literals`); ``{name}`` placeholders are filled with quoted identifiers (or other
+statement fragments) through :mod:`psycopg.sql`.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-
 from psycopg import sql
 
-__all__ = ["composed", "fragment", "load_sql", "position_column", "render"]
+from ... import _sql_files
+from .literals import SqlValues, bind_literals
+
+__all__ = ["bound", "fragment", "load_sql", "position_column", "render"]
 
 
-@cache
 def load_sql(name: str) -> str:
     """The text of ``sql/<name>.sql`` without its full-line ``--`` comments."""
-    text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text("utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return _sql_files.load_sql(__package__, name)
 
 
 def fragment(name: str) -> sql.SQL:
@@ -43,8 +42,9 @@ def render(name: str, **parts: str | sql.Composable) -> str:
     return sql.SQL(load_sql(name)).format(**bound).as_string(None)
 
 
-def composed(name: str, **identifiers: str) -> sql.Composed:
-    """``sql/<name>.sql`` for psycopg (``%(name)s`` values), identifiers bound."""
-    return sql.SQL(load_sql(name)).format(
-        **{key: sql.Identifier(value) for key, value in identifiers.items()}
-    )
+def bound(name: str, values: SqlValues = (), **parts: str | sql.Composable) -> str:
+    """``sql/<name>.sql`` rendered (:func:`render`) with its ``$name`` values bound as
+    literals (:func:`~.literals.bind_literals`): a complete statement for any driver —
+    the workbench's SQL has ONE placeholder dialect, ``$name``/``$n``, whether ADBC or
+    psycopg runs it."""
+    return bind_literals(render(name, **parts), values)

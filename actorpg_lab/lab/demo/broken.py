@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..._types import JournalEntry
-from ..db.statements import composed
+from ..db.statements import bound
 
 if TYPE_CHECKING:
     from .._workbench import Workbench
@@ -93,9 +93,10 @@ def break_stream(wb: Workbench, persistence_id: str, sequence_nr: int) -> None:
 
 
 async def _delete_row(wb: Workbench, pid: str, seq: int) -> None:
-    statement = composed("demo_delete_event", events=wb.tables.events, tags=wb.tables.tags)
+    statement = bound("demo_delete_event", {"pid": pid, "seq": seq},
+                      events=wb.tables.events, tags=wb.tables.tags)
     async with wb.pool.connection() as conn:
-        await conn.execute(statement, {"pid": pid, "seq": seq})
+        await conn.execute(statement)
 
 
 def save_snapshot_ahead(wb: Workbench, persistence_id: str, ahead: int = 10) -> int:

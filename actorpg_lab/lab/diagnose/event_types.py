@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
-from ..._codec import DecodeError, JsonCodec
+from ..._codec import JsonCodec
+from ..._errors import DecodeError
 from ..db.statements import load_sql, render
 from ..frames.columns import parse_kind
 from ..frames.filter import ids_json

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..._codec import DecodeError, JsonCodec
+from ..._codec import JsonCodec
+from ..._errors import DecodeError
 from ..db.statements import render
 from ..frames.columns import parse_kind
 
