@@ -443,6 +443,7 @@ def event_type(
 ) -> Callable[[type[T]], type[T]]:
     """Class decorator registering a dataclass with :data:`default_codec`.
 
+    >>> from dataclasses import dataclass
     >>> @event_type("bank.Deposited", version=2, aliases=("bank.MoneyIn",))
     ... @dataclass(frozen=True)
     ... class Deposited:

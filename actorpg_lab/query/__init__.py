@@ -3,7 +3,7 @@
 >>> query = PersistenceQuery(journal)                       # doctest: +SKIP
 >>> for tagged in await query.current_events_by_tag("bank"):  # doctest: +SKIP
 ...     handle(tagged.event); offset = tagged.offset
->>> async for tagged in query.events_by_tag("bank", offset):  # live, resumes exactly
+>>> async for tagged in query.events_by_tag("bank", offset):  # live, resumes exactly  # doctest: +SKIP
 ...     ...
 
 The guarantee
