@@ -24,6 +24,9 @@ PUBLIC: dict[str, set[str]] = {
         'SnapshotStore', 'TagFilter', 'UnregisteredTypeWarning', 'UnsafePathError', 'WriteAttempt',
         '__version__', 'add_snapshot_listener', 'add_write_listener', 'default_codec', 'event_type',
         'every_n_events', 'replay_state', 'upcaster',
+        # conditional appends (DCB), idempotent appends, metadata
+        'AppendCondition', 'AppendConditionError', 'ConditionalJournal', 'ConsistencyToken',
+        'EventMetadata', 'IdempotencyConflictError', 'MatchingRead', 'Query', 'QueryItem',
     },
     'actorpg_lab.lab': {
         'ABSENT', 'Change', 'ConflictRecorder', 'DEFAULT_DATA_DIR', 'PruningRecorder',
