@@ -11,7 +11,11 @@
     │   ├── JournalConcurrencyError      append expected another stream head
     │   ├── DurableStateConcurrencyError upsert expected another revision
     │   ├── JournalIntegrityError        a read slice with a gap, or an undecodable event
-    │   └── SnapshotIntegrityError       a snapshot ahead of its journal, or undecodable
+    │   ├── SnapshotIntegrityError       a snapshot ahead of its journal, or undecodable
+    │   └── ProjectionError              a projection runner's failure (actorpg_lab.projections)
+    │       ├── ProjectionFenced         its ownership was taken over: the batch committed nothing
+    │       ├── ProjectionLagTimeout     (also TimeoutError) wait_for timed out; carries the lag
+    │       └── ProjectionConfigError    (also ValueError) the definition contradicts its checkpoint
     ├── RuntimeError
     │   └── ActorStoppedError            the actor does not run (stopped, system terminated)
     │       └── RecoveryFailedError      ... because its recovery failed (cause = the error)
@@ -49,6 +53,10 @@ __all__ = [
     "JournalIntegrityError",
     "PersistenceError",
     "PluginNotFoundError",
+    "ProjectionConfigError",
+    "ProjectionError",
+    "ProjectionFenced",
+    "ProjectionLagTimeout",
     "RecoveryFailedError",
     "SnapshotIntegrityError",
     "UnregisteredTypeWarning",
@@ -185,6 +193,43 @@ class SnapshotIntegrityError(_StreamPositionError):
 
     ``persistence_id`` and ``sequence_nr`` name the snapshot.
     """
+
+
+class ProjectionError(PersistenceError):
+    """A projection runner's failure; ``name`` and ``version`` name the projection."""
+
+    def __init__(self, message: str, *, name: str | None = None, version: int | None = None) -> None:
+        self.name = name
+        self.version = version
+        super().__init__(message)
+
+
+class ProjectionFenced(ProjectionError):
+    """The runner no longer owns the projection (another runner took the lease over, or the
+    checkpoint moved): the batch was rolled back and committed nothing.  ``owner`` is the
+    owner found on the checkpoint (``None`` when released)."""
+
+    def __init__(self, message: str, *, name: str, version: int, owner: str | None) -> None:
+        super().__init__(message, name=name, version=version)
+        self.owner = owner
+
+
+class ProjectionLagTimeout(ProjectionError, TimeoutError):
+    """``wait_for`` gave up: the projection had not handled the target in time.
+
+    ``lag`` holds the :class:`~actorpg_lab.projections.ProjectionStatus` of every
+    projection still behind (its ``lag_events`` / ``lag_seconds`` say how far).
+    """
+
+    def __init__(self, message: str, *, lag: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.lag = lag
+
+
+class ProjectionConfigError(ProjectionError, ValueError):
+    """A projection definition contradicts its stored checkpoint (e.g. a changed
+    ``tag_filter`` without a ``version`` bump) or is malformed; the message names the
+    value at fault."""
 
 
 class ActorStoppedError(RuntimeError):

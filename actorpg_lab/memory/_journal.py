@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._codec import JsonCodec, decode_stored, default_codec
 from .._dcb import AppendCondition, ConsistencyToken, MatchingRead, Query, check_after
@@ -36,6 +36,9 @@ from .._validation import (
 from .._write_attempts import report_write_attempt
 from ..query import TaggedEvent, TagOffset
 from ._clock import now_ms
+
+if TYPE_CHECKING:
+    from ._journal_within import JournalInTransaction, MemoryTransaction
 
 __all__ = ["InMemoryJournal"]
 
@@ -66,6 +69,9 @@ class InMemoryJournal:
         self._open: set[int] = set()
         #: (pid, idempotency key) -> [first_seq, events, digest, hits, created (epoch s)]
         self._keys: dict[tuple[str, str], list[Any]] = {}
+        #: State other components keep per journal (shared by :meth:`sharing` twins), e.g.
+        #: the projection checkpoints of :mod:`actorpg_lab.projections`.
+        self.extensions: dict[str, Any] = {}
 
     @classmethod
     def sharing(cls, journal: InMemoryJournal) -> InMemoryJournal:
@@ -79,6 +85,7 @@ class InMemoryJournal:
         twin = cls(codec=journal.codec)
         twin._events, twin._deleted_to, twin._waiters, twin._keys = (
             journal._events, journal._deleted_to, journal._waiters, journal._keys)
+        twin.extensions = journal.extensions
         return twin
 
     def __repr__(self) -> str:
@@ -311,6 +318,13 @@ class InMemoryJournal:
         finally:
             self._open.discard(position)
             self._wake()
+
+    def within(self, tx: MemoryTransaction) -> JournalInTransaction:
+        """``append`` / ``read`` / ``highest_seq`` inside ``tx`` (a projection's
+        ``ctx.journal``; see :mod:`._journal_within`)."""
+        from ._journal_within import JournalInTransaction
+
+        return JournalInTransaction(self, tx)
 
     def _wake(self) -> None:
         for waiter in self._waiters:

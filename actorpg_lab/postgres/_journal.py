@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from psycopg import AsyncConnection, sql
@@ -73,6 +73,9 @@ from ._schema import missing_columns_error
 from ._sql import statement
 from ._store import PostgresStore
 from ._write_history import ConflictLog, check_writer
+
+if TYPE_CHECKING:
+    from ._journal_within import JournalInTransaction
 
 __all__ = ["PostgresJournal"]
 
@@ -901,6 +904,13 @@ class PostgresJournal(PostgresStore):
     def _decode(self, pid: str, seq: int, payload: str) -> Any:
         return decode_stored(self.codec, payload, what="event", persistence_id=pid,
                              sequence_nr=seq)
+
+    def within(self, conn: AsyncConnection[Any]) -> JournalInTransaction:
+        """This journal's ``append`` / ``read`` / ``highest_seq`` inside ``conn``'s open
+        transaction (a projection's ``ctx.journal``; see :mod:`._journal_within`)."""
+        from ._journal_within import JournalInTransaction
+
+        return JournalInTransaction(self, conn)
 
     # -- live notifications -----------------------------------------------------------
     async def wait_for_appends(self, timeout: float) -> bool:
