@@ -140,7 +140,8 @@ class MemoryCheckpointStore:
     ) -> str:
         def fits() -> Checkpoint | None:
             row = self._get(name, version)
-            if row is None or row.owner != owner or row.key != after:
+            if (row is None or row.owner != owner or row.key != after
+                    or row.status in ("paused", "rebuild_requested")):
                 return None
             return row
 

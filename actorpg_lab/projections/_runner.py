@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -233,9 +234,10 @@ class _Worker:
             row = rows[0] if rows else None
             if row is None or row.owner != runner.owner:
                 raise self._fence(row, "committing a batch")
-            _log.warning("projection %r v%d: the checkpoint moved under this runner (%r, "
-                         "expected %r); continuing from it", self.name, self.version, row.key,
-                         after)
+            if row.key != after:
+                _log.warning("projection %r v%d: the checkpoint moved under this runner (%r, "
+                             "expected %r); continuing from it", self.name, self.version,
+                             row.key, after)
             self.key = row.key
             return row.status
         self.key = last
@@ -660,9 +662,11 @@ class ProjectionRunner:
             while True:
                 rows = await self._store.read(worker.name, worker.version)
                 row = rows[0]
+                done = row.status not in ("rebuilding", "rebuild_requested")
                 if report is not None:
-                    report(await self._status_row(row, worker.tag_filter))
-                if row.status not in ("rebuilding", "rebuild_requested"):
+                    status = await self._status_row(row, worker.tag_filter)
+                    report(dataclasses.replace(status, rebuild_progress=1.0) if done else status)
+                if done:
                     return
                 if deadline is not None and loop.time() > deadline:
                     raise ProjectionLagTimeout(

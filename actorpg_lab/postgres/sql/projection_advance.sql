@@ -1,7 +1,8 @@
 -- The first statement of every batch transaction: move the checkpoint from the key the
 -- batch was read after (%(p_*)s) to its last event's key (%(n_*)s), only while this
--- runner owns the row and nothing else moved it (compare-and-set).  No row: fenced,
--- the caller rolls back.  The row lock taken here is held until COMMIT, so a standby
+-- runner owns the row, nothing else moved it and nobody paused it or asked for a
+-- rebuild meanwhile (compare-and-set).  No row: the caller rolls back and re-reads the
+-- row (fenced when another owner has it).  The row lock taken here is held until COMMIT, so a standby
 -- taking over waits for this batch and then sees the renewed lease.  The NOTIFY wakes
 -- wait_for callers once the batch commits; a hung handler is cut off by the
 -- transaction-local idle timeout (the row lock is never pinned for long).
@@ -22,6 +23,7 @@ SET position = %(n_position)s, persistence_id = %(n_pid)s, sequence_nr = %(n_seq
     updated_at = now()
 WHERE name = %(name)s AND version = %(version)s AND owner = %(owner)s
   AND position = %(p_position)s AND persistence_id = %(p_pid)s AND sequence_nr = %(p_seq)s
+  AND status NOT IN ('paused', 'rebuild_requested')  -- asked meanwhile: the runner re-reads
 RETURNING status,
           pg_notify(%(channel)s, name),
           set_config('idle_in_transaction_session_timeout', %(idle_ms)s, true),
