@@ -224,6 +224,9 @@ class MemoryCheckpointStore:
         result: Checkpoint | None = await self._transaction(name, version, True, reset, commit)
         return result
 
+    async def listen(self, timeout: float) -> bool:
+        return True
+
     async def wait_advanced(self, timeout: float) -> bool:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._shared.waiters.add(waiter)

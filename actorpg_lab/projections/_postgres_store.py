@@ -40,6 +40,24 @@ _COUNT_TIMEOUT_MS = 5000
 _ACQUIRE_LOCK_TIMEOUT = "1s"
 
 
+class _Listener(Listener):
+    """The journal's LISTEN helper plus :meth:`ready`: wait until LISTEN is in place."""
+
+    async def ready(self, timeout: float) -> bool:
+        if self._conn is not None:
+            return True
+        if self._connecting is None:
+            self._connecting = asyncio.create_task(self._connect(),
+                                                   name=f"connect:{self.channel}")
+        connecting = self._connecting
+        await asyncio.wait([connecting], timeout=timeout)
+        if not connecting.done():
+            return False
+        if self._connecting is connecting:
+            self._connecting = None
+        return connecting.exception() is None and self._conn is not None
+
+
 class PostgresCheckpointStore:
     """The checkpoint table of one :class:`~actorpg_lab.postgres.PostgresJournal` (its
     pool, its database)."""
@@ -293,10 +311,17 @@ class PostgresCheckpointStore:
             return None  # too slow to count: progress by position instead
 
     # -- live -----------------------------------------------------------------------------
+    async def listen(self, timeout: float) -> bool:
+        """Make sure LISTEN is in place (waiting up to ``timeout`` for the connection), so
+        a check made after this cannot miss the NOTIFY of a commit that follows it."""
+        if self._listener is None:
+            self._listener = _Listener(self._db, self.channel)
+        return await self._listener.ready(timeout)
+
     async def wait_advanced(self, timeout: float) -> bool:
         """Wait for a batch commit (or a release) of any projection of this table."""
         if self._listener is None:
-            self._listener = Listener(self._db, self.channel)
+            self._listener = _Listener(self._db, self.channel)
         return await self._listener.wait(timeout)
 
     async def blocker(self) -> tuple[int | None, float, str, str] | None:

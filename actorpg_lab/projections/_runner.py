@@ -155,6 +155,7 @@ class _Worker:
 
     async def _owned(self, row: Checkpoint) -> None:
         runner, store = self.runner, self.runner._store
+        await runner.journal.wait_for_appends(0.0)  # start listening for appends now
         await store.setup(self.name, self.version, self.projection.setup)
         self.key, status = row.key, row.status
         self.halted = False
@@ -525,6 +526,8 @@ class ProjectionRunner:
         deadline = loop.time() + timeout
         pending = list(workers)
         pause = _HELD_FIRST
+        # LISTEN first, then check: a commit after the check cannot go unnoticed.
+        await self._store.listen(max(0.0, min(timeout, 10.0)))
         while True:
             local = self._local_advanced
             still = []
