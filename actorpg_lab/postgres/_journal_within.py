@@ -2,11 +2,11 @@
 
 A projection that is also a process manager appends events in the same transaction as
 its checkpoint (``ctx.journal`` of :mod:`actorpg_lab.projections`): the new events and
-the checkpoint commit together or not at all.  :class:`JournalInTransaction` reuses the
-journal's own append statement (``sql/journal_append.sql``: head check, event rows,
-tag rows and NOTIFY in one statement) and its validation, on the caller's connection,
-without group commit (a coalesced statement would commit other writers' appends inside
-this transaction).
+the checkpoint commit together or not at all.  :class:`JournalInTransaction` binds a
+journal to the caller's connection: appends go through
+:meth:`PostgresJournal.append_in_transaction` (the journal's own statements, validation
+and boundary locks, never coalesced: a group-commit statement would commit other
+writers' appends inside this transaction); reads see what the transaction sees.
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
 
-from .._errors import JournalConcurrencyError, PersistenceError, WriteConflict
 from .._types import JournalEntry, PersistentEvent
 from .._validation import (
     MAX_BIGINT,
-    check_non_negative_int,
-    check_payload_size,
     check_persistence_id,
     check_seq_range,
-    validate_entries,
 )
 from ._database import translate
 
@@ -53,47 +49,12 @@ class JournalInTransaction:
     async def append(
         self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
     ) -> list[PersistentEvent]:
-        """Append ``entries`` after head ``expected_seq`` inside the transaction; the
-        events are visible to others once it commits (and vanish if it rolls back)."""
-        journal = self.journal
-        pid = check_persistence_id(persistence_id)
-        check_non_negative_int("expected_seq", expected_seq)
-        checked = validate_entries(entries, journal.limits)
-        if expected_seq + len(checked) > MAX_BIGINT:
-            raise ValueError(f"expected_seq is too large for {len(checked)} more events: {expected_seq}")
-        payloads = [check_payload_size(journal.codec.encode(event), journal.limits,
-                                       f"entries[{i}] payload")
-                    for i, (event, _) in enumerate(checked)]
-        if not checked:
-            return []
-        params = {
-            "pid": pid, "expected": expected_seq, "payloads": payloads,
-            "tags_csv": [",".join(tags) for _, tags in checked],
-            "notify": journal.notify, "channel": journal.channel,
-        }
-        operation = f"append to {pid!r} in a transaction"
-        try:
-            cur = await self.conn.execute(journal._append_sql, params)
-            row = await cur.fetchone()
-        except PersistenceError:
-            raise
-        except Exception as exc:
-            error = translate(exc, operation)
-            if isinstance(error, WriteConflict):  # a racing writer committed first
-                raise JournalConcurrencyError(pid, expected_seq,
-                                              await journal.highest_seq(pid)) from exc
-            raise error from exc
-        assert row is not None
-        head, timestamp, position = int(row[0]), int(row[1]), row[2]
-        if head != expected_seq:
-            raise JournalConcurrencyError(pid, expected_seq, head)
-        stored_value = journal.codec.stored_value
-        return [
-            PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags,
-                            int(position or 0))
-            for i, (payload, (event, tags)) in enumerate(zip(payloads, checked, strict=True),
-                                                          start=1)
-        ]
+        """Append ``entries`` after head ``expected_seq`` inside the transaction
+        (:meth:`PostgresJournal.append_in_transaction`: same validation, head check and
+        boundary locks as ``append``); visible to others once it commits, gone if it
+        rolls back."""
+        return await self.journal.append_in_transaction(self.conn, persistence_id, entries,
+                                                        expected_seq)
 
     async def read(
         self, persistence_id: str, from_seq: int = 1, to_seq: int | None = None

@@ -85,7 +85,7 @@ class PostgresCheckpointStore:
             "dead_letter", "dead_letters", "set_status", "start_rebuild", "count", "blocker")}
         self._ready = False
         self._ready_lock = asyncio.Lock()
-        self._listener: Listener | None = None
+        self._listener: _Listener | None = None
 
     def __repr__(self) -> str:
         return f"<PostgresCheckpointStore table={self.table!r} {self._db.where}>"
