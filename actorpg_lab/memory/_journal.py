@@ -36,23 +36,12 @@ from .._validation import (
 from .._write_attempts import report_write_attempt
 from ..query import TaggedEvent, TagOffset
 from ._clock import now_ms
+from ._stored_event import StoredEvent as _StoredEvent
 
 if TYPE_CHECKING:
     from ._journal_within import JournalInTransaction, MemoryTransaction
 
 __all__ = ["InMemoryJournal"]
-
-
-class _StoredEvent:
-    __slots__ = ("payload", "position", "sequence_nr", "tags", "timestamp")
-
-    def __init__(self, sequence_nr: int, payload: str, tags: tuple[str, ...], timestamp: int,
-                 position: int = 0):
-        self.sequence_nr = sequence_nr
-        self.payload = payload
-        self.tags = tags
-        self.timestamp = timestamp
-        self.position = position
 
 
 class InMemoryJournal:

@@ -22,6 +22,7 @@ from .._validation import (
     validate_entries,
 )
 from ._clock import now_ms
+from ._stored_event import StoredEvent
 
 if TYPE_CHECKING:
     from ._journal import InMemoryJournal
@@ -90,8 +91,6 @@ class JournalInTransaction:
         self, persistence_id: str, entries: Sequence[JournalEntry], expected_seq: int
     ) -> list[PersistentEvent]:
         """Append inside the transaction (visible to tag queries once it commits)."""
-        from ._journal import _StoredEvent
-
         journal = self.journal
         pid = check_persistence_id(persistence_id)
         check_non_negative_int("expected_seq", expected_seq)
@@ -115,7 +114,7 @@ class JournalInTransaction:
 
             self.tx._finish.append(release)
         ts = now_ms()
-        stored = [_StoredEvent(expected_seq + i, payload, tags, ts, self._position)
+        stored = [StoredEvent(expected_seq + i, payload, tags, ts, self._position)
                   for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True),
                                                            start=1)]
         events = journal._events.setdefault(pid, [])

@@ -129,14 +129,14 @@ class Backend:
         transaction does) and the event is spliced in on exit.
         """
         if self.kind == "memory":
-            from actorpg_lab.memory._journal import _StoredEvent
+            from actorpg_lab.memory._stored_event import StoredEvent
 
             async with self.journal.open_transaction() as position:
                 yield
                 if commit:
                     payload = self.journal.codec.encode(event)
                     self.journal._events.setdefault(pid, []).append(
-                        _StoredEvent(seq, payload, tags, timestamp, position))
+                        StoredEvent(seq, payload, tags, timestamp, position))
             return
         import json
 
