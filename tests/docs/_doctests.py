@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 CORE = ("actorpg_lab", "actorpg_lab.actors", "actorpg_lab.memory", "actorpg_lab.postgres",
-        "actorpg_lab.query", "actorpg_lab.testing")
+        "actorpg_lab.projections", "actorpg_lab.query", "actorpg_lab.testing")
 LAB = ("actorpg_lab.lab", "actorpg_lab.lab.demo")
 
 
