@@ -10,7 +10,7 @@ from .._tag_filter import TagFilter, as_tag_filter
 from .._types import PersistentEvent
 from .._validation import check_non_negative_int
 
-__all__ = ["Projection", "ProjectionContext", "check_projection", "filter_json"]
+__all__ = ["Projection", "ProjectionContext", "check_projection", "filter_json", "filter_of_json"]
 
 #: The longest projection name accepted.
 MAX_NAME = 200
@@ -108,3 +108,9 @@ def filter_json(tag_filter: TagFilter) -> str:
     return json.dumps({"all": list(tag_filter.all),
                        "any": list(tag_filter.any) if tag_filter.any_given else None,
                        "not": list(tag_filter.not_)}, separators=(",", ":"))
+
+
+def filter_of_json(text: str) -> TagFilter:
+    """The tag filter a checkpoint was stored with (the inverse of :func:`filter_json`)."""
+    data = json.loads(text)
+    return TagFilter(all=data["all"], any=data["any"], not_=data["not"])
