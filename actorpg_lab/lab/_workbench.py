@@ -5,8 +5,10 @@ A :class:`Workbench` is a small facade over the rooms of :mod:`actorpg_lab.lab`:
 * the common verbs are its own methods — the frames (``journal_frame``, ``tag_frame``,
   ``snapshots_frame``, ``durable_state_frame``, ``streams_frame``; :mod:`.frames`),
   ``check_streams``, ``replay`` (:mod:`.replay`), ``show`` and ``run``;
-* the rest is grouped behind three accessors: ``wb.diagnose`` (:mod:`.diagnose`),
-  ``wb.history`` (:mod:`.history`) and ``wb.bulk`` (iteration, Parquet, Dask); each of
+* the rest is grouped behind four accessors: ``wb.diagnose`` (:mod:`.diagnose`),
+  ``wb.history`` (:mod:`.history`), ``wb.projections`` (:mod:`.projections`: the read
+  models' checkpoints, lag and a live status widget) and ``wb.bulk`` (iteration,
+  Parquet, Dask); each of
   their verbs is also reachable under its old name on the workbench
   (``wb.conflicts_frame()`` is ``wb.history.conflicts_frame()``);
 * every method takes the same filter keywords, declared once
@@ -58,6 +60,7 @@ from .frames.payloads import PayloadErrors
 from .history.workbench import History
 from .notebook.display import Table, show
 from .notebook.tracebacks import hide_from_tracebacks
+from .projections.workbench import Projections
 from .replay.behaviour import resolve_behaviour
 from .replay.replayer import Replayer, SnapshotChoice
 
@@ -166,6 +169,8 @@ class Workbench:
             self._loop.stop()
 
     async def _aclose(self) -> None:
+        if "projections" in self.__dict__:  # its watches and checkpoint stores
+            await self.projections.aclose()
         for store in (self.journal, self.snapshot_store, self.durable_state_store):
             await store.close()
         await self._pool.close()
@@ -189,6 +194,13 @@ class Workbench:
         """Write and snapshot history: ``conflicts_frame``, ``pruned_frame``, the
         recorders, ``recovery_cost``, ``what_if`` and their charts."""
         return History(self)
+
+    @cached_property
+    def projections(self) -> Projections:
+        """The projections of this journal, from their checkpoint table (no runner of its
+        own): ``projections_frame``, ``plot_projection_lag``, ``watch_projections``,
+        ``replay_failed_event``, ``statuses``."""
+        return Projections(self)
 
     @cached_property
     def bulk(self) -> Bulk:
@@ -351,6 +363,9 @@ class Workbench:
     iter_journal = Verb("bulk", Bulk.iter_journal)
     export_parquet = Verb("bulk", Bulk.export_parquet)
     journal_dask = Verb("bulk", Bulk.journal_dask)
+    projections_frame = Verb("projections", Projections.projections_frame)
+    plot_projection_lag = Verb("projections", Projections.plot_projection_lag)
+    watch_projections = Verb("projections", Projections.watch_projections)
 
     # -- display ------------------------------------------------------------------------
     @staticmethod

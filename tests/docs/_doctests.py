@@ -38,8 +38,9 @@ def _objects(packages: tuple[str, ...]) -> list[Any]:
         from actorpg_lab.lab.diagnose.workbench import Diagnosis
         from actorpg_lab.lab.frames.bulk import Bulk
         from actorpg_lab.lab.history.workbench import History
+        from actorpg_lab.lab.projections.workbench import Projections
 
-        found += [Diagnosis, History, Bulk]
+        found += [Diagnosis, History, Bulk, Projections]
     return [o for o in found if inspect.ismodule(o) or inspect.isclass(o) or inspect.isfunction(o)]
 
 
