@@ -170,7 +170,7 @@ class Workbench:
 
     async def _aclose(self) -> None:
         if "projections" in self.__dict__:  # its watches and checkpoint stores
-            await self.projections.aclose()
+            await self.projections._aclose()
         for store in (self.journal, self.snapshot_store, self.durable_state_store):
             await store.close()
         await self._pool.close()

@@ -168,7 +168,15 @@ CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
     "plot_recovery_cost": lambda wb, _: wb.plot_recovery_cost(),
     "what_if": lambda wb, _: wb.what_if(),
     "plot_what_if": lambda wb, _: wb.plot_what_if(),
+    "projections_frame": lambda wb, _: wb.projections_frame(),
+    "plot_projection_lag": lambda wb, _: wb.plot_projection_lag(),
+    "watch_projections": lambda wb, _: wb.watch_projections(),
     "run": lambda wb, _: wb.run(wb.journal.read("account-01")),
+}
+#: The verbs of ``wb.projections`` that only live there.
+PROJECTION_CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
+    "statuses": lambda wb, _: wb.projections.statuses(),
+    "replay_failed_event": lambda wb, _: wb.projections.replay_failed_event(Account, "balances"),
 }
 #: Public members that never reach the server (they must still work when it is gone).
 OFFLINE: dict[str, Callable[[Workbench, Path], Any]] = {
@@ -181,6 +189,7 @@ OFFLINE: dict[str, Callable[[Workbench, Path], Any]] = {
     "diagnose": lambda wb, _: wb.diagnose,  # the accessors: their verbs are walked above
     "history": lambda wb, _: wb.history,    # under the workbench's names for them
     "bulk": lambda wb, _: wb.bulk,
+    "projections": lambda wb, _: wb.projections,
 }
 
 
@@ -207,13 +216,17 @@ def test_the_walk_covers_every_public_workbench_member() -> None:
     for accessor in (Diagnosis, History, Bulk):  # each verb is walked under its alias
         verbs = {name for name in dir(accessor) if not name.startswith("_")}
         assert verbs <= public, (accessor, verbs - public)
+    from actorpg_lab.lab.projections.workbench import Projections
+
+    verbs = {name for name in dir(Projections) if not name.startswith("_")}
+    assert verbs == (verbs & public) | set(PROJECTION_CALLS), verbs - public
 
 
 def test_every_workbench_method_against_a_dead_server_raises_a_persistence_error(
     dead_wb: tuple[Workbench, int], tmp_path: Path
 ) -> None:
     wb, port = dead_wb
-    for name, call in CALLS.items():
+    for name, call in {**CALLS, **PROJECTION_CALLS}.items():
         error = _raised(lambda call=call: call(wb, tmp_path))  # type: ignore[misc]
         try:
             assert_translated(error, port)

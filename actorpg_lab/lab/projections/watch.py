@@ -84,7 +84,8 @@ def status_table(statuses: Sequence[ProjectionStatus], *, refreshed: int = 0,
 class ProjectionsWatch:
     """The live status widget (``wb.watch_projections()``); display it in a cell."""
 
-    def __init__(self, read: Read, loop: asyncio.AbstractEventLoop, *, every: float) -> None:
+    def __init__(self, read: Read, loop: asyncio.AbstractEventLoop, *, every: float,
+                 first: Sequence[ProjectionStatus] = ()) -> None:
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
             raise ValueError(f"every must be a positive number of seconds: {every!r}")
         import ipywidgets as w
@@ -93,8 +94,9 @@ class ProjectionsWatch:
         self._loop = loop
         self.every = float(every)
         self.refreshes = 0
-        self.statuses: list[ProjectionStatus] = []
-        self._table = w.HTML(value=status_table([]))
+        #: What the table shows (``first``: what the caller read before making it).
+        self.statuses: list[ProjectionStatus] = list(first)
+        self._table = w.HTML(value=status_table(self.statuses))
         self.widget = w.VBox([self._table])
         self.widget.add_class("actorpg-projections")
         self._task: Future[None] | None = None

@@ -68,9 +68,8 @@ class Projections:
                                                           auto_create_tables=False)
         return self._stores[table]
 
-    async def statuses_async(self, checkpoints_table: str | None = None
+    async def _statuses_async(self, checkpoints_table: str | None = None
                              ) -> list[ProjectionStatus]:
-        """:meth:`statuses` as a coroutine (on the workbench loop)."""
         from ...projections._health import read_statuses
 
         table = check_table_name("checkpoints_table", checkpoints_table or self.checkpoints_table)
@@ -82,7 +81,7 @@ class Projections:
     def statuses(self, checkpoints_table: str | None = None) -> list[ProjectionStatus]:
         """The :class:`~actorpg_lab.projections.ProjectionStatus` of every projection
         version in the checkpoint table (empty when there is no table yet)."""
-        return self._wb.run(self.statuses_async(checkpoints_table))
+        return self._wb.run(self._statuses_async(checkpoints_table))
 
     def projections_frame(self, checkpoints_table: str | None = None) -> pd.DataFrame:
         """One row per projection version: ``name``, ``version``, ``state`` (see
@@ -114,10 +113,10 @@ class Projections:
         table = checkpoints_table or self.checkpoints_table
 
         async def read() -> list[ProjectionStatus]:
-            return await self.statuses_async(table)
+            return await self._statuses_async(table)
 
-        watch = ProjectionsWatch(read, self._wb._loop.loop, every=every)
-        watch.refresh()
+        first = self.statuses(table)  # a dead server raises here; later, the widget says so
+        watch = ProjectionsWatch(read, self._wb._loop.loop, every=every, first=first)
         self._watches.append(watch)
         return watch.start()
 
@@ -143,7 +142,7 @@ class Projections:
         return replayer
 
     # -- lifecycle --------------------------------------------------------------------------
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Stop the watches and close the checkpoint stores (the workbench closes)."""
         for watch in self._watches:
             watch.stop()
