@@ -117,24 +117,23 @@ class FrameBuilder:
         other.columns = {}
 
     def frame(self) -> pd.DataFrame:
-        types = {"persistence_id": pa.dictionary(pa.int32(), pa.string()),
-                 self.second: pa.int64(), "position": pa.int64(),
-                 "timestamp": pa.int64(), "tags": pa.list_(pa.string()),
-                 "payload": pa.string()}
-        cols = {name: pa.chunked_array(chunks, type=types[name])
-                for name, chunks in self.columns.items()}
-        self.columns = {}
-        keys: dict[str, pa.ChunkedArray] = {"persistence_id": cols.pop("persistence_id"),
-                                            self.second: cols.pop(self.second)}
+        """The DataFrame, each column built straight from its Arrow chunks (no
+        ``Table.to_pandas``, whose per-call conversion machinery cost ~2x these few
+        direct steps at 30k rows); dtypes as in the module docstring."""
+        cols, self.columns = self.columns, {}
+        data: dict[str, Any] = {"persistence_id": _categorical(cols.pop("persistence_id")),
+                                self.second: _int64(cols.pop(self.second))}
         if self.position:
-            keys["position"] = cols.pop("position")
-        base = pa.table({**keys, "timestamp": timestamps(cols.pop("timestamp"))})
-        frame: pd.DataFrame = base.to_pandas(memory_pool=parse_pool())
-        del base
+            data["position"] = _int64(cols.pop("position"))
+        data["timestamp"] = _utc_ms(cols.pop("timestamp"))
         if self.tags:
-            frame["tags"] = pd.Series(pd.arrays.ArrowExtensionArray(cols.pop("tags")))
+            data["tags"] = pd.arrays.ArrowExtensionArray(
+                pa.chunked_array(cols.pop("tags"), type=pa.list_(pa.string())))
         if not self.expand:
-            frame["payload"] = cols.pop("payload").to_pandas()
+            data["payload"] = pa.chunked_array(cols.pop("payload"),
+                                               type=pa.string()).to_pandas().array
+        frame = pd.DataFrame(data, copy=False)
+        if not self.expand:
             return frame
         expanded = self.expander.frame()
         if expanded.shape[1] == 0:
@@ -143,6 +142,46 @@ class FrameBuilder:
                                         {*frame.columns, "payload"}, renamed=True)
         combined: pd.DataFrame = pd.concat([frame, expanded], axis=1)
         return combined
+
+
+def _int64(chunks: list[pa.Array]) -> Any:
+    """``int64`` chunks as one writable numpy array (with NULLs: as ``to_pandas`` gives
+    them, float with NaN)."""
+    if any(chunk.null_count for chunk in chunks):
+        return pa.chunked_array(chunks, type=pa.int64()).to_pandas().array
+    if not chunks:
+        return np.empty(0, dtype=np.int64)
+    if len(chunks) == 1:
+        return chunks[0].to_numpy().copy()
+    return np.concatenate([chunk.to_numpy() for chunk in chunks])
+
+
+def _utc_ms(chunks: list[pa.Array]) -> Any:
+    """Epoch-millisecond chunks as ``datetime64[ms, UTC]`` values."""
+    if any(chunk.null_count for chunk in chunks):
+        return timestamps(pa.chunked_array(chunks, type=pa.int64())).to_pandas().array
+    return pd.DatetimeIndex(_int64(chunks).view("M8[ms]"), copy=False).tz_localize("UTC").array
+
+
+def _categorical(chunks: list[pa.DictionaryArray]) -> Any:
+    """Dictionary-encoded chunks as one ``pandas.Categorical`` (the chunks' dictionaries
+    unified; categories in first-seen order, as ``to_pandas`` gives them)."""
+    column = pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), pa.string()))
+    if column.null_count or not column.num_chunks:
+        return column.to_pandas().array
+    if column.num_chunks > 1:
+        column = column.unify_dictionaries()
+    dictionary = column.chunk(0).dictionary
+    codes = _int32([chunk.indices for chunk in column.chunks])
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(pd.Index(dictionary.to_pandas()), ordered=False),
+        validate=False)  # indices of a dictionary array are valid by construction
+
+
+def _int32(chunks: list[pa.Array]) -> Any:
+    if not chunks:
+        return np.empty(0, dtype=np.int32)
+    return np.concatenate([chunk.to_numpy() for chunk in chunks])
 
 
 def close_stream(batches: Iterable[Any]) -> None:

@@ -80,6 +80,9 @@ def split_tags(csv: pa.ChunkedArray | pa.Array,
     vectorised (no Python loop over rows)."""
     if isinstance(csv, pa.ChunkedArray):
         csv = csv.combine_chunks() if csv.num_chunks else pa.array([], pa.string())
+    single = _split_single_tags(csv)
+    if single is not None:
+        return single
     pool = memory_pool
     parts = pc.split_pattern(csv, TAG_SEPARATOR, memory_pool=pool)
     untagged = pc.equal(csv, "", memory_pool=pool)
@@ -96,6 +99,29 @@ def split_tags(csv: pa.ChunkedArray | pa.Array,
     values = parts.flatten()
     values = pc.filter(values, pc.not_equal(values, "", memory_pool=pool), memory_pool=pool)
     return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def _split_single_tags(csv: pa.Array) -> pa.ListArray | None:
+    """:func:`split_tags` of a column in which no value holds the separator (at most
+    one tag per event, the common case): the lists are the values themselves, found
+    from the offsets and one byte scan, without splitting; ``None`` otherwise."""
+    if csv.type != pa.string() or csv.null_count:
+        return None
+    n = len(csv)
+    offsets_buffer, data = csv.buffers()[1:3]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=n + 1,
+                            offset=csv.offset * 4)
+    start, end = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
+    if end > start and data is not None and (
+            np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+            == ord(TAG_SEPARATOR)).any():
+        return None
+    tagged = np.diff(offsets) > 0
+    if tagged.all():
+        return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), csv)
+    list_offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(tagged, out=list_offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(list_offsets), csv.filter(pa.array(tagged)))
 
 
 def xid8_to_int64(column: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -1,0 +1,86 @@
+"""The frame builder's column conversions, without a database: the fast paths give what
+the general Arrow/pandas conversions give (values, dtypes, codes), on every shape."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from actorpg_lab.lab.frames.builder import FrameBuilder, timestamps
+from actorpg_lab.lab.frames.columns import split_tags
+
+
+def _split_by_pattern(csv: pa.Array) -> list[object]:
+    """The general split (what split_tags gave before its single-tag fast path)."""
+    return [[t for t in v if t] if v is not None else None
+            for v in pc.split_pattern(csv, ",").to_pylist()]
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b", "c"],                 # one tag each: the fast path
+    ["a", "", "b", ""],              # untagged events among single tags
+    ["", ""],                        # nothing tagged
+    [],
+    ["a,b", "", "c"],                # several tags: the general split
+    ["a", None, "b"],                # NULL (not stored by the library): general split
+])
+def test_split_tags_matches_the_general_split(values: list[str | None]) -> None:
+    arr = pa.array(values, pa.string())
+    for column in (arr, arr.slice(1), pa.chunked_array([arr])):
+        split = split_tags(column)
+        assert split.type == pa.list_(pa.string())
+        source = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        assert split.to_pylist() == _split_by_pattern(source)
+
+
+def _batch(pids: list[str], seqs: list[int], tags: list[str]) -> pa.RecordBatch:
+    n = len(pids)
+    return pa.record_batch({
+        "persistence_id": pa.array(pids), "sequence_nr": pa.array(seqs, pa.int64()),
+        "position": pa.array(range(100, 100 + n), pa.int64()),
+        "payload": pa.array([f'{{"n":{s}}}' for s in seqs]), "tags": pa.array(tags),
+        "timestamp": pa.array([1_700_000_000_000 + s for s in seqs], pa.int64()),
+    })
+
+
+def _reference(batches: list[pa.RecordBatch]) -> pd.DataFrame:
+    """The frame through one ``Table.to_pandas`` (the conversion the builder replaces)."""
+    table = pa.Table.from_batches(batches)
+    base: pd.DataFrame = pa.table({
+        "persistence_id": pc.dictionary_encode(table["persistence_id"]),
+        "sequence_nr": table["sequence_nr"], "position": table["position"],
+        "timestamp": timestamps(table["timestamp"]),
+    }).to_pandas()
+    base["tags"] = pd.Series(pd.arrays.ArrowExtensionArray(split_tags(table["tags"])))
+    base["payload"] = table["payload"].to_pandas()
+    return base
+
+
+@pytest.mark.parametrize("shape", ["one batch", "two batches, different dictionaries",
+                                   "empty"])
+def test_frame_columns_match_the_to_pandas_conversion(shape: str) -> None:
+    batches = {
+        "one batch": [_batch(["a", "a", "b"], [1, 2, 1], ["x", "", "x,y"])],
+        "two batches, different dictionaries": [
+            _batch(["a", "b"], [1, 1], ["x", "y"]), _batch(["c", "b", "c"], [1, 2, 2], ["", "z", "x"]),
+        ],
+        "empty": [],
+    }[shape]
+    builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True)
+    for batch in batches:
+        builder.add(batch)
+    frame = builder.frame()
+    expected = _reference(batches) if batches else FrameBuilder(
+        "sequence_nr", tags=True, expand=False, position=True).frame()
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert list(frame.columns) == ["persistence_id", "sequence_nr", "position", "timestamp",
+                                   "tags", "payload"]
+    assert str(frame["timestamp"].dtype) == "datetime64[ms, UTC]"
+    if batches:
+        assert frame["persistence_id"].cat.codes.dtype == expected["persistence_id"].cat.codes.dtype
+        # The frame owns its numbers: writable like any DataFrame.
+        frame.loc[0, "sequence_nr"] = 99
+        frame.loc[0, "timestamp"] = pd.Timestamp(0, unit="ms", tz="UTC")
+        assert frame["sequence_nr"].iloc[0] == 99
