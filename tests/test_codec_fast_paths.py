@@ -162,3 +162,45 @@ def test_encode_fast_path_keeps_every_rejection(codec: JsonCodec) -> None:
     mixed = Flat({"$type": "x", "$value": {}}, 1, 0.1, True)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reserved"):
         codec.encode(mixed)
+
+
+def _errors_of(encode: Any) -> tuple[Any, str | None]:
+    try:
+        return encode(), None
+    except (TypeError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("batch", [
+    [Flat("a", i, 0.5 * i, i % 2 == 0, None if i % 3 else "n") for i in range(5)],
+    [Flat("é\u2028\"\\\n\t", -(2**63), 1e300, False), Flat("x", 2**64 - 1, -0.0, True)],
+    [Flat('"$type":', 1, 1.0, True), Flat("1234567890123456789012", 2, 2.0, False)],
+    [Flat("a", 1, 1.0, True), Mutable(2), Holder(Flat("x", 2, 1.5, False), (1, 2))],
+    [Flat("a", 1, 1.0, True), {"plain": 1}, [1, 2]],
+    [Flat("a", 1, 1.0, True), Flat("a", 1, float("nan"), True)],
+    [Flat("a", 1, 1.0, True), Flat("\ud800", 1, 0.1, True)],
+    [Flat("a", 1, 1.0, True), Flat("a", 2**64, 0.1, True), Flat("b", 1, 0.1, True)],
+    [Flat("a", -(2**63) - 1, 1.0, True), Flat("a", 1, 0.1, True)],
+    [Flat("a", 1, 1.0, True), Flat({"$type": "x", "$value": {}}, 1, 0.1, True)],  # type: ignore[arg-type]
+    [Flat("a", 1, 1.0, True)],
+    [],
+])
+def test_encode_many_gives_what_encode_gives_one_by_one(codec: JsonCodec,
+                                                         batch: list[Any]) -> None:
+    first = Flat("a", 1, 0.1, True)
+    codec.stored_value(first, codec.encode(first))  # learns that Flat is simple
+    assert _errors_of(lambda: codec.encode_many(batch)) == _errors_of(
+        lambda: [codec.encode(value) for value in batch])
+
+
+def test_encode_many_uses_an_overridden_encode() -> None:
+    class Upper(JsonCodec):
+        def encode(self, value: Any) -> str:
+            return super().encode(value).upper()
+
+    codec = Upper()
+    codec.register(Flat, "Flat")
+    values = [Flat("a", 1, 0.1, True), Flat("b", 2, 0.2, False)]
+    codec.stored_value(values[0], JsonCodec.encode(codec, values[0]))
+    assert codec.encode_many(values) == [codec.encode(v) for v in values]
+    assert codec.encode_many(values)[0].startswith('{"$TYPE":"FLAT"')

@@ -385,8 +385,7 @@ class PostgresJournal(PostgresStore):
         checked = validate_entries(entries, self.limits)
         if expected_seq + len(checked) > MAX_BIGINT:
             raise ValueError(f"expected_seq is too large for {len(checked)} more events: {expected_seq}")
-        encode = self.codec.encode
-        payloads = [encode(event) for event, _ in checked]
+        payloads = self.codec.encode_many([event for event, _ in checked])
         for i, payload in enumerate(payloads):
             check_payload_size(payload, self.limits, f"entries[{i}] payload")
         if not checked:
