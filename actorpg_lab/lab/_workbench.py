@@ -46,11 +46,13 @@ from .db.loop import LoopThread, as_writer, close_at_exit, still_open
 from .db.pool import open_pool
 from .db.session import timeout_params
 from .diagnose.workbench import Diagnosis
+from .explore.model import StreamFilter
 from .frames.bulk import Bulk
 from .frames.filter import (
     EventKeywords,
     RangeKeywords,
     StreamKeywords,
+    TimeLike,
     WindowKeywords,
     filter_signature,
     parse_where,
@@ -366,6 +368,53 @@ class Workbench:
     projections_frame = Verb("projections", Projections.projections_frame)
     plot_projection_lag = Verb("projections", Projections.plot_projection_lag)
     watch_projections = Verb("projections", Projections.watch_projections)
+
+    # -- the explorer -------------------------------------------------------------------
+    def explore(self, behaviour: Any = None, *, prefix: str | None = None,
+                event_type: str | None = None, tag: str | None = None,
+                since: TimeLike | None = None, until: TimeLike | None = None,
+                order: str = "recent", page_size: int = 25, problems: bool = True) -> Any:
+        """An event explorer (an ipywidgets app, :class:`~actorpg_lab.lab.explore.view.Explorer`):
+        a paged stream list (id, events, last event time, latest type, problems), filters
+        (id prefix, event type, tag, time window ``[since, until)``), a pane with the
+        selected stream's events (type, time, tags, metadata, the payload pretty-printed)
+        and a button that opens :meth:`replay` at the chosen event.
+
+        Paged queries only: every interaction reads a bounded slice of the indexes, never
+        the journal (see :mod:`actorpg_lab.lab.explore.model`), so it stays interactive on
+        journals of tens of millions of events (``bench/``: ``python -m bench --only
+        explore``).  ``behaviour`` is what :meth:`replay` accepts (default: a fold that
+        shows the latest value of every field); ``order="id"`` lists by id (with a prefix
+        only); ``problems`` runs :meth:`check_streams` for the listed streams.
+
+        >>> wb.explore(Account, prefix="account-")
+        """
+        from .explore.view import Explorer
+
+        flt = StreamFilter.parse(prefix=prefix, event_type=event_type, tag=tag, since=since,
+                                 until=until, order=order)
+        return Explorer(self.stream_browser(page_size=page_size, problems=problems),
+                        lambda pid, seq: self._replay_at(behaviour, pid, seq), flt=flt)
+
+    def stream_browser(self, *, page_size: int = 25, problems: bool = True) -> Any:
+        """The explorer's read model alone (:class:`~actorpg_lab.lab.explore.model.StreamBrowser`):
+        ``first_page(filter)``, ``next_page(page)``, ``stream_events(pid)``, for scripts."""
+        from .explore.model import StreamBrowser, problems_of
+
+        def check(ids: list[str]) -> dict[str, tuple[str, int | None, str]]:
+            return problems_of(self.check_streams(persistence_ids=ids))
+
+        return StreamBrowser(self.run, self._pool, self.tables, page_size=page_size,
+                             check=check if problems else None)
+
+    def _replay_at(self, behaviour: Any, persistence_id: str, sequence_nr: int) -> Replayer:
+        if behaviour is None:
+            from .explore.view import fields_fold
+
+            behaviour = (fields_fold, dict)
+        replayer = self.replay(behaviour, persistence_id)
+        replayer.seek(sequence_nr)
+        return replayer
 
     # -- display ------------------------------------------------------------------------
     @staticmethod
