@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 def _scenarios() -> dict[str, Scenario]:
-    from . import dcb, frames, health, live, projections, recovery, scale_out, schema, writes
+    from . import dcb, explore, frames, health, live, projections, recovery, scale_out, schema, writes
 
     return {
         "append_single": writes.run_append_single,
@@ -57,6 +57,7 @@ def _scenarios() -> dict[str, Scenario]:
         "event_types": schema.run_event_types,
         "compare_replays": schema.run_compare_replays,
         "projections": projections.run_projections,
+        "explore": explore.run_explore,
     }
 
 

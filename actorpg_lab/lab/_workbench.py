@@ -396,6 +396,17 @@ class Workbench:
         return Explorer(self.stream_browser(page_size=page_size, problems=problems),
                         lambda pid, seq: self._replay_at(behaviour, pid, seq), flt=flt)
 
+    @property
+    def charts(self) -> Any:
+        """The interactive charts (:class:`~actorpg_lab.lab.charts.kit.WorkbenchCharts`,
+        Plotly): ``wb.charts.conflicts()``, ``.pruning()``, ``.recovery_cost()``,
+        ``.what_if()``, ``.projection_lag()``.  Hover shows the row, zoom and pan work, a
+        click on a point opens its stream in the explorer; exported HTML keeps the
+        figure.  The ``plot_*`` methods stay the static (matplotlib) versions."""
+        from .charts.kit import WorkbenchCharts
+
+        return WorkbenchCharts(self)
+
     def stream_browser(self, *, page_size: int = 25, problems: bool = True) -> Any:
         """The explorer's read model alone (:class:`~actorpg_lab.lab.explore.model.StreamBrowser`):
         ``first_page(filter)``, ``next_page(page)``, ``stream_events(pid)``, for scripts."""
