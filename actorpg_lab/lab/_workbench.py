@@ -423,8 +423,11 @@ class Workbench:
             from .explore.view import fields_fold
 
             behaviour = (fields_fold, dict)
-        replayer = self.replay(behaviour, persistence_id)
-        replayer.seek(sequence_nr)
+        # from the newest snapshot at or below the event (like recovery would to get there);
+        # a stream that cannot be folded that far opens at its first problem instead
+        replayer = self.replay(behaviour, persistence_id, snapshot=sequence_nr)
+        if replayer.start_seq <= sequence_nr <= replayer.last_position:
+            replayer.seek(sequence_nr)
         return replayer
 
     # -- display ------------------------------------------------------------------------

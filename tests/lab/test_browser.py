@@ -287,3 +287,70 @@ def test_go_to_problem_shows_the_failing_event_and_step_changes_the_state(
             raise
         finally:
             context.close()
+
+
+EXPLORE_NOTEBOOK = NOTEBOOKS / "01_explore_journal.ipynb"
+
+
+def test_explorer_filters_opens_a_stream_and_the_replayer_and_a_chart_hover_shows_its_row(
+        jupyter_lab: str, tmp_path: Path) -> None:
+    """Notebook 01 in JupyterLab: the explorer (``wb.explore()``) filters by id prefix,
+    shows a stream's events, opens the replayer at the chosen event; hovering a dot of the
+    interactive recovery-cost chart (``wb.charts``) shows that stream's row.  Waits go
+    through locators (re-resolved: widgets may re-render), never element handles."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        context = _launch(pw, tmp_path)
+        page = context.new_page()
+        timeout = int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000"))
+        page.set_default_timeout(timeout)
+        expect.set_options(timeout=timeout)
+        try:
+            _open_and_run_all(page, f"{jupyter_lab}/lab/tree/{EXPLORE_NOTEBOOK.name}?reset")
+            app = page.locator(".actorpg-explorer").first
+            app.scroll_into_view_if_needed()
+            # -- filter: id prefix, no tag --------------------------------------------
+            app.locator(".actorpg-explorer-tag input").fill("")
+            app.locator(".actorpg-explorer-prefix input").fill("account-0")
+            app.locator(".actorpg-explorer-apply").click()
+            status = app.locator(".actorpg-explorer-status")
+            expect(status).to_contain_text("id starts with 'account-0'")
+            expect(status).not_to_contain_text("large")
+            streams = app.locator(".actorpg-explorer-streams select")
+            labels = [t.replace("\xa0", " ").strip()  # the list pads its columns with nbsp
+                      for t in streams.locator("option").all_text_contents()]
+            assert labels and all(label.startswith("account-0") for label in labels), labels
+            assert any("⚠ undecodable" in label for label in labels), labels  # account-07
+            page.screenshot(path=str(_shots(tmp_path) / "explorer-list.png"))
+            # -- open a stream -----------------------------------------------------------
+            wanted = next(i for i, label in enumerate(labels) if label.startswith("account-05"))
+            streams.select_option(index=wanted)
+            expect(app.locator(".actorpg-explorer-events")).to_contain_text("bank.")
+            expect(app.locator(".actorpg-explorer-events")).to_contain_text("account, ")  # tags
+            title = (app.locator(".actorpg-explorer-event select option").first.text_content()
+                     or "").replace("\xa0", " ").strip()
+            app.locator(".actorpg-explorer-event select").select_option(index=0)
+            seq = int(title.split()[0].lstrip("#"))
+            # -- jump into the replayer at that event ------------------------------------
+            app.locator(".actorpg-explorer-open").click()
+            replayer = app.locator(".actorpg-explorer-replay .actorpg-replayer")
+            expect(replayer.locator(".actorpg-event").first).to_contain_text(f"#{seq}")
+            expect(replayer.locator(".actorpg-state").last).to_contain_text("balance")
+            page.screenshot(path=str(_shots(tmp_path) / "explorer-replayer.png"))
+            # -- a chart: hover a point, read its tooltip --------------------------------
+            chart = page.locator(".actorpg-chart").first
+            chart.scroll_into_view_if_needed()
+            point = chart.locator(".scatterlayer .trace .points path").first
+            point.wait_for(state="visible")
+            point.hover(force=True)
+            tooltip = chart.locator(".hoverlayer .hovertext")
+            expect(tooltip).to_contain_text("account-")
+            expect(tooltip).to_contain_text("head")
+            expect(tooltip).to_contain_text("replays")
+            chart.screenshot(path=str(_shots(tmp_path) / "chart-hover.png"))
+        except BaseException:
+            page.screenshot(path=str(_shots(tmp_path) / "failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()

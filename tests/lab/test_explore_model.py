@@ -153,3 +153,51 @@ def test_explorer_app_filters_selects_and_opens_the_replayer(wb: Workbench) -> N
     app.since.value = "not a time"
     app.apply.click()
     assert "cannot parse" in app.status.value
+
+
+def test_explorer_says_when_its_workbench_is_closed(wb: Workbench) -> None:
+    _seed(wb)
+    app = wb.explore()
+    wb.close()
+    app.apply.click()
+    assert app.status.value.startswith("<span") and "closed" in app.status.value, app.status.value
+
+
+def test_problem_checks_stay_within_the_page_budget(wb: Workbench) -> None:
+    _seed(wb)
+    calls: list[list[str]] = []
+
+    def check(ids: list[str]) -> dict[str, tuple[str, int | None, str]]:
+        calls.append(sorted(ids))
+        return {"acc-00": ("gap", 2, "made up")} if "acc-00" in ids else {}
+
+    browser = _browser(wb, page_size=50, check=check, check_events=7)
+    page = browser.first_page()
+    # smallest first: the three 1-event carts, then two 2-event accounts (7 events)
+    assert len(calls) == 1 and len(calls[0]) == 5
+    assert {"cart-0", "cart-1", "cart-2"} <= set(calls[0])
+    assert sum(r.events for r in page.rows if r.checked) <= 7
+    assert [r.persistence_id for r in page.rows if not r.checked]
+    full = browser.check_page(page)
+    assert all(r.checked for r in full.rows)
+    assert {r.persistence_id: r.problem for r in full.rows if r.problem} == {"acc-00": "gap"}
+    assert browser.stream_events("acc-00").events and len(calls) == 2  # the pane checks nothing
+
+
+def test_open_replayer_on_a_stream_that_cannot_be_folded_that_far(wb: Workbench) -> None:
+    _seed(wb)
+
+    def on_event(state: int, event: Any) -> int:
+        if isinstance(event, Opened):
+            raise ValueError("cannot fold openings yet")
+        return state + 1
+
+    app = wb.explore((on_event, 0))
+    app.select("acc-04")
+    app.event_choice.value = 1  # the failing event itself: shown with its error
+    replayer = app.open_selected()
+    assert replayer.position == 1 and replayer.at_problem and "stops" not in app.status.value
+    app.event_choice.value = 2  # beyond it: the replayer opens at its first problem
+    replayer = app.open_selected()
+    assert replayer.position == 0 and replayer.problems
+    assert "stops at #0, before #2" in app.status.value and "cannot fold" in app.status.value

@@ -46,7 +46,8 @@ def fields_fold(state: dict[str, Any], event: Any) -> dict[str, Any]:
 
 
 def _label(row: StreamRow, width: int) -> str:
-    flag = f"⚠ {row.problem}@{row.problem_seq}" if row.problem else "ok"
+    flag = (f"⚠ {row.problem}@{row.problem_seq}" if row.problem
+            else "ok" if row.checked else "… not checked")
     return (f"{row.persistence_id:<{width}}  {row.events:>8,}  {iso_utc(row.last_event):<24}  "
             f"{(row.latest_type or 'json'):<24}  {flag}")
 
@@ -101,6 +102,10 @@ class Explorer:
         self.prev.add_class("actorpg-explorer-prev")
         self.next = w.Button(description="Next ▶", layout=w.Layout(width="80px"))
         self.next.add_class("actorpg-explorer-next")
+        self.check_all = w.Button(description="Check all", layout=w.Layout(width="100px"),
+                                  tooltip="run check_streams for every stream of the page "
+                                          "(reads all their events)")
+        self.check_all.add_class("actorpg-explorer-check")
         self.header = w.HTML()
         self.streams = w.Select(options=[], rows=12, layout=w.Layout(width="100%"))
         self.streams.add_class("actorpg-explorer-streams")
@@ -121,7 +126,8 @@ class Explorer:
         self.apply.on_click(lambda _b: self._timed(self.refresh))
         self.prev.on_click(lambda _b: self._timed(self.previous_page))
         self.next.on_click(lambda _b: self._timed(self.next_page))
-        self.sort.observe(lambda _c: self._show_page(), names="value")
+        self.sort.observe(lambda _c: self._show_page(keep=True), names="value")
+        self.check_all.on_click(lambda _b: self._timed(self.check_page))
         self.streams.observe(self._on_stream, names="value")
         self.older.on_click(lambda _b: self._timed(lambda: self._move_events(-1)))
         self.newer.on_click(lambda _b: self._timed(lambda: self._move_events(1)))
@@ -129,7 +135,7 @@ class Explorer:
 
         filters = w.HBox([self.prefix, self.event_type, self.tag, self.since, self.until,
                           self.order, self.apply])
-        pager = w.HBox([self.prev, self.next, self.sort, self.status])
+        pager = w.HBox([self.prev, self.next, self.sort, self.check_all, self.status])
         pane_controls = w.HBox([self.older, self.newer, self.event_choice, self.open])
         self.widget = w.VBox([filters, pager, self.header, self.streams, self.pane_title,
                               pane_controls, self.events, self.replay_box])
@@ -141,8 +147,9 @@ class Explorer:
         began = time.perf_counter()
         try:
             action()
-        except (ValueError, TypeError) as exc:  # a bad filter: say so, keep the app
-            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+        except Exception as exc:  # a bad filter, a closed workbench: say so, keep the app
+            self.status.value = (f"<span style='color:#b00'>{html.escape(type(exc).__name__)}: "
+                                 f"{html.escape(str(exc))}</span>")
         self.last_ms = (time.perf_counter() - began) * 1000.0
 
     def current_filter(self) -> StreamFilter:
@@ -177,6 +184,15 @@ class Explorer:
         self._show_page(keep=True)
         return self.page
 
+    def check_page(self) -> StreamPage:
+        """Check every stream of the shown page (the ones past the budget too)."""
+        assert self.page is not None
+        checked = self.browser.check_page(self.page)
+        self._pages[self._pages.index(self.page)] = checked
+        self.page = checked
+        self._show_page(keep=True)
+        return checked
+
     def select(self, persistence_id: str) -> StreamEvents:
         """Show ``persistence_id`` in the stream pane (its last events)."""
         self.stream = self.browser.stream_events(persistence_id, n=self.events_per_page)
@@ -187,9 +203,15 @@ class Explorer:
         """Open the replayer on the selected stream at the chosen event."""
         if self.stream is None or self.event_choice.value is None:
             raise ValueError("choose a stream and an event first")
-        self.replayer = self._open_replayer(self.stream.persistence_id,
-                                            int(self.event_choice.value))
+        wanted = int(self.event_choice.value)
+        self.replayer = self._open_replayer(self.stream.persistence_id, wanted)
         self.replay_box.children = (self.replayer.widget(),)
+        if self.replayer.position != wanted:
+            problems = getattr(self.replayer, "problems", None) or ["a problem"]
+            self.status.value = (
+                f"<span style='color:#b00'>the replay of {html.escape(self.stream.persistence_id)}"
+                f" stops at #{self.replayer.position}, before #{wanted}: "
+                f"{html.escape(str(problems[0]))}</span>")
         return self.replayer
 
     # -- rendering ----------------------------------------------------------------------
@@ -209,7 +231,11 @@ class Explorer:
         if selected in {r.persistence_id for r in rows}:
             self.streams.value = selected
         flagged = sum(1 for r in rows if r.problem)
+        unchecked = sum(1 for r in rows if not r.checked)
         note = f" · {html.escape(page.note)}" if page.note else ""
+        if unchecked:
+            note += f" · {unchecked} not checked (Check all)"
+        self.check_all.disabled = not unchecked
         self.status.value = (
             f"page {page.number} · {len(rows)} streams"
             f"{' · ' + str(flagged) + ' with problems' if flagged else ''} · "
@@ -250,9 +276,10 @@ class Explorer:
                 f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(e.pretty)}"
                 f"</pre></td></tr>")
         self.events.value = (
+            "<div style='max-height:420px;overflow:auto'>"
             "<table style='border-collapse:collapse'><tr><th>#</th><th>type</th>"
             "<th>time (UTC)</th><th>tags</th><th>metadata</th><th>payload</th></tr>"
-            + "".join(rows) + "</table>")
+            + "".join(rows) + "</table></div>")
         self.event_choice.options = [(f"#{e.sequence_nr} {e.event_type or 'json'}",
                                       e.sequence_nr) for e in s.events]
         if s.events:

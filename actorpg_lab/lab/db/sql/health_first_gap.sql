@@ -2,17 +2,13 @@
 -- streams the structure query flagged (few).  lag() defaults to the mark, so a missing
 -- first live row is found too.
 -- $1 persistence ids (JSON array, not NULL).
-WITH wanted AS (
-    SELECT ARRAY(SELECT jsonb_array_elements_text($1::jsonb)) AS ids
-),
-live AS (
+WITH live AS (
     SELECT e.persistence_id, e.sequence_nr,
            lag(e.sequence_nr, 1, coalesce(m.deleted_to, 0))
                OVER (PARTITION BY e.persistence_id ORDER BY e.sequence_nr) AS previous
     FROM {events} e
-    CROSS JOIN wanted w
     LEFT JOIN {meta} m ON m.persistence_id = e.persistence_id
-    WHERE e.persistence_id = ANY (w.ids)
+    WHERE e.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
       AND e.sequence_nr > coalesce(m.deleted_to, 0)
 )
 SELECT persistence_id, min(previous + 1) AS first_missing, count(*) AS holes

@@ -2,15 +2,14 @@
 -- current code cannot decode, or whose payload is not JSON.
 -- $1 persistence ids (JSON array or NULL), $2 bad kinds (JSON array).
 -- {not_json}: a predicate on e.payload.
-WITH wanted AS (
-    SELECT CASE WHEN $1::jsonb IS NULL THEN NULL
-                ELSE ARRAY(SELECT jsonb_array_elements_text($1::jsonb)) END AS ids,
-           ARRAY(SELECT jsonb_array_elements_text($2::jsonb)) AS kinds
-)
+-- (The id condition is on $1 itself: see health_streams.sql.)
 SELECT e.persistence_id, min(e.sequence_nr) AS sequence_nr
-FROM {events} e, wanted w
-WHERE (w.ids IS NULL OR e.persistence_id = ANY (w.ids))
-  AND ((e.payload LIKE '{{"$type":"%' AND split_part(e.payload, '"$value"', 1) = ANY (w.kinds))
+FROM {events} e
+WHERE ($1::jsonb IS NULL
+       OR e.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))
+  AND ((e.payload LIKE '{{"$type":"%'
+        AND split_part(e.payload, '"$value"', 1)
+            = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))
        OR {not_json})
 GROUP BY e.persistence_id
 ORDER BY 1

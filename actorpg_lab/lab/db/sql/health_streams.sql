@@ -3,14 +3,14 @@
 -- live_* count only the rows above the compaction mark (deleted_to): rows at or below it
 -- are expected to be gone.
 -- $1 persistence ids (JSON array or NULL).
-WITH wanted AS (
-    SELECT CASE WHEN $1::jsonb IS NULL THEN NULL
-                ELSE ARRAY(SELECT jsonb_array_elements_text($1::jsonb)) END AS ids
-),
-meta AS (
+-- The id condition is written on $1 itself (not on a CTE column): bound as a literal, its
+-- NULL test folds at plan time and the ids become an index condition (an init plan), so
+-- checking a few streams probes them instead of scanning the journal.
+WITH meta AS (
     SELECT m.persistence_id, m.deleted_to
-    FROM {meta} m, wanted w
-    WHERE w.ids IS NULL OR m.persistence_id = ANY (w.ids)
+    FROM {meta} m
+    WHERE $1::jsonb IS NULL
+       OR m.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
 ),
 ev AS (
     SELECT e.persistence_id,
@@ -20,15 +20,16 @@ ev AS (
            min(e.sequence_nr) FILTER (WHERE e.sequence_nr > coalesce(m.deleted_to, 0))
                AS live_first
     FROM {events} e
-    CROSS JOIN wanted w
     LEFT JOIN meta m ON m.persistence_id = e.persistence_id
-    WHERE w.ids IS NULL OR e.persistence_id = ANY (w.ids)
+    WHERE $1::jsonb IS NULL
+       OR e.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
     GROUP BY e.persistence_id
 ),
 snaps AS (
     SELECT s.persistence_id, max(s.sequence_nr) AS latest_snapshot_seq
-    FROM {snapshots} s, wanted w
-    WHERE w.ids IS NULL OR s.persistence_id = ANY (w.ids)
+    FROM {snapshots} s
+    WHERE $1::jsonb IS NULL
+       OR s.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))
     GROUP BY s.persistence_id
 )
 SELECT coalesce(ev.persistence_id, meta.persistence_id, snaps.persistence_id) AS persistence_id,
