@@ -416,7 +416,7 @@ class Workbench:
             return problems_of(self.check_streams(persistence_ids=ids))
 
         return StreamBrowser(self.run, self._pool, self.tables, page_size=page_size,
-                             check=check if problems else None)
+                             check=check if problems else None, url=self.url)
 
     def _replay_at(self, behaviour: Any, persistence_id: str, sequence_nr: int) -> Replayer:
         if behaviour is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -349,6 +350,14 @@ def test_explorer_filters_opens_a_stream_and_the_replayer_and_a_chart_hover_show
             expect(tooltip).to_contain_text("head")
             expect(tooltip).to_contain_text("replays")
             chart.screenshot(path=str(_shots(tmp_path) / "chart-hover.png"))
+            # -- click the point: its stream opens in an explorer under the chart --------
+            hovered = re.search(r"account-\d+", tooltip.text_content() or "")
+            assert hovered, tooltip.text_content()
+            point.click(force=True)
+            detail = chart.locator(".actorpg-chart-detail .actorpg-explorer")
+            expect(detail).to_contain_text(f"{hovered.group(0)} · events")
+            expect(detail.locator(".actorpg-explorer-events")).to_contain_text("bank.")
+            page.screenshot(path=str(_shots(tmp_path) / "chart-click.png"))
         except BaseException:
             page.screenshot(path=str(_shots(tmp_path) / "failure.png"), full_page=True)
             raise

@@ -172,6 +172,8 @@ CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
     "plot_projection_lag": lambda wb, _: wb.plot_projection_lag(),
     "watch_projections": lambda wb, _: wb.watch_projections(),
     "run": lambda wb, _: wb.run(wb.journal.read("account-01")),
+    "explore": lambda wb, _: wb.explore(),
+    "stream_browser": lambda wb, _: wb.stream_browser().stream_events("account-01"),
 }
 #: The verbs of ``wb.projections`` that only live there.
 PROJECTION_CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
@@ -185,6 +187,7 @@ OFFLINE: dict[str, Callable[[Workbench, Path], Any]] = {
     "record_snapshots": lambda wb, _: wb.record_snapshots(persistence_ids="account-01"),
     "codec": lambda wb, _: wb.codec,
     "pool": lambda wb, _: wb.pool,
+    "charts": lambda wb, _: wb.charts,  # its charts load through the frames above
     "close": lambda wb, _: None,  # closed by the fixture, after everything else
     "diagnose": lambda wb, _: wb.diagnose,  # the accessors: their verbs are walked above
     "history": lambda wb, _: wb.history,    # under the workbench's names for them

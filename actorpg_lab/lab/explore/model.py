@@ -34,6 +34,7 @@ import pandas as pd
 from psycopg import sql
 
 from ..._reprs import iso_utc
+from ..db.errors import is_driver_error, statement_failed
 from ..db.statements import load_sql
 from ..frames.filter import TimeLike, to_epoch_ms
 from ..frames.loader import Tables
@@ -254,6 +255,7 @@ class StreamBrowser:
     :param check: ``ids -> {id: (problem, sequence_nr, message)}`` for the listed
         streams (the workbench passes :meth:`Workbench.check_streams`); ``None``: no
         problem column beyond a snapshot ahead of the head.
+    :param url: the database's URL (a failed query names its redacted target).
     :param check_events: the check reads every event of the streams it checks (about
         7 µs each, measured at 10M events), so a page checks its streams, smallest
         first, up to this many events in all (about 70 ms); the others say "not
@@ -262,7 +264,8 @@ class StreamBrowser:
 
     def __init__(self, run: Runner, pool: Any, tables: Tables, *, page_size: int = 25,
                  scan_rows: int = 5_000, max_scan_rows: int = 100_000,
-                 check: ProblemCheck | None = None, check_events: int = 10_000) -> None:
+                 check: ProblemCheck | None = None, check_events: int = 10_000,
+                 url: str = "") -> None:
         for name, value in (("page_size", page_size), ("scan_rows", scan_rows),
                             ("max_scan_rows", max_scan_rows), ("check_events", check_events)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -275,6 +278,7 @@ class StreamBrowser:
         self.max_scan_rows = max(max_scan_rows, scan_rows)
         self.check = check
         self.check_events = check_events
+        self.url = url
         self._cached: dict[str, sql.Composable] | None = None
 
     def __repr__(self) -> str:
@@ -324,8 +328,18 @@ class StreamBrowser:
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
 
-        result: list[tuple[Any, ...]] = self._run(fetch())
+        result: list[tuple[Any, ...]] = self._call(fetch())
         return result
+
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro``; a driver error becomes a :class:`~actorpg_lab.JournalError`
+        naming the redacted target (the workbench's one error policy)."""
+        try:
+            return self._run(coro)
+        except Exception as exc:
+            if is_driver_error(exc):
+                raise statement_failed(self.url, exc) from exc
+            raise
 
     # -- the stream list ------------------------------------------------------------------
     def first_page(self, flt: StreamFilter | None = None) -> StreamPage:
@@ -473,7 +487,7 @@ class StreamBrowser:
                         lo = int(row[0]) + 1
                 return None if lo > int(high) else lo
 
-        result: int | None = self._run(search())
+        result: int | None = self._call(search())
         return result
 
     # -- a stream's events ----------------------------------------------------------------
