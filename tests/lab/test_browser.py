@@ -327,17 +327,26 @@ def test_explorer_filters_opens_a_stream_and_the_replayer_and_a_chart_hover_show
             # -- open a stream -----------------------------------------------------------
             wanted = next(i for i, label in enumerate(labels) if label.startswith("account-05"))
             streams.select_option(index=wanted)
+            pane = app.get_by_text("account-05 · events 1..")  # the pane's title
+            expect(pane).to_be_visible()
+            shown = re.search(r"showing #(\d+)", pane.text_content() or "")
+            assert shown, pane.text_content()
+            seq = int(shown.group(1))  # the first event of the pane, chosen below
+            choice = app.locator(".actorpg-explorer-event select")
+            expect(choice.locator("option").first).to_contain_text(f"#{seq} ")
             expect(app.locator(".actorpg-explorer-events")).to_contain_text("bank.")
             expect(app.locator(".actorpg-explorer-events")).to_contain_text("account, ")  # tags
-            title = (app.locator(".actorpg-explorer-event select option").first.text_content()
-                     or "").replace("\xa0", " ").strip()
-            app.locator(".actorpg-explorer-event select").select_option(index=0)
-            seq = int(title.split()[0].lstrip("#"))
+            choice.select_option(index=0)
             # -- jump into the replayer at that event ------------------------------------
             app.locator(".actorpg-explorer-open").click()
             replayer = app.locator(".actorpg-explorer-replay .actorpg-replayer")
+            expect(replayer).to_have_count(1)  # the one of the notebook's cell is replaced
+            expect(replayer).to_contain_text("account-05 — replayed")
             expect(replayer.locator(".actorpg-event").first).to_contain_text(f"#{seq}")
             expect(replayer.locator(".actorpg-state").last).to_contain_text("balance")
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+                   ).to_have_count(1)
+            replayer.scroll_into_view_if_needed()
             page.screenshot(path=str(_shots(tmp_path) / "explorer-replayer.png"))
             # -- a chart: hover a point, read its tooltip --------------------------------
             chart = page.locator(".actorpg-chart").first
