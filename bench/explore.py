@@ -165,8 +165,8 @@ def measure(url: str, info: dict[str, Any], repeats: int) -> list[Result]:
             app.select(info["long_pid"])  # what choosing the row in the list runs
 
         def open_replayer() -> None:
-            app.select(info["long_pid"])
-            app.event_choice.value = app.stream.events[0].sequence_nr
+            stream = app.select(info["long_pid"])
+            app.event_choice.value = stream.events[0].sequence_nr
             app.open.click()
 
         interactions: list[tuple[str, Callable[[], None]]] = [

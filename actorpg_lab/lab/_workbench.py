@@ -4,16 +4,16 @@ A :class:`Workbench` is a small facade over the rooms of :mod:`actorpg_lab.lab`:
 
 * the common verbs are its own methods — the frames (``journal_frame``, ``tag_frame``,
   ``snapshots_frame``, ``durable_state_frame``, ``streams_frame``; :mod:`.frames`),
-  ``check_streams``, ``replay`` (:mod:`.replay`), ``show`` and ``run``;
-* the rest is grouped behind four accessors: ``wb.diagnose`` (:mod:`.diagnose`),
-  ``wb.history`` (:mod:`.history`), ``wb.projections`` (:mod:`.projections`: the read
-  models' checkpoints, lag and a live status widget) and ``wb.bulk`` (iteration,
-  Parquet, Dask); each of
-  their verbs is also reachable under its old name on the workbench
-  (``wb.conflicts_frame()`` is ``wb.history.conflicts_frame()``);
-* every method takes the same filter keywords, declared once
-  (:mod:`.frames.filter`: ``persistence_ids`` — one id or several —, ``since``/``until``,
-  ``from_seq``/``to_seq``, ``tags``), always as keywords.
+  ``check_streams``, ``replay`` (:mod:`.replay`), ``explore`` (:mod:`.explore`), ``show``
+  and ``run``;
+* the rest is grouped behind accessors: ``wb.diagnose`` (:mod:`.diagnose`), ``wb.history``
+  (:mod:`.history`), ``wb.projections`` (:mod:`.projections`: checkpoints, lag, a live
+  status widget), ``wb.bulk`` (iteration, Parquet, Dask) — each verb also under its old
+  name on the workbench (``wb.conflicts_frame()`` is ``wb.history.conflicts_frame()``) —
+  and ``wb.charts`` (:mod:`.charts`: interactive Plotly charts);
+* every method takes the same filter keywords, declared once (:mod:`.frames.filter`:
+  ``persistence_ids`` — one id or several —, ``since``/``until``, ``from_seq``/``to_seq``,
+  ``tags``), always as keywords.
 
 It holds the async stores (journal, snapshot store, durable-state store) on one shared
 pool, driven from a private event loop in a background thread — so every method is a
@@ -25,7 +25,6 @@ only needs SELECT.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Coroutine
 from functools import cached_property
@@ -39,20 +38,21 @@ from .._dsn import redact_dsn
 from .._embedded import EmbeddedPostgres
 from .._errors import PersistenceError
 from .._tag_filter import TagFilter
-from .._validation import check_table_name
 from ._verb import Verb
+from .charts.kit import WorkbenchCharts
 from .db.errors import with_target
 from .db.loop import LoopThread, as_writer, close_at_exit, still_open
 from .db.pool import open_pool
 from .db.session import timeout_params
 from .diagnose.workbench import Diagnosis
-from .explore.model import StreamFilter
+from .explore import workbench as exploring
+from .explore.view import Explorer
 from .frames.bulk import Bulk
 from .frames.filter import (
     EventKeywords,
+    ExploreKeywords,
     RangeKeywords,
     StreamKeywords,
-    TimeLike,
     WindowKeywords,
     filter_signature,
     parse_where,
@@ -60,7 +60,7 @@ from .frames.filter import (
 from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
 from .frames.payloads import PayloadErrors
 from .history.workbench import History
-from .notebook.display import Table, show
+from .notebook.display import Table, fields_html, show
 from .notebook.tracebacks import hide_from_tracebacks
 from .projections.workbench import Projections
 from .replay.behaviour import resolve_behaviour
@@ -87,20 +87,14 @@ class Workbench:
     def __init__(self, url: str, *, events_table: str = "events", tags_table: str | None = None,
                  snapshots_table: str = "snapshots", durable_state_table: str = "durable_state",
                  keep_n: int = 3, embedded: EmbeddedPostgres | None = None,
-                 pool_max_size: int = 8,
-                 connect_timeout: float | None = None,
+                 pool_max_size: int = 8, connect_timeout: float | None = None,
                  max_load_rows: int | None = DEFAULT_MAX_LOAD_ROWS,
                  max_load_bytes: int | None = DEFAULT_MAX_LOAD_BYTES) -> None:
         if not isinstance(url, str) or not url:
             raise TypeError(f"url must be a non-empty str, got {url!r}")
-        tags = tags_table if tags_table is not None else f"{events_table}_tags"
-        self.tables = Tables(
-            events=check_table_name("events_table", events_table),
-            tags=check_table_name("tags_table", tags),
-            meta=check_table_name("meta table", f"{events_table}_meta"),
-            snapshots=check_table_name("snapshots_table", snapshots_table),
-            durable_state=check_table_name("durable_state_table", durable_state_table),
-        )
+        self.tables = Tables.named(events_table=events_table, tags_table=tags_table,
+                                   snapshots_table=snapshots_table,
+                                   durable_state_table=durable_state_table)
         self.url = url
         self.embedded = embedded
         self.frames = FrameLoader(url, self.tables, connect_timeout=connect_timeout,
@@ -205,6 +199,12 @@ class Workbench:
         return Projections(self)
 
     @cached_property
+    def charts(self) -> WorkbenchCharts:
+        """Interactive (Plotly) charts: ``conflicts``, ``pruning``, ``recovery_cost``,
+        ``what_if``, ``projection_lag`` (``plot_*`` stay the static matplotlib ones)."""
+        return WorkbenchCharts(self)
+
+    @cached_property
     def bulk(self) -> Bulk:
         """Journals bigger than one DataFrame: ``iter_journal``, ``export_parquet``,
         ``journal_dask``."""
@@ -283,21 +283,8 @@ class Workbench:
         ``events_to_replay`` (what recovery folds after the latest snapshot),
         ``last_write`` (UTC) and ``event_types``.
 
-        **Cost.** By default the overview costs O(streams), not O(events), so it stays
-        instant on a journal of 100M events: the streams come from a loose index scan of
-        the primary key, and per stream a few index probes read the first and the last
-        event (``head``, ``last_write`` = the head event's time), the deletion mark and
-        the snapshots.  ``events`` is then ``head - first_seq + 1`` and
-        ``events_to_replay`` ``head - max(latest_snapshot_seq, first_seq - 1)``: exact
-        for every stream the journal wrote (1-based, contiguous, deletes remove a
-        prefix); a stream that lost a row in the middle is what ``health=True`` reports.
-        ``event_types`` is ``None``: it needs every payload.
-
-        ``stats=True`` reads every event instead (O(events); seconds per million):
-        ``events`` counts the stored rows and ``event_types`` lists the payloads' types.
-        Computed on request rather than kept in a per-stream table because keeping it
-        would add a write to every append — a cost on the happy path for a figure only
-        the overview needs.
+        By default O(streams) (index probes; ``events`` exact for every stream the journal
+        wrote); ``stats=True`` reads every event (the cost: :meth:`FrameLoader.streams`).
 
         ``health`` (default: the value of ``stats``) adds the structure checks of
         :meth:`check_streams`: ``ok``, ``problem``, ``problem_seq`` and
@@ -348,6 +335,24 @@ class Workbench:
                         initial, snapshot=snapshot, to_seq=to_seq,
                         stored_heads=lambda pid: stored_versions(self.frames, pid))
 
+    @filter_signature(ExploreKeywords)
+    def explore(self, behaviour: Any = None, *, prefix: str | None = None,
+                event_type: str | None = None, order: str = "recent", page_size: int = 25,
+                problems: bool = True, **where: Unpack[ExploreKeywords]) -> Explorer:
+        """An event explorer (:class:`~.explore.view.Explorer`): a paged stream list with
+        the problems :meth:`check_streams` finds, filters (id ``prefix``, ``event_type``,
+        one tag as ``tags``, ``since``/``until``), a stream's events and *Open in replayer*
+        (folding with ``behaviour``, as :meth:`replay`).  Index walks only (:mod:`.explore.model`).
+
+        >>> wb.explore(Account, prefix="account-")
+        """
+        return exploring.open_explorer(self, behaviour, prefix=prefix, event_type=event_type,
+                                       order=order, page_size=page_size, problems=problems,
+                                       **where)
+
+    #: The explorer's read model alone, for scripts (``first_page(filter)``, ...).
+    stream_browser = exploring.stream_browser
+
     # -- the other verbs under their old names (on their accessors) ----------------------
     event_types_frame = Verb("diagnose", Diagnosis.event_types_frame)
     decode_check = Verb("diagnose", Diagnosis.decode_check)
@@ -369,67 +374,6 @@ class Workbench:
     plot_projection_lag = Verb("projections", Projections.plot_projection_lag)
     watch_projections = Verb("projections", Projections.watch_projections)
 
-    # -- the explorer -------------------------------------------------------------------
-    def explore(self, behaviour: Any = None, *, prefix: str | None = None,
-                event_type: str | None = None, tag: str | None = None,
-                since: TimeLike | None = None, until: TimeLike | None = None,
-                order: str = "recent", page_size: int = 25, problems: bool = True) -> Any:
-        """An event explorer (an ipywidgets app, :class:`~actorpg_lab.lab.explore.view.Explorer`):
-        a paged stream list (id, events, last event time, latest type, problems), filters
-        (id prefix, event type, tag, time window ``[since, until)``), a pane with the
-        selected stream's events (type, time, tags, metadata, the payload pretty-printed)
-        and a button that opens :meth:`replay` at the chosen event.
-
-        Paged queries only: every interaction reads a bounded slice of the indexes, never
-        the journal (see :mod:`actorpg_lab.lab.explore.model`), so it stays interactive on
-        journals of tens of millions of events (``bench/``: ``python -m bench --only
-        explore``).  ``behaviour`` is what :meth:`replay` accepts (default: a fold that
-        shows the latest value of every field); ``order="id"`` lists by id (with a prefix
-        only); ``problems`` runs :meth:`check_streams` for the listed streams.
-
-        >>> wb.explore(Account, prefix="account-")
-        """
-        from .explore.view import Explorer
-
-        flt = StreamFilter.parse(prefix=prefix, event_type=event_type, tag=tag, since=since,
-                                 until=until, order=order)
-        return Explorer(self.stream_browser(page_size=page_size, problems=problems),
-                        lambda pid, seq: self._replay_at(behaviour, pid, seq), flt=flt)
-
-    @property
-    def charts(self) -> Any:
-        """The interactive charts (:class:`~actorpg_lab.lab.charts.kit.WorkbenchCharts`,
-        Plotly): ``wb.charts.conflicts()``, ``.pruning()``, ``.recovery_cost()``,
-        ``.what_if()``, ``.projection_lag()``.  Hover shows the row, zoom and pan work, a
-        click on a point opens its stream in the explorer; exported HTML keeps the
-        figure.  The ``plot_*`` methods stay the static (matplotlib) versions."""
-        from .charts.kit import WorkbenchCharts
-
-        return WorkbenchCharts(self)
-
-    def stream_browser(self, *, page_size: int = 25, problems: bool = True) -> Any:
-        """The explorer's read model alone (:class:`~actorpg_lab.lab.explore.model.StreamBrowser`):
-        ``first_page(filter)``, ``next_page(page)``, ``stream_events(pid)``, for scripts."""
-        from .explore.model import StreamBrowser, problems_of
-
-        def check(ids: list[str]) -> dict[str, tuple[str, int | None, str]]:
-            return problems_of(self.check_streams(persistence_ids=ids))
-
-        return StreamBrowser(self.run, self._pool, self.tables, page_size=page_size,
-                             check=check if problems else None, url=self.url)
-
-    def _replay_at(self, behaviour: Any, persistence_id: str, sequence_nr: int) -> Replayer:
-        if behaviour is None:
-            from .explore.view import fields_fold
-
-            behaviour = (fields_fold, dict)
-        # from the newest snapshot at or below the event (like recovery would to get there);
-        # a stream that cannot be folded that far opens at its first problem instead
-        replayer = self.replay(behaviour, persistence_id, snapshot=sequence_nr)
-        if replayer.start_seq <= sequence_nr <= replayer.last_position:
-            replayer.seek(sequence_nr)
-        return replayer
-
     # -- display ------------------------------------------------------------------------
     @staticmethod
     def show(frame: pd.DataFrame, max_rows: int = 60) -> Table:
@@ -449,15 +393,8 @@ class Workbench:
                 f"durable_state={self.tables.durable_state!r}>")
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in (
-                ("database", self._where()),
-                ("events", self.tables.events), ("tags", self.tables.tags),
-                ("snapshots", self.tables.snapshots),
-                ("durable state", self.tables.durable_state),
-                ("state", "closed" if self._closed else "open"),
-            )
-        )
-        return f"<div class='actorpg-workbench'><b>actorpg_lab Workbench</b><table>{rows}</table></div>"
+        return fields_html("actorpg_lab Workbench", "actorpg-workbench", (
+            ("database", self._where()), ("events", self.tables.events),
+            ("tags", self.tables.tags), ("snapshots", self.tables.snapshots),
+            ("durable state", self.tables.durable_state),
+            ("state", "closed" if self._closed else "open")))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from actorpg_lab import JournalEntry, event_type
+from actorpg_lab import JournalEntry, TagFilter, event_type
 from actorpg_lab.lab import Workbench
 from actorpg_lab.lab.explore.model import StreamBrowser, StreamFilter
 
@@ -65,13 +66,13 @@ def test_filters_prefix_type_tag(wb: Workbench) -> None:
     browser = _browser(wb, page_size=50)
     assert _ids(browser.first_page(StreamFilter.parse(prefix="cart"))) == [
         "cart-2", "cart-1", "cart-0"]
-    assert _ids(browser.first_page(StreamFilter.parse(tag="vip"))) == [
+    assert _ids(browser.first_page(StreamFilter.parse(tags="vip"))) == [
         "acc-09", "acc-06", "acc-03", "acc-00"]
     typed = browser.first_page(StreamFilter.parse(event_type="explore.Opened", prefix="acc-1"))
     assert _ids(typed) == ["acc-11", "acc-10"]
-    both = browser.first_page(StreamFilter.parse(event_type="explore.Deposited", tag="vip"))
+    both = browser.first_page(StreamFilter.parse(event_type="explore.Deposited", tags="vip"))
     assert _ids(both) == ["acc-09", "acc-06", "acc-03", "acc-00"]
-    assert _ids(browser.first_page(StreamFilter.parse(tag="nope"))) == []
+    assert _ids(browser.first_page(StreamFilter.parse(tags="nope"))) == []
 
 
 def test_order_by_id_pages_with_a_prefix(wb: Workbench) -> None:
@@ -82,7 +83,28 @@ def test_order_by_id_pages_with_a_prefix(wb: Workbench) -> None:
     page = browser.page(page.filter, 3, near=page)
     assert _ids(page) == ["acc-10", "acc-11"] and not page.has_next
     with pytest.raises(ValueError, match="order='id'"):
-        StreamFilter.parse(tag="bank", order="id")
+        StreamFilter.parse(tags="bank", order="id")
+
+
+def test_filters_are_the_workbench_filter_keywords() -> None:
+    """The window and the tag are ``frames.filter.ExploreKeywords``, parsed by
+    ``parse_where`` like every other method's: an undeclared keyword is named, a bad
+    time is refused before any SQL, and the tag walk takes one tag."""
+    assert StreamFilter.parse(tags="vip", since=0, until="1970-01-02").tag == "vip"
+    assert StreamFilter.parse(tags=TagFilter(all=["vip"])).tag == "vip"
+    assert StreamFilter.parse(since=0).since == 0 and StreamFilter.parse().since is None
+    with pytest.raises(TypeError, match=r"explore\(\) got an unexpected keyword argument 'tag'"):
+        StreamFilter.parse(tag="vip")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'persistence_ids'"):
+        StreamFilter.parse(persistence_ids="acc-01")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="since: cannot parse"):
+        StreamFilter.parse(since="not a time")
+    with pytest.raises(ValueError, match="one tag"):
+        StreamFilter.parse(tags=TagFilter(any=["vip", "bank"]))
+    signature = inspect.signature(Workbench.explore)
+    assert {"since", "until", "tags"} <= set(signature.parameters)
+    assert all(signature.parameters[k].kind is inspect.Parameter.KEYWORD_ONLY
+               for k in ("since", "until", "tags", "prefix"))
 
 
 def test_time_window(wb: Workbench) -> None:
@@ -129,7 +151,7 @@ def test_problems_are_flagged(wb: Workbench) -> None:
 def test_explorer_app_filters_selects_and_opens_the_replayer(wb: Workbench) -> None:
     _seed(wb)
     app = wb.explore(page_size=5)
-    assert app.page.number == 1 and len(app.page.rows) == 5
+    assert app.page is not None and app.page.number == 1 and len(app.page.rows) == 5
     assert "page 1" in app.status.value
     app.tag.value = "vip"
     app.apply.click()
@@ -147,9 +169,9 @@ def test_explorer_app_filters_selects_and_opens_the_replayer(wb: Workbench) -> N
     app.tag.value = ""
     app.apply.click()
     app.next.click()
-    assert app.page.number == 2
+    assert app.page is not None and app.page.number == 2
     app.prev.click()
-    assert app.page.number == 1
+    assert app.page is not None and app.page.number == 1
     app.since.value = "not a time"
     app.apply.click()
     assert "cannot parse" in app.status.value

@@ -8,8 +8,8 @@ from tests.layout._imports import PACKAGE, cycles, graph, modules
 
 #: The workbench's rooms, lowest first: a room may import only the rooms before it
 #: (and the core library); ``notebook`` knows nothing of the others.
-ROOMS = ("notebook", "db", "frames", "replay", "diagnose", "history", "projections", "demo",
-         "_verb", "_workbench", "_connect", "__init__", "__main__")
+ROOMS = ("notebook", "db", "frames", "replay", "diagnose", "history", "projections", "explore",
+         "charts", "demo", "_verb", "_workbench", "_connect", "__init__", "__main__")
 
 #: The longest a workbench module may grow (one concept per module).
 MAX_LINES = 400

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..._reprs import iso_utc
-from .model import StreamBrowser, StreamEvents, StreamFilter, StreamPage, StreamRow
+from .browser import StreamBrowser
+from .events import StreamEvents
+from .pages import StreamPage, StreamRow
+from .stream_filter import StreamFilter
 
 __all__ = ["Explorer", "fields_fold"]
 
@@ -155,8 +158,9 @@ class Explorer:
     def current_filter(self) -> StreamFilter:
         """The filter the boxes hold (validated)."""
         return StreamFilter.parse(prefix=self.prefix.value, event_type=self.event_type.value,
-                                  tag=self.tag.value, since=self.since.value or None,
-                                  until=self.until.value or None, order=self.order.value)
+                                  order=self.order.value, tags=self.tag.value.strip() or None,
+                                  since=self.since.value.strip() or None,
+                                  until=self.until.value.strip() or None)
 
     def refresh(self) -> StreamPage:
         """Page 1 of the list for the current filters."""

@@ -23,8 +23,9 @@ import pandas as pd
 from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import MAX_BIGINT, check_persistence_id
 
-__all__ = ["MIN_BIGINT", "EventFilter", "EventKeywords", "RangeKeywords", "StreamKeywords", "TimeLike",
-           "WindowKeywords", "as_names", "check_ids", "check_limit", "filter_names", "filter_signature",
+__all__ = ["MIN_BIGINT", "EventFilter", "EventKeywords", "ExploreKeywords", "RangeKeywords",
+           "StreamKeywords", "TagKeywords", "TimeKeywords", "TimeLike", "WindowKeywords",
+           "as_names", "check_ids", "check_limit", "filter_names", "filter_signature",
            "ids_json", "ids_value", "parse_where", "to_epoch_ms"]
 
 #: Anything accepted as a time bound: epoch milliseconds, a datetime (naive = UTC),
@@ -203,12 +204,22 @@ class StreamKeywords(TypedDict, total=False):
     persistence_ids: str | Iterable[str] | None
 
 
-class WindowKeywords(StreamKeywords, total=False):
-    """... and a time window: ``since`` (inclusive) / ``until`` (exclusive), as epoch ms, a
+class TimeKeywords(TypedDict, total=False):
+    """A time window: ``since`` (inclusive) / ``until`` (exclusive), as epoch ms, a
     datetime (naive = UTC), a pandas Timestamp or an ISO string."""
 
     since: TimeLike | None
     until: TimeLike | None
+
+
+class TagKeywords(TypedDict, total=False):
+    """Tags: one tag or a :class:`~actorpg_lab.TagFilter`."""
+
+    tags: str | TagFilter | None
+
+
+class WindowKeywords(StreamKeywords, TimeKeywords, total=False):
+    """Which streams (:class:`StreamKeywords`) and a time window (:class:`TimeKeywords`)."""
 
 
 class RangeKeywords(WindowKeywords, total=False):
@@ -218,10 +229,14 @@ class RangeKeywords(WindowKeywords, total=False):
     to_seq: int | None
 
 
-class EventKeywords(RangeKeywords, total=False):
-    """... and tags: one tag or a :class:`~actorpg_lab.TagFilter`."""
+class EventKeywords(RangeKeywords, TagKeywords, total=False):
+    """... and tags (:class:`TagKeywords`)."""
 
-    tags: str | TagFilter | None
+
+class ExploreKeywords(TimeKeywords, TagKeywords, total=False):
+    """The explorer's filters (``wb.explore``): a time window and a tag.  It chooses
+    streams by id prefix (its own ``prefix``), not by ``persistence_ids``, and lists
+    streams, not a sequence range."""
 
 
 def filter_names(keywords: type) -> frozenset[str]:

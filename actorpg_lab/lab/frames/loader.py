@@ -32,6 +32,7 @@ from psycopg import sql
 
 from ..._dsn import redact_dsn
 from ..._tag_filter import TagFilter, as_tag_filter
+from ..._validation import check_table_name
 from ..db.literals import SqlValues
 from ..db.session import AdbcSession, TableStats
 from ..db.statements import fragment, position_column, render
@@ -63,6 +64,18 @@ class Tables:
     meta: str = "events_meta"
     snapshots: str = "snapshots"
     durable_state: str = "durable_state"
+
+    @classmethod
+    def named(cls, *, events_table: str, tags_table: str | None, snapshots_table: str,
+              durable_state_table: str) -> Tables:
+        """The tables of the workbench's keyword arguments, each name validated (the tags
+        and meta tables default to ``<events_table>_tags`` / ``_meta``, like the stores')."""
+        tags = tags_table if tags_table is not None else f"{events_table}_tags"
+        return cls(events=check_table_name("events_table", events_table),
+                   tags=check_table_name("tags_table", tags),
+                   meta=check_table_name("meta table", f"{events_table}_meta"),
+                   snapshots=check_table_name("snapshots_table", snapshots_table),
+                   durable_state=check_table_name("durable_state_table", durable_state_table))
 
 
 class FrameLoader:
@@ -319,9 +332,23 @@ class FrameLoader:
 
     def streams(self, *, persistence_ids: str | Iterable[str] | None = None,
                 stats: bool = False) -> pd.DataFrame:
-        """One row per stream (see :meth:`Workbench.streams_frame`): from index probes at
-        O(streams) cost (``sql/streams_probe.sql``), or with ``stats`` from a scan that
-        counts every row and collects the event types (``sql/streams.sql``)."""
+        """One row per stream (see :meth:`Workbench.streams_frame`).
+
+        **Cost.** By default (``sql/streams_probe.sql``) the overview costs O(streams), not
+        O(events), so it stays instant on a journal of 100M events: a loose index scan of
+        the primary key, and per stream a few index probes read the first and the last
+        event (``head``, ``last_write`` = the head event's time), the deletion mark and
+        the snapshots.  ``events`` is then ``head - first_seq + 1`` and
+        ``events_to_replay`` ``head - max(latest_snapshot_seq, first_seq - 1)``: exact
+        for every stream the journal wrote (1-based, contiguous, deletes remove a
+        prefix); a stream that lost a row in the middle is what ``health=True`` reports.
+        ``event_types`` is ``None``: it needs every payload.
+
+        ``stats=True`` (``sql/streams.sql``) reads every event (O(events); seconds per million):
+        ``events`` counts the stored rows and ``event_types`` lists the payloads' types.
+        Computed on request rather than kept in a per-stream table because keeping it
+        would add a write to every append — a cost on the happy path for a figure only
+        the overview needs."""
         ids = ids_value(persistence_ids)
         if not self.table_exists(self.tables.events):
             frame = streams_frame(STREAMS_SCHEMA.empty_table())

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING", "Table", "format_duration", "format_number", "format_payload",
+__all__ = ["MISSING", "Table", "fields_html", "format_duration", "format_number", "format_payload",
            "format_percent", "format_tags", "format_timestamp", "format_value", "formatters",
            "order_columns", "show"]
 
@@ -348,3 +348,13 @@ def show(frame: pd.DataFrame, max_rows: int = 60) -> Table:
     >>> lab.show(wb.journal_frame().head())        # doctest: +SKIP
     """
     return Table(frame, max_rows)
+
+
+def fields_html(title: str, css_class: str, fields: Iterable[tuple[str, Any]]) -> str:
+    """A titled two-column table of ``(name, value)`` pairs (an object's ``_repr_html_``,
+    e.g. the workbench's), every text escaped."""
+    rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                   f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                   for k, v in fields)
+    return (f"<div class='{html.escape(css_class)}'><b>{html.escape(title)}</b>"
+            f"<table>{rows}</table></div>")
