@@ -98,6 +98,15 @@ def test_workbench_charts_from_the_stores(wb: Workbench) -> None:
     assert wb.charts.what_if().open_stream is None
     assert wb.charts.conflicts().title == "no conflicts recorded"
     assert wb.charts.pruning().title == "no pruned snapshots recorded"
+    assert wb.charts.projection_lag().title == "no projections"
+    wb.run(wb.journal.append("acc-2", [JournalEntry({"n": 0})], 0))
+    only = wb.charts.recovery_cost(persistence_ids="acc-2")  # the one filter declaration
+    assert [c[0] for c in only.figure.data[0].customdata] == ["acc-2"]
+    assert len(wb.charts.what_if(persistence_ids=["acc-1"]).figure.data) >= 1
+    with pytest.raises(TypeError):  # persistence_ids is keyword-only
+        wb.charts.recovery_cost("acc-2")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'since'"):
+        wb.charts.recovery_cost(since=0)  # type: ignore[call-arg]
 
 
 def test_exported_html_keeps_the_interactive_figure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,10 @@ stream in an explorer under the chart (events, then *Open in replayer*).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
+from ..frames.filter import StreamKeywords, filter_signature
+from ..history.workbench import EVERY_N, KEEP_N
 from .widget import InteractiveChart
 
 __all__ = ["WorkbenchCharts"]
@@ -41,40 +43,37 @@ class WorkbenchCharts:
         from .figures import conflict_timeline_figure
 
         return InteractiveChart(conflict_timeline_figure(
-            self._wb.conflicts_frame(), persistence_id=persistence_id), self.open_stream)
+            self._wb.history.conflicts_frame(), persistence_id=persistence_id), self.open_stream)
 
     def pruning(self, persistence_id: str | None = None) -> InteractiveChart:
         """The pruned snapshots (``wb.pruned_frame()``): how long each was kept."""
         from .figures import pruning_history_figure
 
         return InteractiveChart(pruning_history_figure(
-            self._wb.pruned_frame(), persistence_id=persistence_id), self.open_stream)
+            self._wb.history.pruned_frame(), persistence_id=persistence_id), self.open_stream)
 
-    def recovery_cost(self, persistence_ids: str | Iterable[str] | None = None
-                      ) -> InteractiveChart:
+    @filter_signature(StreamKeywords)
+    def recovery_cost(self, **where: Unpack[StreamKeywords]) -> InteractiveChart:
         """Journal length vs events replayed on recovery (``wb.recovery_cost()``)."""
         from .figures import recovery_cost_figure
 
         return InteractiveChart(recovery_cost_figure(
-            self._wb.recovery_cost(persistence_ids)), self.open_stream)
+            self._wb.history.recovery_cost(**where)), self.open_stream)
 
-    def what_if(self, every_n: Iterable[int | None] = (None, 10, 50, 100, 500),
-                keep_n: Iterable[int] = (1, 2, 3, 5),
-                persistence_ids: str | Iterable[str] | None = None) -> InteractiveChart:
+    @filter_signature(StreamKeywords)
+    def what_if(self, every_n: Iterable[int | None] = EVERY_N, keep_n: Iterable[int] = KEEP_N,
+                **where: Unpack[StreamKeywords]) -> InteractiveChart:
         """Snapshot policies: write cost vs recovery cost (``wb.what_if()``; no streams
         to click: a point is a policy)."""
         from .figures import what_if_figure
 
         return InteractiveChart(what_if_figure(
-            self._wb.what_if(every_n, keep_n, persistence_ids)), None, stream_points=False)
+            self._wb.history.what_if(every_n, keep_n, **where)), None, stream_points=False)
 
     def projection_lag(self) -> InteractiveChart:
         """Events waiting per projection (``wb.projections_frame()``); a failed
         projection's bar opens the stream of its failed event."""
         from .figures import projection_lag_figure
 
-        frame_of = getattr(self._wb, "projections_frame", None)
-        if frame_of is None:
-            raise AttributeError("this workbench has no projections_frame() (projections "
-                                 "are not available in this version)")
-        return InteractiveChart(projection_lag_figure(frame_of()), self.open_stream)
+        return InteractiveChart(projection_lag_figure(self._wb.projections.projections_frame()),
+                                self.open_stream)
