@@ -324,8 +324,9 @@ class InMemoryJournal:
     async def wait_for_appends(self, timeout: float) -> bool:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        try:  # asyncio.timeout: a wait_for would swallow a cancellation racing the wake
+            async with asyncio.timeout(timeout):
+                await waiter
             return True
         except TimeoutError:
             return False

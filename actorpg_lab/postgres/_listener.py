@@ -94,8 +94,12 @@ class Listener:
                 _log.info("cannot LISTEN (%s); polling every %.2fs", exc, timeout)
                 await asyncio.sleep(max(0.0, deadline - loop.time()))
                 return False
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled in the same
+        # tick as the event is set returns True and swallows the cancellation, so a
+        # caller looping on wait() (rebuild, wait_for) could never be cancelled.
         try:
-            await asyncio.wait_for(self._event.wait(), max(0.0, deadline - loop.time()))
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await self._event.wait()
             return True
         except TimeoutError:
             return False

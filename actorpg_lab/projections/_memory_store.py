@@ -230,8 +230,9 @@ class MemoryCheckpointStore:
     async def wait_advanced(self, timeout: float) -> bool:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._shared.waiters.add(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        try:  # asyncio.timeout: a wait_for would swallow a cancellation racing the wake
+            async with asyncio.timeout(timeout):
+                await waiter
             return True
         except TimeoutError:
             return False
