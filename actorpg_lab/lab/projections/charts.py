@@ -25,7 +25,7 @@ def plot_projection_lag(frame: pd.DataFrame, ax: Any = None) -> Any:
         raise ValueError(f"plot_projection_lag needs a projections_frame(); missing columns "
                          f"{sorted(missing)}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * max(1, len(frame))))
+        _, ax = plt.subplots(figsize=(8, max(2.2, 0.9 + 0.45 * len(frame))))
     labels = [f"{n} v{int(v)}" for n, v in zip(frame["name"], frame["version"], strict=True)]
     lag = frame["lag_events"].astype(int).tolist()
     states = frame["state"].astype(str).tolist()
@@ -39,6 +39,9 @@ def plot_projection_lag(frame: pd.DataFrame, ax: Any = None) -> Any:
     ax.set_xlabel("events waiting (matching, deliverable after the checkpoint)")
     ax.set_title("projection lag" if len(frame) else "no projections")
     ax.invert_yaxis()
-    ax.set_xlim(0, max([1, *lag]) * 1.6)
+    ax.set_xlim(0, max([2, *lag]) * 1.6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.figure.tight_layout()
     return ax
