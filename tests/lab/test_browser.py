@@ -1,6 +1,7 @@
 """A real browser: JupyterLab runs the replay notebook (02); we click the replayer's
-"go to problem" and step buttons and read what the widget shows.  Every notebook
-(01-06) runs top to bottom ("Run All"): no error or stderr output (a failure a cell expects
+"go to problem" and step buttons and read what the widget shows; the projections notebook
+(07) runs and its live status widget is read.  Every notebook
+(01-07) runs top to bottom ("Run All"): no error or stderr output (a failure a cell expects
 prints one line), no MathJax-typeset payloads, every chart rendered.
 
 Headless Chromium from Debian (``/usr/bin/chromium``) driven by Playwright (never
@@ -34,7 +35,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "02_replay_debugging.ipynb"
 #: The schemas the notebooks write to (dropped after the test).
 SCHEMAS = ("nb01_explore", "nb02_replay", "nb03_conflicts", "nb03_demo_app", "nb04_pruning",
-           "nb04_demo_app", "nb05_schema", "nb06_scale")
+           "nb04_demo_app", "nb05_schema", "nb06_scale", "nb07_projections")
 
 
 pytestmark = pytest.mark.browser
@@ -166,6 +167,11 @@ def _open_and_run_all(page: Any, url: str) -> None:
     """:func:`_start_run_all`, then wait until every code cell has an execution count
     (no sleeps: the page says when it is done)."""
     _start_run_all(page, url)
+    _wait_until_all_ran(page)
+
+
+def _wait_until_all_ran(page: Any) -> None:
+    """Wait until every code cell of the open notebook has an execution count."""
     page.wait_for_function(
         r"""() => {
             const prompts = [...document.querySelectorAll(
@@ -367,6 +373,39 @@ def test_explorer_filters_opens_a_stream_and_the_replayer_and_a_chart_hover_show
             expect(detail).to_contain_text(f"{hovered.group(0)} · events")
             expect(detail.locator(".actorpg-explorer-events")).to_contain_text("bank.")
             page.screenshot(path=str(_shots(tmp_path) / "chart-click.png"))
+        except BaseException:
+            page.screenshot(path=str(_shots(tmp_path) / "failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
+
+
+def test_the_projection_status_widget_refreshes_in_place(jupyter_lab: str,
+                                                        tmp_path: Path) -> None:
+    """Notebook 07 in JupyterLab: one status widget, redrawn in place while the notebook
+    runs (the table shown carries a refresh count of several; no second table appears),
+    that ends showing the balances projection caught up, owned by the runner that
+    resumed the rebuild."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = _launch(pw, tmp_path)
+        page = context.new_page()
+        page.set_default_timeout(int(os.environ.get("ACTORPG_BROWSER_TIMEOUT_MS", "90000")))
+        try:
+            _start_run_all(page, f"{jupyter_lab}/lab/tree/07_projections.ipynb?reset")
+            widget = page.locator(".actorpg-projections")
+            row = widget.locator("tr.actorpg-projection[data-name='balances']")
+            row.wait_for(state="visible")
+            _wait_until_all_ran(page)
+            refreshed = widget.locator(".actorpg-refreshed")
+            assert widget.count() == 1  # redrawn in place, never appended
+            assert row.get_attribute("data-state") == "caught_up", row.text_content()
+            assert "runner-d" in (row.locator(".actorpg-owner").text_content() or "")
+            # The table the browser shows is the last of several redraws of one widget.
+            assert int(refreshed.get_attribute("data-count") or "0") >= 3
+            row.scroll_into_view_if_needed()
+            widget.screenshot(path=str(_shots(tmp_path) / "projections-widget.png"))
         except BaseException:
             page.screenshot(path=str(_shots(tmp_path) / "failure.png"), full_page=True)
             raise
