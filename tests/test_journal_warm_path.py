@@ -85,6 +85,31 @@ async def test_the_warm_connection_is_reused_then_given_back(pg_url: str) -> Non
         await pool.close()
 
 
+async def test_batch_appends_keep_one_backend_too(pg_url: str) -> None:
+    # The pool hands connections out first-in first-out: without the warm connection a
+    # writer of multi-event appends would visit every backend in turn.
+    pool = await _pool(pg_url, min_size=4, max_size=4)
+    journal = PostgresJournal(pool=pool)
+    try:
+        pids, warm = set(), set()
+        for batch in range(5):
+            written = await journal.append(
+                "s-1", [JournalEntry({"n": i}) for i in range(3)], batch * 3)
+            assert [e.sequence_nr for e in written] == [batch * 3 + 1, batch * 3 + 2,
+                                                        batch * 3 + 3]
+            assert journal.database._warm is not None
+            warm.add(id(journal.database._warm))
+            row = await journal.database.fetch_one(
+                "pid", sql.Composed([sql.SQL("SELECT pg_backend_pid()")]), ())
+            assert row is not None
+            pids.add(row[0])
+        assert len(pids) == 1 and len(warm) == 1
+        assert [e.sequence_nr for e in await journal.read("s-1")] == list(range(1, 16))
+    finally:
+        await journal.close()
+        await pool.close()
+
+
 async def test_a_waiting_client_gets_the_warm_connection(pg_url: str) -> None:
     pool = await _pool(pg_url, min_size=1, max_size=1)
     journal = PostgresJournal(pool=pool)

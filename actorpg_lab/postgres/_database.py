@@ -232,10 +232,13 @@ class Database:
 
     async def run(
         self, operation: str, work: Callable[[AsyncConnection[Any]], Awaitable[T]],
-        *, retry_dead: bool = True,
+        *, retry_dead: bool = True, warm: bool = False,
     ) -> T:
         """Run ``work(conn)`` on a pooled connection (the warm one when it is free, see
-        :meth:`run_prepared`), translating every failure.
+        :meth:`run_prepared`), translating every failure.  ``warm=True`` (a writer's
+        appends): with no warm connection yet, the one taken becomes it, so a writer
+        that keeps appending keeps one backend instead of going round the pool (which
+        hands connections out first-in first-out: a cold backend per call).
 
         When the connection turns out to be dead and ``retry_dead`` is set, the
         operation is retried on a fresh connection (the dead one is discarded).
@@ -249,7 +252,7 @@ class Database:
                 # spelled out: the same behaviour as ``async with pool.connection()``
                 # without the generator-based context manager and, on autocommit
                 # connections, without a commit round.
-                conn, warm = await self._checkout(make_warm=False)
+                conn, is_warm = await self._checkout(make_warm=warm)
                 try:
                     result = await work(conn)
                     if not conn.closed and conn.pgconn.transaction_status != _IDLE:
@@ -262,7 +265,7 @@ class Database:
                             _log.warning("%s: error ignored in rollback: %s", operation, exc2)
                     raise
                 finally:
-                    await self._checkin(conn, warm)
+                    await self._checkin(conn, is_warm)
                 return result
             except PersistenceError:
                 raise

@@ -461,7 +461,7 @@ class PostgresJournal(PostgresStore):
                     else self._append_one_prepared, params)
                 row = rows[0] if rows else None
             else:
-                row = await self._db.run(f"append to {pid!r}", work)
+                row = await self._db.run(f"append to {pid!r}", work, warm=True)
         except WriteConflict as exc:
             actual = await self.highest_seq(pid)
             self._report(pid, expected_seq, actual, None, "conflict", started, len(checked))
@@ -727,7 +727,7 @@ class PostgresJournal(PostgresStore):
             return await cur.fetchall()
 
         try:
-            rows = await self._db.run(f"append to {len(batch)} streams", work)
+            rows = await self._db.run(f"append to {len(batch)} streams", work, warm=True)
         except JournalError as exc:
             # A racing writer on one stream (23505) or a failure: nothing of the batch was
             # written by this attempt, but an earlier attempt may have been; give every
