@@ -128,6 +128,12 @@ def test_failed_event_is_in_the_frame_and_the_replayer_opens_there(
     assert row["handled"] == 1  # the event before it
     ax = wb.plot_projection_lag()
     assert any(t.get_text().startswith("failed · 2 events") for t in ax.texts)
+    chart = wb.plot_projection_lag(interactive=True)  # the Plotly twin, same frame
+    bar = chart.figure.data[0]
+    assert list(bar.x) == ["totals v1"] and list(bar.y) == [2]
+    assert bar.customdata[0][0] == "acct-1" and bar.customdata[0][1] == "failed"
+    with pytest.raises(ValueError, match="interactive"):
+        wb.plot_projection_lag(ax, interactive=True)
 
     def on_event(state: int, event: Any) -> int:
         return state + int(event["amount"])

@@ -97,13 +97,20 @@ class Projections:
         """
         return statuses_frame(self.statuses(checkpoints_table))
 
-    def plot_projection_lag(self, ax: Any = None, *, checkpoints_table: str | None = None
-                            ) -> Any:
+    def plot_projection_lag(self, ax: Any = None, *, checkpoints_table: str | None = None,
+                            interactive: bool = False) -> Any:
         """Events waiting per projection version, labelled with state and lag in
-        seconds (matplotlib Axes).
+        seconds (matplotlib Axes); ``interactive=True``: the Plotly version
+        (``wb.charts.projection_lag()``: hover a bar for its row; a failed projection's
+        bar opens the stream of its failed event in the explorer).
 
         >>> wb.plot_projection_lag()
         """
+        if interactive:
+            if ax is not None or checkpoints_table is not None:
+                raise ValueError("interactive=True draws wb.charts.projection_lag() of the "
+                                 "default checkpoint table, on no given axes")
+            return self._wb.charts.projection_lag()
         return plot_projection_lag(self.projections_frame(checkpoints_table), ax)
 
     def watch_projections(self, every: float = 2.0, *, checkpoints_table: str | None = None
