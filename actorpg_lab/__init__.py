@@ -32,6 +32,7 @@ from ._errors import (
     SnapshotIntegrityError,
     UnsafePathError,
 )
+from ._metadata import current_metadata, metadata
 from ._protocols import ConditionalJournal, DurableStateStore, Journal, SnapshotStore
 from ._replay import ReplayResult, ReplayStep, replay_state
 from ._tag_filter import TagFilter
@@ -117,9 +118,11 @@ __all__ = [
     "__version__",
     "add_snapshot_listener",
     "add_write_listener",
+    "current_metadata",
     "default_codec",
     "event_type",
     "every_n_events",
+    "metadata",
     "replay_state",
     "upcaster",
 ]

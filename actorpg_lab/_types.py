@@ -10,7 +10,8 @@ from typing import Any
 from ._reprs import field_repr, fields_html
 
 __all__ = ["NO_METADATA", "DurableStateRecord", "EventMetadata", "JournalEntry",
-           "PersistentEvent", "Snapshot", "content_digest", "event_type_name"]
+           "PersistentEvent", "Snapshot", "content_digest", "event_type_name",
+           "read_metadata"]
 
 class EventMetadata(Mapping[str, str]):
     """The read-only, hashable ``str -> str`` mapping of a stored event's metadata."""
@@ -45,20 +46,25 @@ NO_METADATA: EventMetadata = EventMetadata()
 _TYPE_NAMES: dict[type[Any], str] = {}
 
 
+def read_metadata(text: str | None) -> EventMetadata:
+    """A stored metadata column (JSON text or NULL) as :class:`EventMetadata`."""
+    if not text:
+        return NO_METADATA
+    import orjson
+
+    return EventMetadata(orjson.loads(text))
+
+
 def content_digest(payloads: Sequence[str], tags: Sequence[Sequence[str]],
-                   metadata: Sequence[Mapping[str, str] | None] = ()) -> bytes:
-    """sha256 of an append's content (encoded payloads, tags, metadata): what an
-    idempotency key is compared on."""
+                   metadata: Sequence[str | None] = ()) -> bytes:
+    """sha256 of an append's content (encoded payloads, tags, metadata as stored JSON):
+    what an idempotency key is compared on."""
     h = hashlib.sha256()
     for i, payload in enumerate(payloads):
-        h.update(b"\x00p")
-        h.update(payload.encode())
-        h.update(b"\x00t")
-        h.update(",".join(tags[i]).encode())
         meta = metadata[i] if i < len(metadata) else None
-        if meta:
-            for k in sorted(meta):
-                h.update(b"\x00m" + k.encode() + b"=" + str(meta[k]).encode())
+        for part in (b"\x00p", payload.encode(), b"\x00t", ",".join(tags[i]).encode(),
+                     b"\x00m", (meta or "").encode()):
+            h.update(part)
     return h.digest()
 
 

@@ -261,3 +261,20 @@ def validate_entries(
             )
         checked.append((entry.event, tags))
     return checked
+
+
+def entry_metadata(entries: Sequence[JournalEntry]) -> list[str | None]:
+    """Each entry's metadata as stored JSON text (``None``: none): its own, else the
+    current metadata (``with actorpg_lab.metadata(...)``, or the actor runtime's)."""
+    from ._metadata import check_metadata, current_metadata, encode_metadata
+
+    default = current_metadata()
+    out: list[str | None] = []
+    for i, entry in enumerate(entries):
+        meta = entry.metadata
+        if meta is None:
+            meta = default
+        elif meta:
+            meta = check_metadata(meta, f"entries[{i}].metadata")
+        out.append(encode_metadata(meta, f"entries[{i}].metadata") if meta else None)
+    return out

@@ -43,6 +43,7 @@ def _scenarios() -> dict[str, Scenario]:
         "conditional_appends": dcb.run_conditional_appends,
         "condition_latency": dcb.run_condition_latency,
         "keyed_appends": dcb.run_keyed_appends,
+        "metadata_reads": dcb.run_metadata_reads,
         "live_latency": live.run_live_latency,
         "recovery": recovery.run_recovery,
         "recovery_snapshot": recovery.run_recovery_snapshot,

@@ -24,7 +24,8 @@ from ._harness import Comparison, Context, fmt_rate, interleave, log, rate
 from .writes import _Writers
 
 __all__ = ["paired_ratios", "run_boundary_locks", "run_condition_latency",
-           "run_conditional_appends", "run_keyed_appends"]
+           "run_conditional_appends", "run_keyed_appends",
+           "run_metadata_reads"]
 
 
 async def paired_ratios(on: Callable[[], Awaitable[float]], off: Callable[[], Awaitable[float]],
@@ -340,3 +341,93 @@ async def _pairs(a: Callable[[], Awaitable[float]], b: Callable[[], Awaitable[fl
         ys.append(y)
     return (statistics.median(xs), statistics.median(ys),
             statistics.median([x / y for x, y in zip(xs, ys, strict=True)]))
+
+
+async def run_metadata_reads(ctx: Context) -> list[Comparison]:
+    """What the metadata column and the event-type / correlation columns cost the reads:
+    a stream read (the recovery path) with the ``metadata`` column vs the statement
+    without it (``NULL`` in its place, as on a journal not migrated), and journal_frame
+    with its ``event_type``/``correlation_id``/``causation_id`` columns vs the same
+    columns as NULL.  Paired rounds, medians of per-round ratios; events without
+    metadata (the common case: every row written before metadata existed)."""
+    from psycopg import sql
+
+    from actorpg_lab import JournalEntry, lab
+    from actorpg_lab.lab.frames import loader
+    from actorpg_lab.postgres import PostgresJournal
+
+    from ._db import new_schema, schema_url
+    from ._events import deposited
+
+    n = 5_000 if ctx.quick else 100_000
+    frame_rows = 5_000 if ctx.quick else 300_000
+    url = schema_url(ctx.dsn, new_schema(ctx, "meta"))
+    journal = PostgresJournal(url=url)
+    for start in range(0, n, 1000):
+        await journal.append("long", [JournalEntry(deposited(i)) for i in range(start, start + 1000)],
+                             start)
+    for start in range(n, frame_rows, 1000):
+        await journal.append(f"s-{start // 1000}", [JournalEntry(deposited(i)) for i in range(1000)],
+                             0)
+    rounds = max(3, 3 * ctx.sizes.repeats)
+
+    async def read(with_column: bool) -> float:
+        journal._render_metadata(with_column)
+        try:
+            started = time.perf_counter()
+            events = await journal.read("long")
+            elapsed = time.perf_counter() - started
+        finally:
+            journal._render_metadata(True)
+        assert len(events) == n
+        return rate(n, elapsed)
+
+    log(f"stream read of {n:,} events with vs without the metadata column ({rounds} rounds)")
+    with_meta, without, read_ratio = await _pairs(lambda: read(True), lambda: read(False), rounds)
+    await journal.close()
+
+    wb = lab.connect(url)
+    names = loader.__dict__  # the loader module's globals: swap its metadata_columns
+    real = names["metadata_columns"]
+
+    from actorpg_lab.lab.frames import builder
+
+    real_types = builder.__dict__["event_types"]
+
+    def null_columns(alias: str, present: bool) -> dict[str, sql.Composable]:
+        return {k: sql.SQL("NULL::text") for k in ("correlation_id", "causation_id")}
+
+    def no_types(payloads: Any) -> Any:
+        import pyarrow as pa
+
+        return pa.nulls(len(payloads), pa.dictionary(pa.int32(), pa.string()))
+
+    async def frame(with_columns: bool) -> float:
+        names["metadata_columns"] = real if with_columns else null_columns
+        builder.__dict__["event_types"] = real_types if with_columns else no_types
+        try:
+            started = time.perf_counter()
+            rows = len(await asyncio.to_thread(wb.journal_frame, progress=False))
+            elapsed = time.perf_counter() - started
+        finally:
+            names["metadata_columns"] = real
+            builder.__dict__["event_types"] = real_types
+        assert rows == frame_rows
+        return rate(rows, elapsed)
+
+    log(f"journal_frame of {frame_rows:,} rows with vs without the type/metadata columns")
+    try:
+        f_with, f_without, frame_ratio = await _pairs(lambda: frame(True), lambda: frame(False),
+                                                      rounds)
+    finally:
+        wb.close()
+    return [
+        Comparison(f"read of a {n // 1000}k-event stream (recovery path), metadata column",
+                   fmt_rate(with_meta), "the same statement without the column (same run)",
+                   fmt_rate(without), read_ratio, ">=", 0.95,
+                   note=f"median of {rounds} per-round ratios"),
+        Comparison(f"journal_frame of {frame_rows // 1000}k rows with event_type, "
+                   "correlation_id, causation_id", fmt_rate(f_with, "rows/s"),
+                   "the same with those columns NULL (same run)", fmt_rate(f_without, "rows/s"),
+                   frame_ratio, ">=", 0.95, note=f"median of {rounds} per-round ratios"),
+    ]

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from .._errors import ActorStoppedError, RecoveryFailedError
+from .._metadata import message_metadata, reset_current_metadata, set_current_metadata
 from ._config import Config
 
 __all__ = [
@@ -118,7 +119,8 @@ class _Cell:
         self.system = system
         self.actor = actor
         self.name = name
-        self.queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[
+            tuple[Any, asyncio.Future[Any] | None, Mapping[str, str] | None]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.status = "idle"  # idle -> starting -> running -> stopped
@@ -150,12 +152,16 @@ class _Cell:
                 return
             self.status = "running"
             while True:
-                command, future = await self.queue.get()
+                command, future, meta = await self.queue.get()
                 if command is _STOP:
                     if future is not None and not future.done():
                         future.set_result(None)
                     break
-                await self._handle(command, future)
+                token = set_current_metadata(meta)  # what events persisted now carry
+                try:
+                    await self._handle(command, future)
+                finally:
+                    reset_current_metadata(token)
         finally:
             await self._finish()
 
@@ -196,7 +202,7 @@ class _Cell:
             self.status = "stopped"
         self.system._release(self)
         while not self.queue.empty():
-            command, future = self.queue.get_nowait()
+            command, future, _ = self.queue.get_nowait()
             if future is not None and not future.done():
                 if command is _STOP:
                     future.set_result(None)
@@ -221,7 +227,8 @@ class _Cell:
         )
 
     # -- messages -------------------------------------------------------------------
-    def post(self, command: Any, future: asyncio.Future[Any] | None) -> None:
+    def post(self, command: Any, future: asyncio.Future[Any] | None,
+             meta: Mapping[str, str] | None = None) -> None:
         if self.status == "stopped":
             if future is not None:
                 future.set_exception(self.stopped_error())
@@ -229,7 +236,7 @@ class _Cell:
                 _log.warning("dead letter to stopped actor %s/%s: %r", self.system.name,
                              self.name, command)
             return
-        self.queue.put_nowait((command, future))
+        self.queue.put_nowait((command, future, meta))
 
     async def stop(self, timeout: float | None, reason: str) -> None:
         """Drain what is queued, then stop; cancel after ``timeout`` seconds."""
@@ -243,7 +250,7 @@ class _Cell:
                 return
             self.ensure_started()
         assert self.task is not None
-        self.queue.put_nowait((_STOP, None))
+        self.queue.put_nowait((_STOP, None, None))
         done, _ = await asyncio.wait({self.task}, timeout=timeout)
         if not done:
             _log.warning("actor %s/%s did not stop within %.1fs; cancelling it",
@@ -296,8 +303,13 @@ class ActorRef:
         """Commands waiting in the mailbox."""
         return self._cell.queue.qsize()
 
-    async def ask(self, command: Any, *, timeout: float | None = None) -> Any:
+    async def ask(self, command: Any, *, timeout: float | None = None,
+                  correlation_id: str | None = None) -> Any:
         """Send ``command`` and wait for the result of the actor's handler.
+
+        Every event the handler persists carries ``correlation_id`` (given, else the one
+        of the message being handled where this is called from, else this command's
+        id) and ``causation_id`` = this command's id (see :mod:`actorpg_lab._metadata`).
 
         Raises what the handler raised, :class:`RecoveryFailedError` when the actor's
         recovery failed, :class:`ActorStoppedError` when it is stopped, or
@@ -306,21 +318,21 @@ class ActorRef:
         cell = self._cell
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        cell.post(command, future)
+        cell.post(command, future, message_metadata(correlation_id))
         if not future.done():
             cell.ensure_started()
         if timeout is None:
             return await future
         return await asyncio.wait_for(asyncio.shield(future), timeout)
 
-    def tell(self, command: Any) -> None:
-        """Send ``command`` without waiting (fire and forget).
+    def tell(self, command: Any, *, correlation_id: str | None = None) -> None:
+        """Send ``command`` without waiting (fire and forget); metadata as :meth:`ask`.
 
         Outside a running event loop the command waits in the mailbox until the
         actor starts.  A failure is logged on ``actorpg_lab.actor``.
         """
         cell = self._cell
-        cell.post(command, None)
+        cell.post(command, None, message_metadata(correlation_id))
         with contextlib.suppress(RuntimeError):  # no running loop: start later
             asyncio.get_running_loop()
             cell.ensure_started()
@@ -387,6 +399,15 @@ class ActorSystem:
         return ext
 
     # -- actors ---------------------------------------------------------------------
+    async def ask(self, ref: ActorRef, message: Any, *, correlation_id: str | None = None,
+                  timeout: float | None = None) -> Any:
+        """``ref.ask(message, correlation_id=..., timeout=...)``."""
+        return await ref.ask(message, timeout=timeout, correlation_id=correlation_id)
+
+    def tell(self, ref: ActorRef, message: Any, *, correlation_id: str | None = None) -> None:
+        """``ref.tell(message, correlation_id=...)``."""
+        ref.tell(message, correlation_id=correlation_id)
+
     def spawn(self, actor: Actor, *, name: str | None = None) -> ActorRef:
         """Start ``actor`` (an :class:`Actor` instance) and return its :class:`ActorRef`.
 

@@ -242,6 +242,13 @@ class Workbench:
                                    limit=limit, expand=expand, progress=progress,
                                    errors=errors, allow_large=allow_large)
 
+    def trace(self, correlation_id: str) -> pd.DataFrame:
+        """One correlation's events across streams (``metadata["correlation_id"]``, set by
+        ``ask``/``tell`` and ``actorpg_lab.metadata``) in position order: the columns of
+        :meth:`journal_frame` plus ``event_type``, ``correlation_id`` and ``causation_id``
+        (what caused each event: the command's id)."""
+        return self.frames.trace(correlation_id)
+
     @filter_signature(RangeKeywords)
     def tag_frame(self, tag_filter: str | TagFilter, *, limit: int | None = None,
                   expand: bool = False, progress: bool | None = None,

@@ -21,7 +21,7 @@ from .._codec import JsonCodec, decode_stored, default_codec
 from .._dcb import AppendCondition, ConsistencyToken, MatchingRead, Query, check_after
 from .._errors import AppendConditionError, IdempotencyConflictError, JournalConcurrencyError
 from .._tag_filter import EventKey, TagFilter, check_tag_query
-from .._types import JournalEntry, PersistentEvent, content_digest
+from .._types import JournalEntry, PersistentEvent, content_digest, read_metadata
 from .._validation import (
     Limits,
     check_idempotency_key,
@@ -31,6 +31,7 @@ from .._validation import (
     check_payload_size,
     check_persistence_id,
     check_seq_range,
+    entry_metadata,
     validate_entries,
 )
 from .._write_attempts import report_write_attempt
@@ -89,7 +90,8 @@ class InMemoryJournal:
     def _to_event(self, pid: str, e: _StoredEvent) -> PersistentEvent:
         event = decode_stored(self.codec, e.payload, what="event", persistence_id=pid,
                               sequence_nr=e.sequence_nr)
-        return PersistentEvent(pid, e.sequence_nr, event, e.timestamp, e.tags, e.position)
+        return PersistentEvent(pid, e.sequence_nr, event, e.timestamp, e.tags, e.position,
+                               read_metadata(e.metadata))
 
     def _take_position(self) -> int:
         position = self._next_position
@@ -121,10 +123,11 @@ class InMemoryJournal:
                     for i, (event, _) in enumerate(checked)]
         if not checked:
             return []
+        metas = entry_metadata(entries)
         started = time.time()
         digest = b""
         if key is not None:
-            digest = content_digest(payloads, [tags for _, tags in checked])
+            digest = content_digest(payloads, [tags for _, tags in checked], metas)
             prior = self._keys.get((pid, key))
             if prior is not None:  # checked before the head: a retry is a duplicate
                 first_seq, n, stored = prior[0], prior[1], prior[2]
@@ -157,8 +160,9 @@ class InMemoryJournal:
         ts = now_ms()
         position = self._take_position()
         stored = [
-            _StoredEvent(expected_seq + i + 1, payload, tags, ts, position)
-            for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True))
+            _StoredEvent(expected_seq + i + 1, payload, tags, ts, position, meta)
+            for i, (payload, (_, tags), meta) in enumerate(
+                zip(payloads, checked, metas, strict=True))
         ]
         self._events.setdefault(pid, []).extend(stored)
         if key is not None:

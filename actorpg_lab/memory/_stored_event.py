@@ -8,10 +8,11 @@ __all__ = ["StoredEvent"]
 class StoredEvent:
     """One stored event of the in-memory journal (its stream and key are where it is kept)."""
 
-    __slots__ = ("payload", "position", "sequence_nr", "tags", "timestamp")
+    __slots__ = ("metadata", "payload", "position", "sequence_nr", "tags", "timestamp")
 
     def __init__(self, sequence_nr: int, payload: str, tags: tuple[str, ...], timestamp: int,
-                 position: int = 0) -> None:
+                 position: int = 0, metadata: str | None = None) -> None:
+        self.metadata = metadata
         self.sequence_nr = sequence_nr
         self.payload = payload
         self.tags = tags

@@ -40,7 +40,7 @@ from .._errors import (
     JournalError,
 )
 from .._tag_filter import EventKey, TagFilter, check_tag_query, split_tags
-from .._types import JournalEntry, PersistentEvent, content_digest
+from .._types import JournalEntry, PersistentEvent, content_digest, read_metadata
 from .._validation import (
     MAX_BIGINT,
     Limits,
@@ -52,6 +52,7 @@ from .._validation import (
     check_persistence_id,
     check_seq_range,
     check_table_name,
+    entry_metadata,
     validate_entries,
 )
 from .._write_attempts import has_listeners, report_write_attempt
@@ -103,11 +104,11 @@ _BATCH_MAX_LOCKS = 256
 class AppendRequest:
     """One validated, encoded append waiting for (or in) a statement."""
 
-    __slots__ = ("checked", "expected", "keys", "payloads", "pid", "started")
+    __slots__ = ("checked", "expected", "keys", "metas", "payloads", "pid", "started")
 
     def __init__(self, pid: str, expected: int, payloads: list[str],
                  checked: list[tuple[Any, tuple[str, ...]]], started: float,
-                 keys: list[int]) -> None:
+                 keys: list[int], metas: list[str | None] | None = None) -> None:
         self.pid = pid
         self.expected = expected
         self.payloads = payloads
@@ -115,6 +116,11 @@ class AppendRequest:
         self.started = started
         #: Boundary-lock keys (tags and types, distinct, ascending): see ``_boundary``.
         self.keys = keys
+        #: Each event's metadata as JSON text (``None``: no event has any).
+        self.metas = metas
+
+    def metas_param(self) -> list[str | None]:
+        return self.metas if self.metas is not None else [None] * len(self.payloads)
 
 
 class PostgresJournal(PostgresStore):
@@ -178,13 +184,14 @@ class PostgresJournal(PostgresStore):
         self.conflict_log: ConflictLog | None = (
             ConflictLog(self._db, self.events_table, check_writer(writer))
             if log_conflicts else None)
+        self._names = names
+        self._render_metadata(True)  # a journal without the column: _learn_schema re-renders
+        self._schema_learnt = False
         # The append statements are rendered to bytes once: the hot path skips composing.
-        self._append_sql = statement("journal_append", **names).as_bytes(None)
         self._append_one_sql = statement("journal_append_one", **names).as_bytes(None)
         self._append_one_untagged_sql = statement(
             "journal_append_one_untagged", **names
         ).as_bytes(None)
-        self._append_many_sql = statement("journal_append_many", **names).as_bytes(None)
         # The one-event statements run prepared on the warm connection (Database.run_prepared).
         self._append_one_prepared = PreparedQuery(self._append_one_sql)
         self._append_one_untagged_prepared = PreparedQuery(self._append_one_untagged_sql)
@@ -199,31 +206,16 @@ class PostgresJournal(PostgresStore):
             enabled=bool(coalesce_appends),
         )
         self._head_sql = statement("journal_head", **names)
-        self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
-                                   **names)
-        # A journal not migrated to positions (auto_create_tables=False): position 0.
-        self._read_unmigrated_sql = statement("journal_read", position=sql.SQL("0::bigint"),
-                                              **names)
         self._delete_sql = statement("journal_delete", **names)
         self._ids_sql = statement("journal_persistence_ids", **names)
-        self._by_tag_sql = statement("journal_by_tag", **names)
-        self._by_any_tag_sql = statement("journal_by_any_tag", **names)
-        self._by_no_tag_sql = statement("journal_by_no_tag", **names)
         self._horizon_sql = statement("journal_horizon", **names)
         self._listener: Listener | None = None
         # Conditional appends (DCB): the match fragment inside the read and append statements.
         type_fn = type_function_name(self.events_table)
         self._type_signature = sql.SQL("{}(text)").format(sql.Identifier(type_fn)).as_string(None)
-        after = statement("journal_match_after")
-        self._match_branches = {
-            branch: statement(f"journal_match_{branch}", after=after, type_fn=type_fn, **names)
-            for branch in ("all", "tags", "types")}
         self._dcb_names = {"type_fn": type_fn, **names}
-        self._dcb_statements: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
         self._lock_boundary_sql = statement("journal_lock_boundary")
-        self._idempotency_table = idempotency_table(self.events_table)
         idem = {"idempotency": self._idempotency_table, **names}
-        self._append_keyed_sql = statement("journal_append_keyed", **idem)
         self._idempotency_hit_sql = statement("journal_idempotency_hit", **idem)
         self._idempotency_prune_sql = statement("journal_idempotency_prune", **idem)
         self._idempotency_check_sql = statement("journal_idempotency_check")
@@ -237,6 +229,49 @@ class PostgresJournal(PostgresStore):
         #: How long a conditional append waits for its boundary locks (seconds) before
         #: failing with a retryable JournalError (nothing written).
         self.lock_timeout = 5.0
+
+    def _render_metadata(self, present: bool) -> None:
+        """(Re)build the statements that read or write the metadata column; without it
+        (a journal not migrated, auto_create_tables=False) reads give NULL and writes
+        leave it out."""
+        names = self._names
+        self._has_metadata = present
+        write = {"metadata_column": sql.SQL(", metadata" if present else ""),
+                 "metadata_value": sql.SQL(", e.meta" if present else "")}
+        many = {"metadata_column": write["metadata_column"],
+                "metadata_value": sql.SQL(", ev.meta" if present else "")}
+        read = {"metadata": sql.SQL("e.metadata" if present else "NULL::text")}
+        self._append_sql = statement("journal_append", **write, **names).as_bytes(None)
+        self._append_many_sql = statement("journal_append_many", **many, **names).as_bytes(None)
+        self._idempotency_table = idempotency_table(self.events_table)
+        self._append_keyed_sql = statement(
+            "journal_append_keyed", idempotency=self._idempotency_table, **write, **names)
+        self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
+                                   metadata=sql.SQL("metadata" if present else "NULL::text"),
+                                   **names)
+        # A journal not migrated to positions (auto_create_tables=False): position 0.
+        self._read_unmigrated_sql = statement(
+            "journal_read", position=sql.SQL("0::bigint"),
+            metadata=sql.SQL("metadata" if present else "NULL::text"), **names)
+        self._by_tag_sql = statement("journal_by_tag", **read, **names)
+        self._by_any_tag_sql = statement("journal_by_any_tag", **read, **names)
+        self._by_no_tag_sql = statement("journal_by_no_tag", **read, **names)
+        type_fn = type_function_name(self.events_table)
+        after = statement("journal_match_after")
+        self._match_branches = {
+            branch: statement(f"journal_match_{branch}", after=after, type_fn=type_fn, **read,
+                              **names)
+            for branch in ("all", "tags", "types")}
+        self._dcb_statements: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+        self._write_meta = write
+
+    async def _learn_schema(self) -> None:
+        """On first use: open the pool (creating what is missing) and learn whether the
+        metadata column exists."""
+        await self._db.ready_pool()
+        if f"{self.events_table}.metadata" in self._db.missing_columns:
+            self._render_metadata(False)
+        self._schema_learnt = True
 
     def __repr__(self) -> str:
         return (
@@ -286,6 +321,8 @@ class PostgresJournal(PostgresStore):
         request = self._request(persistence_id, entries, expected_seq)
         if request is None:
             return []
+        if not self._schema_learnt or (request.metas and not self._has_metadata):
+            await self._without_metadata_column(request, entries)
         if condition is not None:
             return await self._append_if(request, condition)
         if key is not None:
@@ -305,12 +342,13 @@ class PostgresJournal(PostgresStore):
                     f" unkeyed appends keep working meanwhile")
             self._idempotency_checked = True
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
-        digest = content_digest(request.payloads, [tags for _, tags in request.checked])
+        digest = content_digest(request.payloads, [tags for _, tags in request.checked],
+                                request.metas or ())
         params = {
             "pid": pid, "expected": expected_seq, "payloads": request.payloads,
             "tags_csv": [",".join(tags) for _, tags in request.checked], "keys": request.keys,
             "key": key, "n": n, "digest": digest, "notify": self.notify,
-            "channel": self.channel,
+            "channel": self.channel, "metas": request.metas_param(),
         }
         try:
             row = await self._db.fetch_one(f"keyed append to {pid!r}", self._append_keyed_sql,
@@ -374,8 +412,24 @@ class PostgresJournal(PostgresStore):
         request = self._request(persistence_id, entries, expected_seq)
         if request is None:
             return []
-        await self._db.ready_pool()  # the tables exist before the caller's statement
+        # the tables exist before the caller's statement
+        await self._without_metadata_column(request, entries)
         return await self._append_solo(request, conn=conn)
+
+    async def _without_metadata_column(self, request: AppendRequest,
+                                       entries: Sequence[JournalEntry]) -> None:
+        """Learn the schema on first use; on a journal without the metadata column,
+        metadata given with the entries is an error naming the migration, metadata
+        from the context (actors, ``with metadata(...)``) is left out."""
+        if not self._schema_learnt:
+            await self._learn_schema()
+        if request.metas and not self._has_metadata:
+            if any(e.metadata for e in entries):
+                raise JournalError(
+                    f"PostgresJournal: the column {self.events_table}.metadata is missing "
+                    f"(auto_create_tables=False): have an administrator run "
+                    f"{METADATA_MIGRATION}, or append without metadata")
+            request.metas = None
 
     def _request(self, persistence_id: str, entries: Sequence[JournalEntry],
                  expected_seq: int) -> AppendRequest | None:
@@ -394,7 +448,9 @@ class PostgresJournal(PostgresStore):
         keys = append_keys(self.events_table,
                            [tag for _, tags in checked for tag in tags],
                            [type_name(type(event)) for event, _ in checked])
-        return AppendRequest(pid, expected_seq, payloads, checked, time.time(), keys)
+        metas = entry_metadata(entries)
+        return AppendRequest(pid, expected_seq, payloads, checked, time.time(), keys,
+                             metas if any(m is not None for m in metas) else None)
 
     @property
     def coalesce_appends(self) -> bool:
@@ -415,7 +471,7 @@ class PostgresJournal(PostgresStore):
         # One untagged event (the common case): a plain guarded INSERT that returns no
         # row when the head is elsewhere (the head is then re-read: conflicts only).
         keys = request.keys
-        untagged_one = len(payloads) == 1 and not checked[0][1]
+        untagged_one = len(payloads) == 1 and not checked[0][1] and request.metas is None
         if untagged_one:  # at most one key: the event's type
             query = self._append_one_untagged_sql
             params: dict[str, Any] = {
@@ -423,7 +479,7 @@ class PostgresJournal(PostgresStore):
                 "notify": self.notify, "channel": self.channel,
                 "k1": keys[0] if keys else None,
             }
-        elif len(payloads) == 1 and len(keys) <= MAX_SCALAR_KEYS:
+        elif len(payloads) == 1 and len(keys) <= MAX_SCALAR_KEYS and request.metas is None:
             query = self._append_one_sql
             params = {
                 "pid": pid, "expected": expected_seq, "payload": payloads[0],
@@ -438,6 +494,7 @@ class PostgresJournal(PostgresStore):
                 "pid": pid, "expected": expected_seq, "payloads": payloads,
                 "tags_csv": [",".join(tags) for _, tags in checked],
                 "notify": self.notify, "channel": self.channel, "keys": keys,
+                "metas": request.metas_param(),
             }
         started = request.started
         attempts = 0
@@ -565,7 +622,7 @@ class PostgresJournal(PostgresStore):
             match = statement("journal_match", branches=sql.SQL("\nUNION ALL\n").join(
                 [self._match_branches[b] for b in branches]))
             cached = self._dcb_statements[(name, branches)] = statement(
-                name, match=match, **self._dcb_names)
+                name, match=match, **self._write_meta, **self._dcb_names)
         return cached
 
     async def read_matching(
@@ -591,11 +648,11 @@ class PostgresJournal(PostgresStore):
                                         params)
         snapshot = rows[0][0]
         events: list[TaggedEvent] = []
-        for _, position, pid, seq, payload, tags, ts in rows:
+        for _, position, pid, seq, payload, tags, ts, meta in rows:
             if pid is None:
                 continue
             event = PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts,
-                                    split_tags(tags), position)
+                                    split_tags(tags), position, read_metadata(meta))
             events.append(TaggedEvent(event, TagOffset._after(event.key, None)))
         upto = events[-1].event.key if limit is not None and len(events) >= limit and events \
             else None
@@ -610,6 +667,7 @@ class PostgresJournal(PostgresStore):
         params.update(
             pid=pid, expected=expected_seq, payloads=request.payloads,
             tags_csv=[",".join(tags) for _, tags in request.checked],
+            metas=request.metas_param(),
             notify=False, channel=self.channel)  # notified after the commit
         excl = set(exclusive)
         keys = sorted(excl.union(request.keys))
@@ -681,11 +739,19 @@ class PostgresJournal(PostgresStore):
 
     def _stored(self, request: AppendRequest, timestamp: int,
                 position: int) -> list[PersistentEvent]:
+        """The events ``request`` wrote (from what was sent: no read-back)."""
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         self._report(pid, expected_seq, expected_seq, expected_seq + n, "ok", request.started, n)
         stored_value = self.codec.stored_value  # == decode(payload), without parsing if it can
-        if self._db.missing_columns:  # not migrated: nothing stores the position
+        if self._missing_positions():  # not migrated: nothing stores the position
             position = 0
+        if request.metas is not None:
+            return [
+                PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp,
+                                tags, position, read_metadata(meta))
+                for i, (payload, (event, tags), meta) in enumerate(
+                    zip(request.payloads, request.checked, request.metas, strict=True), start=1)
+            ]
         return [
             PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags,
                             position)
@@ -702,9 +768,11 @@ class PostgresJournal(PostgresStore):
         ords: list[int] = []
         payloads: list[str] = []
         tags_csv: list[str] = []
+        metas: list[str | None] = []
         keys: set[int] = set()
         for r, request in enumerate(batch, start=1):
             keys.update(request.keys)
+            metas.extend(request.metas_param())
             for k, (payload, (_, tags)) in enumerate(
                 zip(request.payloads, request.checked, strict=True), start=1
             ):
@@ -717,6 +785,7 @@ class PostgresJournal(PostgresStore):
             "expecteds": [request.expected for request in batch],
             "idxs": idxs, "ords": ords, "payloads": payloads, "tags_csv": tags_csv,
             "notify": self.notify, "channel": self.channel, "keys": sorted(keys),
+            "metas": metas,
         }
         attempts = 0
 
@@ -794,16 +863,22 @@ class PostgresJournal(PostgresStore):
         )
         return self._stream_events(pid, rows)
 
+    def _missing_positions(self) -> frozenset[str]:
+        return frozenset(c for c in self._db.missing_columns if c.endswith(".position"))
+
     async def _read_query(self) -> sql.Composed:
-        await self._db.ready_pool()  # the first use learns whether positions exist
-        return self._read_unmigrated_sql if self._db.missing_columns else self._read_sql
+        if not self._schema_learnt:
+            await self._learn_schema()  # the first use learns whether positions exist
+        return self._read_unmigrated_sql if self._missing_positions() else self._read_sql
 
     async def _require_positions(self) -> None:
         """Tag queries need positions: a clear error on a journal not migrated yet."""
-        await self._db.ready_pool()
-        if self._db.missing_columns:
+        if not self._schema_learnt:
+            await self._learn_schema()
+        missing = self._missing_positions()
+        if missing:
             assert self._db.schema is not None
-            raise missing_columns_error(self._db.schema, self._db.missing_columns)
+            raise missing_columns_error(self._db.schema, missing)
 
     def _stream_events(self, pid: str, rows: list[tuple[Any, ...]]) -> list[PersistentEvent]:
         """Rows ``(seq, payload, tags, ts, position)`` of one stream as events (the
@@ -820,14 +895,18 @@ class PostgresJournal(PostgresStore):
             return [
                 PersistentEvent(pid, seq, decode(payload), ts,
                                 tuple(tags.split(",")) if tags else (), position)
-                for seq, payload, tags, ts, position in rows
+                if meta is None else
+                PersistentEvent(pid, seq, decode(payload), ts,
+                                tuple(tags.split(",")) if tags else (), position,
+                                read_metadata(meta))
+                for seq, payload, tags, ts, position, meta in rows
             ]
         except (ValueError, TypeError, RecursionError):
             # Slow path only to name the first undecodable row (JournalIntegrityError).
             return [
                 PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags),
-                                position)
-                for seq, payload, tags, ts, position in rows
+                                position, read_metadata(meta))
+                for seq, payload, tags, ts, position, meta in rows
             ]
         finally:
             if paused:
@@ -887,8 +966,8 @@ class PostgresJournal(PostgresStore):
         rows = await self._db.fetch_all(f"read tag {tag_filter!r}", query, params)
         return [
             PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts, split_tags(tags),
-                            position)
-            for pid, seq, payload, tags, ts, position in rows
+                            position, read_metadata(meta))
+            for pid, seq, payload, tags, ts, position, meta in rows
         ]
 
     async def visibility_horizon(self) -> tuple[int, bool]:

@@ -18,7 +18,8 @@ from ._sql import statement
 from ._write_history import ConflictLog
 
 __all__ = ["DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION", "idempotency_table",
-           "journal_schema", "type_function_name", "type_index_name"]
+           "journal_schema", "type_expression", "type_function_name",
+           "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
 MANUAL_MIGRATION = "actorpg_lab/postgres/sql/migrate_positions.sql"
@@ -38,6 +39,12 @@ def idempotency_table(events: str) -> str:
 def type_function_name(events: str) -> str:
     """``<events>_type_v1``: the IMMUTABLE function giving a payload's event type."""
     return index_name(events, "_type_v1")
+
+
+def type_expression(payload: sql.Composable) -> sql.Composed:
+    """THE definition of an event's type over the payload column ``payload`` (see
+    ``sql/journal_type_expression.sql``)."""
+    return statement("journal_type_expression", payload=payload)
 
 
 def type_index_name(events: str) -> str:
@@ -64,6 +71,7 @@ def journal_schema(events: str, tags: str, meta: str, *,
         columns=[
             ColumnSpec(events, "position", add_position),
             ColumnSpec(tags, "position", add_position),
+            ColumnSpec(events, "metadata", statement("journal_add_metadata", events=events)),
         ],
         indexes=[
             IndexSpec(tags, index_name(tags, "_by_event"), "journal_index_tags_by_event",
@@ -78,6 +86,7 @@ def journal_schema(events: str, tags: str, meta: str, *,
         manual_script=MANUAL_MIGRATION,
         functions=[FunctionSpec(
             sql.SQL("{}(text)").format(sql.Identifier(type_function_name(events))).as_string(None),
-            statement("journal_type_function", function=type_function_name(events)),
+            statement("journal_type_function", function=type_function_name(events),
+                      expression=type_expression(sql.SQL("payload"))),
         )],
     )

@@ -60,3 +60,47 @@ class IdempotencyContract:
         with pytest.raises((ValueError, TypeError), match="idempotency_key"):
             await journal.append("k-1", entries({"n": 1}), 0, idempotency_key=key)
         assert await journal.highest_seq("k-1") == 0
+
+
+class MetadataContract:
+    """M1: metadata round-trips through append, read, read_by_tag and read_matching."""
+
+    async def test_m1_metadata_round_trips(self, journal: Any) -> None:
+        from actorpg_lab import Query, QueryItem, TagFilter
+
+        meta = {"correlation_id": "req-1", "causation_id": "cmd-1", "user": "ann"}
+        written = await journal.append("m-1", [
+            JournalEntry({"n": 1}, tags=("t",), metadata=meta), JournalEntry({"n": 2})], 0)
+        assert written[0].metadata == meta and written[0].correlation_id == "req-1"
+        assert written[1].metadata == {} and written[1].causation_id is None
+        read = await journal.read("m-1")
+        assert [e.metadata for e in read] == [meta, {}]
+        assert hash(read[0].metadata) == hash(written[0].metadata)
+        by_tag = await journal.read_by_tag(TagFilter(all=("t",)))
+        assert [e.metadata for e in by_tag] == [meta]
+        matching = await journal.read_matching(Query([QueryItem(tags=["t"])]))
+        assert [t.event.metadata for t in matching.events] == [meta]
+
+    async def test_m1_context_metadata_is_the_default(self, journal: Any) -> None:
+        from actorpg_lab import metadata
+
+        with metadata(correlation_id="req-2"):
+            with metadata(causation_id="cmd-2"):
+                await journal.append("m-2", [JournalEntry({"n": 1}),
+                                             JournalEntry({"n": 2}, metadata={"own": "x"})], 0)
+        await journal.append("m-2", [JournalEntry({"n": 3})], 2)
+        assert [e.metadata for e in await journal.read("m-2")] == [
+            {"correlation_id": "req-2", "causation_id": "cmd-2"}, {"own": "x"}, {}]
+
+    async def test_metadata_in_the_idempotency_digest(self, journal: Any) -> None:
+        await journal.append("m-3", [JournalEntry({"n": 1}, metadata={"a": "1"})], 0,
+                             idempotency_key="k")
+        with pytest.raises(IdempotencyConflictError):
+            await journal.append("m-3", [JournalEntry({"n": 1}, metadata={"a": "2"})], 0,
+                                 idempotency_key="k")
+
+    @pytest.mark.parametrize("bad", [{"a": 1}, {"": "x"}, ["a"], {"a": "x\x00"}])
+    async def test_bad_metadata_rejected_before_writing(self, journal: Any, bad: Any) -> None:
+        with pytest.raises((TypeError, ValueError), match="metadata"):
+            await journal.append("m-4", [JournalEntry({"n": 1}, metadata=bad)], 0)
+        assert await journal.highest_seq("m-4") == 0

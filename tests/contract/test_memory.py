@@ -11,12 +11,13 @@ from actorpg_lab import InMemoryDurableStateStore, InMemoryJournal, InMemorySnap
 
 from .dcb_contract import DcbContract
 from .durable_state_contract import DurableStateContract
-from .idempotency_contract import IdempotencyContract
+from .idempotency_contract import IdempotencyContract, MetadataContract
 from .journal_contract import JournalContract
 from .snapshot_contract import SnapshotStoreContract
 
 
-class TestInMemoryJournal(JournalContract, DcbContract, IdempotencyContract):
+class TestInMemoryJournal(JournalContract, DcbContract, IdempotencyContract,
+                         MetadataContract):
     @pytest.fixture
     def journal(self) -> InMemoryJournal:
         return InMemoryJournal()

@@ -8,7 +8,7 @@ import pytest
 
 from .dcb_contract import DcbContract
 from .durable_state_contract import DurableStateContract
-from .idempotency_contract import IdempotencyContract
+from .idempotency_contract import IdempotencyContract, MetadataContract
 from .journal_contract import JournalContract
 from .postgres_stores import PostgresStores
 from .snapshot_contract import SnapshotStoreContract
@@ -27,7 +27,8 @@ class OnPostgres(PostgresStores):
         return {"url": pg_url, "pool_config": {"min_size": 1, "max_size": 8}}
 
 
-class TestPostgresJournal(OnPostgres, JournalContract, DcbContract, IdempotencyContract):
+class TestPostgresJournal(OnPostgres, JournalContract, DcbContract, IdempotencyContract,
+                          MetadataContract):
     pass
 
 

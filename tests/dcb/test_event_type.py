@@ -78,3 +78,33 @@ async def test_existing_journal_gets_function_and_index(pg_url: str, pg_pool: An
     async with pg_pool.connection() as conn:
         cur = await conn.execute("SELECT events_type_v1(payload) FROM events")
         assert await cur.fetchall() == [("tests.dcb.Joined",)]
+
+
+@pytest.mark.parametrize("name", ['tests.dcb.q"uote', "tests.dcb.back\\slash", "tests.dcb.ünï",
+                                  "tests.dcb." + "x" * 1100, "tests.dcb.tab\t"])
+async def test_unusual_type_names(journal: PostgresJournal, pg_pool: Any, name: str) -> None:
+    """The fast path (no escapes) and the regular expression agree; a name too long for
+    the first 1 KiB has no type (as the regular expression says)."""
+    import dataclasses
+
+    from actorpg_lab import Query, QueryItem
+
+    cls = dataclasses.make_dataclass("Odd", [("n", int)], frozen=True)
+    cls.__module__ = __name__
+    cls.__qualname__ = f"Odd_{abs(hash(name))}"
+    default_codec.register(cls, name)
+    await journal.append("odd", [JournalEntry(cls(1))], 0)
+    async with pg_pool.connection() as conn:
+        cur = await conn.execute("SELECT events_type_v1(payload), substring(left(payload, 1024) "
+                                 "from '^\\{\"[$]type\":\"((?:[^\"\\\\]|\\\\.)*)\"') FROM events")
+        fast, regex = (await cur.fetchone())
+        cur = await conn.execute("SELECT payload FROM events")
+        (payload,) = (await cur.fetchone())
+    assert fast == regex
+    import pyarrow as pa
+
+    from actorpg_lab.lab.frames.builder import event_types
+
+    assert event_types(pa.array([payload, '{"plain": 1}'])).to_pylist() == [fast, None]
+    found = await journal.read_matching(Query([QueryItem(types=[name])]))
+    assert len(found.events) == (0 if len(name) > 1000 else 1)

@@ -19,6 +19,7 @@ from actorpg_lab import (
     JournalError,
     Query,
     QueryItem,
+    TagFilter,
     default_codec,
 )
 from actorpg_lab.postgres import PostgresJournal
@@ -107,4 +108,25 @@ async def test_d9_checks_are_index_range_scans(pg_pool: Any, items: list[QueryIt
     plan = await _plans(pg_pool, journal, Query(items), read.token)
     assert "Seq Scan on events" not in plan and "Seq Scan on events_tags" not in plan, plan
     assert '"position" >=' in plan, plan  # bounded below by the token
+    await journal.close()
+
+
+async def test_journal_without_the_metadata_column(pg_pool: Any) -> None:
+    from actorpg_lab import metadata
+
+    first = PostgresJournal(pool=pg_pool)
+    await first.append("p", [JournalEntry({"n": 1})], 0)
+    await first.close()
+    async with pg_pool.connection() as conn:
+        await conn.execute("ALTER TABLE events DROP COLUMN metadata")
+    journal = PostgresJournal(pool=pg_pool, auto_create_tables=False)
+    await journal.append("p", [JournalEntry({"n": 2}), JournalEntry({"n": 3})], 1)
+    with metadata(correlation_id="req"):  # from the context: left out
+        await journal.append("p", [JournalEntry({"n": 4})], 3)
+    with pytest.raises(JournalError, match=r"migrate_metadata\.sql"):
+        await journal.append("p", [JournalEntry({"n": 5}, metadata={"a": "b"})], 4)
+    events = await journal.read("p")
+    assert [e.sequence_nr for e in events] == [1, 2, 3, 4]
+    assert all(e.metadata == {} for e in events)
+    assert len(await journal.read_by_tag(TagFilter(all=("none",)))) == 0
     await journal.close()

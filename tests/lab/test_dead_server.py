@@ -148,6 +148,7 @@ def test_connect_to_a_dead_server_raises_a_persistence_error() -> None:
 #: Every public Workbench method that touches the database, and how to call it.
 CALLS: dict[str, Callable[[Workbench, Path], Any]] = {
     "journal_frame": lambda wb, _: wb.journal_frame(),
+    "trace": lambda wb, _: wb.trace("req-1"),
     "tag_frame": lambda wb, _: wb.tag_frame("bank"),
     "snapshots_frame": lambda wb, _: wb.snapshots_frame(),
     "durable_state_frame": lambda wb, _: wb.durable_state_frame(),

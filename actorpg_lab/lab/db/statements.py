@@ -12,7 +12,8 @@ from psycopg import sql
 from ... import _sql_files
 from .literals import SqlValues, bind_literals
 
-__all__ = ["bound", "fragment", "load_sql", "position_column", "render"]
+__all__ = ["bound", "event_type_of", "fragment", "load_sql", "metadata_columns",
+           "position_column", "render"]
 
 
 def load_sql(name: str) -> str:
@@ -33,6 +34,27 @@ def position_column(alias: str, present: bool) -> sql.Composable:
     if present:
         return sql.SQL("{}.position::text::bigint").format(sql.Identifier(alias))
     return sql.SQL("0::bigint")
+
+
+def event_type_of(alias: str) -> sql.Composable:
+    """The stored type name of ``<alias>.payload`` (NULL for plain JSON): the journal's
+    one definition of an event's type (``postgres/sql/journal_type_expression.sql``),
+    so the workbench reads envelopes exactly as the journal's type index does."""
+    from ...postgres._journal_schema import type_expression
+
+    return type_expression(sql.SQL("{}.payload").format(sql.Identifier(alias)))
+
+
+def metadata_columns(alias: str, present: bool) -> dict[str, sql.Composable]:
+    """``{correlation_id}``, ``{causation_id}`` of an event SELECT over ``alias``: the ids
+    in the metadata column (JSON text; NULL without metadata, and for every row of a
+    table without the column).  (The frame's ``event_type`` is computed from the payload
+    in the client: :func:`..frames.builder.event_types`.)"""
+    if not present:
+        return {"correlation_id": sql.SQL("NULL::text"), "causation_id": sql.SQL("NULL::text")}
+    meta = sql.SQL("{}.metadata").format(sql.Identifier(alias))
+    return {"correlation_id": sql.SQL("({}::jsonb ->> 'correlation_id')").format(meta),
+            "causation_id": sql.SQL("({}::jsonb ->> 'causation_id')").format(meta)}
 
 
 def render(name: str, **parts: str | sql.Composable) -> str:

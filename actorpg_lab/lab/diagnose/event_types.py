@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..._codec import JsonCodec
 from ..._errors import DecodeError
-from ..db.statements import load_sql, render
+from ..db.statements import event_type_of, load_sql, render
 from ..frames.columns import parse_kind
 from ..frames.filter import ids_json
 
@@ -102,6 +102,7 @@ def _parts(frames: FrameLoader, *, checked: bool) -> dict[str, sql.Composable]:
                        else sql.SQL("(left(v.inner, 1) = '{')"))
     shape = sql.SQL(load_sql("event_types_shape")).format(
         events=sql.Identifier(frames.tables.events), inner_is_object=inner_is_object,
+        type_of_payload=event_type_of("e"),
         payload_is_object=is_object("e.payload"), payload_not_json=not_json("e.payload"))
     return {"shape": shape, "row_not_json": not_json("e.payload")}
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..._codec import JsonCodec, default_codec
 from ..._replay import ReplayStep, replay_state, select_snapshot
-from ..db.statements import render
+from ..db.statements import event_type_of, render
 from ..frames.filter import ids_json
 from ..replay.problems import PROBLEM_KINDS, ReplayProblem, classify_replay_error
 
@@ -94,7 +94,9 @@ class _Structure:
     def undecodable(self, ids: str | None) -> dict[str, tuple[int, str]]:
         """``{persistence_id: (sequence_nr, message)}`` of the first undecodable event."""
         kinds = self.frames.query(render("health_payload_kinds", events=self.events,
-                                         not_json=self.not_json), [ids]).to_pylist()
+                                         not_json=self.not_json,
+                                         type_of_payload=event_type_of("e")),
+                                  [ids]).to_pylist()
         bad: dict[str, str] = {}
         any_not_json = False
         for row in kinds:
@@ -107,7 +109,8 @@ class _Structure:
         if not bad and not any_not_json:
             return {}
         table = self.frames.query(render("health_first_undecodable", events=self.events,
-                                         not_json=self.not_json),
+                                         not_json=self.not_json,
+                                         type_of_payload=event_type_of("e")),
                                   [ids, orjson.dumps(sorted(bad)).decode()])
         found: dict[str, tuple[int, str]] = {}
         for pid, seq in zip(table.column("persistence_id").to_pylist(),
@@ -116,7 +119,8 @@ class _Structure:
         return found
 
     def _sample_error(self, pid: str, kind: str) -> str | None:
-        table = self.frames.query(render("health_payload_sample", events=self.events),
+        table = self.frames.query(render("health_payload_sample", events=self.events,
+                                         type_of_payload=event_type_of("e")),
                                   [pid, kind])
         if table.num_rows == 0:  # written meanwhile / deleted meanwhile
             return None

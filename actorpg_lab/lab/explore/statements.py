@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import sql
 
 from ..db.errors import is_driver_error, statement_failed
-from ..db.statements import load_sql
+from ..db.statements import event_type_of, load_sql
 from ..frames.loader import Tables
 
 __all__ = ["ExploreSql", "Runner"]
@@ -60,7 +60,7 @@ class ExploreSql:
             {"signature": sql.Identifier(function).as_string(None) + "(text)", **quoted})[0]
         parts: dict[str, sql.Composable] = {
             "type_expr": (sql.SQL("{}(e.payload)").format(sql.Identifier(function)) if present
-                          else sql.SQL(load_sql("explore_type_inline"))),
+                          else event_type_of("e")),
             "metadata": sql.SQL("e.metadata::text") if metadata else sql.SQL("NULL::text"),
             "meta": (sql.Identifier(self.tables.meta) if has_meta else sql.SQL(
                 "(SELECT NULL::text AS persistence_id, NULL::bigint AS deleted_to WHERE false)")),

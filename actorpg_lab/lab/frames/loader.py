@@ -35,7 +35,7 @@ from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import check_table_name
 from ..db.literals import SqlValues
 from ..db.session import AdbcSession, TableStats
-from ..db.statements import fragment, position_column, render
+from ..db.statements import fragment, metadata_columns, position_column, render
 from .builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
 from .columns import type_prefix
 from .filter import EventFilter, check_limit, ids_value
@@ -220,6 +220,21 @@ class FrameLoader:
         return self._load(builder, select, where.sql_values(), stats=stats,
                           filtered=where != EventFilter(), limit=lim, progress=progress,
                           allow_large=allow_large, what="journal_frame", halves=halves)
+
+    def trace(self, correlation_id: str) -> pd.DataFrame:
+        """The events of one correlation across streams in position order (the columns of
+        :meth:`journal`); see :meth:`Workbench.trace`."""
+        if not isinstance(correlation_id, str) or not correlation_id:
+            raise ValueError(f"correlation_id must be a non-empty str: {correlation_id!r:.100}")
+        builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True,
+                               metadata=True)
+        stats = self.session.table_stats(self.tables.events)
+        if not stats.present or not self.session.has_column(self.tables.events, "metadata"):
+            return builder.frame()
+        select = render("journal_trace", events=self.tables.events,
+                        position=self._position("e"), **metadata_columns("e", True))
+        builder.add(self.query(select, [correlation_id]))
+        return builder.frame()
 
     def tagged(self, tag_filter: str | TagFilter, where: EventFilter, *,
                limit: int | None = None, expand: bool = False, progress: bool | None = None,

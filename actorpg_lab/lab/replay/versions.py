@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..._codec import JsonCodec
 from ..._errors import DecodeError
-from ..db.statements import render
+from ..db.statements import event_type_of, render
 from ..frames.columns import parse_kind
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ def stored_versions(frames: FrameLoader, persistence_id: str) -> dict[int, tuple
     """``{sequence_nr: (type name, version)}`` of the typed events of one stream."""
     if not frames.table_exists(frames.tables.events):
         return {}
-    table = frames.query(render("event_heads", events=frames.tables.events), [persistence_id])
+    table = frames.query(render("event_heads", events=frames.tables.events,
+                                type_of_payload=event_type_of("e")), [persistence_id])
     heads: dict[int, tuple[str, int | None]] = {}
     for seq, kind in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True):
         name, version = parse_kind(kind)

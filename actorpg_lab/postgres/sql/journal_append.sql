@@ -18,9 +18,10 @@ locks AS (
     SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest(%(keys)b::bigint[]) AS k
 ),
 inserted_events AS (
-    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
-    SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms
-    FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[]) WITH ORDINALITY AS e (payload, tags, ord),
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
+    SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms{metadata_value}
+    FROM unnest(%(payloads)b::text[], %(tags_csv)b::text[], %(metas)b::text[])
+             WITH ORDINALITY AS e (payload, tags, meta, ord),
          head, clock, locks
     WHERE head.seq = %(expected)s AND locks.n >= 0
     RETURNING sequence_nr, tags, pg_current_xact_id() AS position  -- = the column default

@@ -21,9 +21,10 @@ clock AS (
     SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
 ),
 inserted_events AS (
-    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
-    SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms
-    FROM unnest(%(payloads)s::text[], %(tags_csv)s::text[]) WITH ORDINALITY AS e (payload, tags, ord),
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
+    SELECT %(pid)s, %(expected)s + e.ord, e.payload, e.tags, clock.ms{metadata_value}
+    FROM unnest(%(payloads)s::text[], %(tags_csv)s::text[], %(metas)s::text[])
+             WITH ORDINALITY AS e (payload, tags, meta, ord),
          head, clock
     WHERE head.seq = %(expected)s AND NOT EXISTS (SELECT 1 FROM conflict)
     RETURNING sequence_nr, tags, pg_current_xact_id() AS position

@@ -26,10 +26,11 @@ locks AS (
     SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest(%(keys)b::bigint[]) AS k
 ),
 inserted_events AS (
-    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp)
-    SELECT head.pid, head.expected + ev.ord, ev.payload, ev.tags, clock.ms
-    FROM unnest(%(idxs)b::bigint[], %(ords)b::bigint[], %(payloads)b::text[], %(tags_csv)b::text[])
-             AS ev (idx, ord, payload, tags)
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
+    SELECT head.pid, head.expected + ev.ord, ev.payload, ev.tags, clock.ms{metadata_value}
+    FROM unnest(%(idxs)b::bigint[], %(ords)b::bigint[], %(payloads)b::text[], %(tags_csv)b::text[],
+                %(metas)b::text[])
+             AS ev (idx, ord, payload, tags, meta)
          JOIN head ON head.idx = ev.idx AND head.seq = head.expected,
          clock, locks
     WHERE locks.n >= 0

@@ -4,10 +4,11 @@
 -- first %(limit)s of the union are the first %(limit)s overall.
 SELECT DISTINCT ON (m.position, m.persistence_id, m.sequence_nr)
        m.persistence_id, m.sequence_nr, m.payload, m.tags, m.timestamp,
-       m.position::text::bigint
+       m.position::text::bigint, m.metadata
 FROM unnest(%(any)s::text[]) AS a (tag)
 CROSS JOIN LATERAL (
-    SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp, t.position
+    SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp, t.position,
+           {metadata} AS metadata
     FROM {tags} t
     JOIN {events} e ON e.persistence_id = t.persistence_id AND e.sequence_nr = t.sequence_nr
     WHERE t.tag = a.tag

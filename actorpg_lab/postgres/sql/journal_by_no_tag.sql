@@ -1,7 +1,7 @@
 -- Every event without any tag of %(not)s (the empty filter when %(not)s is empty),
 -- driven by the events table's ordering index; below the visibility horizon only.
 SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp,
-       e.position::text::bigint
+       e.position::text::bigint, {metadata}
 FROM {events} e
 WHERE (e.position, e.persistence_id, e.sequence_nr)
       > (%(position)s::text::xid8, %(pid)s::text, %(seq)s::bigint)

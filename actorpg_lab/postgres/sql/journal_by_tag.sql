@@ -4,7 +4,7 @@
 -- transaction that could still add a row there has ended, so what this returns can
 -- never be preceded later by a late commit (see actorpg_lab.query).
 SELECT e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp,
-       e.position::text::bigint
+       e.position::text::bigint, {metadata}
 FROM {tags} t
 JOIN {events} e ON e.persistence_id = t.persistence_id AND e.sequence_nr = t.sequence_nr
 WHERE t.tag = %(tag)s

@@ -1,6 +1,7 @@
 -- DCB query branch (see journal_match.sql): the events of the tag items (%(ti_*)s, one
 -- row per item), driven by each item's first tag, of one of its types (%(tt_*)s) if any.
-SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp
+SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags, e.timestamp,
+       {metadata} AS metadata
 FROM unnest(%(ti_idx)s::int[], %(ti_tag)s::text[], %(ti_tags)s::text[], %(ti_typed)s::bool[])
          AS it (idx, tag, tags, typed)
      JOIN {tags} t ON t.tag = it.tag AND t.position >= %(lo)s::text::xid8

@@ -4,7 +4,7 @@
 -- decision must see everything committed, and the token's snapshot says exactly which
 -- transactions it saw.  One row with NULL columns when nothing matches.
 SELECT snap.s::text, m.position::text::bigint, m.persistence_id, m.sequence_nr, m.payload,
-       m.tags, m.timestamp
+       m.tags, m.timestamp, m.metadata
 FROM (SELECT pg_current_snapshot() AS s) AS snap
      LEFT JOIN LATERAL (
          SELECT DISTINCT ON (u.position, u.persistence_id, u.sequence_nr) u.*

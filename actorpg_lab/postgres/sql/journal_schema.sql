@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS {events} (
     payload        TEXT   NOT NULL,          -- JSON
     tags           TEXT   NOT NULL DEFAULT '', -- CSV mirror of the tag rows
     timestamp      BIGINT NOT NULL,          -- epoch milliseconds (server clock)
+    metadata       TEXT,                     -- JSON object (correlation_id, ...) or NULL
     -- the writing transaction's id: tag queries read below the visibility horizon in
     -- (position, persistence_id, sequence_nr) order (see actorpg_lab.query)
     position       XID8   NOT NULL DEFAULT pg_current_xact_id(),

@@ -21,7 +21,13 @@
 
 CREATE OR REPLACE FUNCTION events_type_v1(payload text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$ SELECT substring(left(payload, 1024) from '^\{"\$type":"((?:[^"\\]|\\.)*)"') $$;
+AS $$ SELECT CASE WHEN starts_with(payload, '{"' || chr(36) || 'type":"') THEN
+    CASE WHEN strpos(substr(payload, 11, 1014), '"') > 0
+              AND strpos(split_part(substr(payload, 11, 1014), '"', 1), '\') = 0
+         THEN split_part(substr(payload, 11, 1014), '"', 1)
+         ELSE substring(left(payload, 1024) from '^\{"[$]type":"((?:[^"\\]|\\.)*)"')
+    END
+END $$;
 
 -- A failed concurrent build leaves an INVALID index behind: drop it first if so
 -- (DROP INDEX CONCURRENTLY events_by_type;) and rerun.

@@ -6,5 +6,5 @@ FROM {events} e
      CROSS JOIN LATERAL (SELECT strpos(e.payload, '"$value":') AS at) v
 WHERE e.persistence_id = $1
   AND v.at > 0
-  AND e.payload LIKE '{{"$type":"%'
+  AND {type_of_payload} IS NOT NULL
 ORDER BY e.sequence_nr

@@ -8,7 +8,7 @@
 -- JSON object"; {payload_not_json}: "e.payload is not JSON" (IS JSON on PostgreSQL 16+).
 {events} e
 CROSS JOIN LATERAL (
-    SELECT s.at, s.at > 0 AND e.payload LIKE '{{"$type":"%' AS envelope,
+    SELECT s.at, s.at > 0 AND {type_of_payload} IS NOT NULL AS envelope,
            left(substr(e.payload, s.at + 9), -1) AS inner
     FROM (SELECT strpos(e.payload, '"$value":') AS at) s
 ) v

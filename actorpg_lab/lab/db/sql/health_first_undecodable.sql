@@ -7,7 +7,7 @@ SELECT e.persistence_id, min(e.sequence_nr) AS sequence_nr
 FROM {events} e
 WHERE ($1::jsonb IS NULL
        OR e.persistence_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))))
-  AND ((e.payload LIKE '{{"$type":"%'
+  AND (({type_of_payload} IS NOT NULL
         AND split_part(e.payload, '"$value"', 1)
             = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))
        OR {not_json})

@@ -4,7 +4,7 @@
 -- Few groups, one parallel scan: the caller decodes one sample per group.
 -- $1 persistence ids (JSON array or NULL).  {not_json}: a predicate on e.payload.
 -- (The id condition is on $1 itself: see health_streams.sql.)
-SELECT CASE WHEN e.payload LIKE '{{"$type":"%' THEN split_part(e.payload, '"$value"', 1)
+SELECT CASE WHEN {type_of_payload} IS NOT NULL THEN split_part(e.payload, '"$value"', 1)
             ELSE '' END AS kind,
        count(*) AS events,
        min(e.persistence_id) AS sample_id,

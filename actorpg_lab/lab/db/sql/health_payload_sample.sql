@@ -3,7 +3,7 @@
 SELECT e.sequence_nr, e.payload
 FROM {events} e
 WHERE e.persistence_id = $1
-  AND CASE WHEN e.payload LIKE '{{"$type":"%' THEN split_part(e.payload, '"$value"', 1)
+  AND CASE WHEN {type_of_payload} IS NOT NULL THEN split_part(e.payload, '"$value"', 1)
            ELSE '' END = $2
 ORDER BY e.sequence_nr
 LIMIT 1
