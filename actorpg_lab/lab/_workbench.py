@@ -59,6 +59,7 @@ from .frames.filter import (
 )
 from .frames.loader import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, FrameLoader, Tables
 from .frames.payloads import PayloadErrors
+from .frames.trace import trace_frame
 from .history.workbench import History
 from .notebook.display import Table, fields_html, show
 from .notebook.tracebacks import hide_from_tracebacks
@@ -181,8 +182,7 @@ class Workbench:
     # -- accessors ----------------------------------------------------------------------
     @cached_property
     def diagnose(self) -> Diagnosis:
-        """What is wrong with the stored history: ``check_streams``, ``decode_check``,
-        ``event_types_frame``, ``compare_replays``."""
+        """Diagnosis: ``check_streams``, ``decode_check``, ``event_types_frame``, ``compare_replays``."""
         return Diagnosis(self)
 
     @cached_property
@@ -193,9 +193,8 @@ class Workbench:
 
     @cached_property
     def projections(self) -> Projections:
-        """The projections of this journal, from their checkpoint table (no runner of its
-        own): ``projections_frame``, ``plot_projection_lag``, ``watch_projections``,
-        ``replay_failed_event``, ``statuses``."""
+        """Projections from their checkpoint table: ``projections_frame``,
+        ``plot_projection_lag``, ``watch_projections``, ``replay_failed_event``."""
         return Projections(self)
 
     @cached_property
@@ -206,8 +205,7 @@ class Workbench:
 
     @cached_property
     def bulk(self) -> Bulk:
-        """Journals bigger than one DataFrame: ``iter_journal``, ``export_parquet``,
-        ``journal_dask``."""
+        """Journals bigger than a DataFrame: ``iter_journal``, ``export_parquet``, ``journal_dask``."""
         return Bulk(self)
 
     # -- frames -------------------------------------------------------------------------
@@ -243,11 +241,10 @@ class Workbench:
                                    errors=errors, allow_large=allow_large)
 
     def trace(self, correlation_id: str) -> pd.DataFrame:
-        """One correlation's events across streams (``metadata["correlation_id"]``, set by
-        ``ask``/``tell`` and ``actorpg_lab.metadata``) in position order: the columns of
-        :meth:`journal_frame` plus ``event_type``, ``correlation_id`` and ``causation_id``
-        (what caused each event: the command's id)."""
-        return self.frames.trace(correlation_id)
+        """One correlation's events across streams in position order (ids set by ``ask``/
+        ``tell`` and ``actorpg_lab.metadata``): the columns of :meth:`journal_frame` plus
+        ``event_type``, ``correlation_id`` and ``causation_id`` (the command's id)."""
+        return trace_frame(self.frames, correlation_id)
 
     @filter_signature(RangeKeywords)
     def tag_frame(self, tag_filter: str | TagFilter, *, limit: int | None = None,
@@ -297,14 +294,10 @@ class Workbench:
         :meth:`check_streams`: ``ok``, ``problem``, ``problem_seq`` and
         ``problem_message`` (one more scan of the journal)."""
         persistence_ids = parse_where("streams_frame", StreamKeywords, where).persistence_ids
-
-        if health is None:
-            health = stats
         frame = self.frames.streams(persistence_ids=persistence_ids, stats=stats)
-        if not health:
+        if not (stats if health is None else health):
             return frame
         from .diagnose.streams import with_health
-
         return with_health(frame, self.check_streams(persistence_ids=persistence_ids))
 
     # -- diagnosis and replay -------------------------------------------------------------

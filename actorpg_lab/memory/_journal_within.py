@@ -19,6 +19,7 @@ from .._validation import (
     check_non_negative_int,
     check_payload_size,
     check_persistence_id,
+    entry_metadata,
     validate_entries,
 )
 from ._clock import now_ms
@@ -98,6 +99,7 @@ class JournalInTransaction:
         payloads = [check_payload_size(journal.codec.encode(event), journal.limits,
                                        f"entries[{i}] payload")
                     for i, (event, _) in enumerate(checked)]
+        metas = entry_metadata(entries)
         if not checked:
             return []
         self.tx._check_open()
@@ -114,9 +116,9 @@ class JournalInTransaction:
 
             self.tx._finish.append(release)
         ts = now_ms()
-        stored = [StoredEvent(expected_seq + i, payload, tags, ts, self._position)
-                  for i, (payload, (_, tags)) in enumerate(zip(payloads, checked, strict=True),
-                                                           start=1)]
+        stored = [StoredEvent(expected_seq + i, payload, tags, ts, self._position, meta)
+                  for i, (payload, (_, tags), meta) in enumerate(
+                      zip(payloads, checked, metas, strict=True), start=1)]
         events = journal._events.setdefault(pid, [])
         events.extend(stored)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
 
+from .._metadata import metadata
 from .._tag_filter import TagFilter, as_tag_filter
 from .._types import PersistentEvent
 from .._validation import check_non_negative_int
@@ -47,6 +49,20 @@ class ProjectionContext:
         """Run ``callback`` once the batch has committed (never when it rolls back): the
         way to update an in-process read model (a dict) exactly once."""
         self._after_commit.append(callback)
+
+    def caused_by(self, event: PersistentEvent) -> contextlib.AbstractContextManager[Any]:
+        """Within the block, ``ctx.journal`` appends without metadata of their own are
+        caused by ``event``: they keep its ``correlation_id`` (or start one named after it)
+        and get ``causation_id = "<persistence_id>#<sequence_nr>"`` (a process manager's
+        events trace back to what triggered them; ``wb.trace`` follows the chain)::
+
+            for event in events:
+                with ctx.caused_by(event):
+                    await ctx.journal.append(...)
+        """
+        trigger = f"{event.persistence_id}#{event.sequence_nr}"
+        correlation = (event.metadata or {}).get("correlation_id") or trigger
+        return metadata(correlation_id=correlation, causation_id=trigger)
 
     def __repr__(self) -> str:
         where = "postgres" if self.conn is not None else "memory"

@@ -27,6 +27,7 @@ PUBLIC: dict[str, set[str]] = {
         # conditional appends (DCB), idempotent appends, metadata
         'AppendCondition', 'AppendConditionError', 'ConditionalJournal', 'ConsistencyToken',
         'EventMetadata', 'IdempotencyConflictError', 'MatchingRead', 'Query', 'QueryItem',
+        'current_metadata', 'metadata',
         # projections' errors
         'ProjectionConfigError', 'ProjectionError', 'ProjectionFenced', 'ProjectionLagTimeout',
     },

@@ -11,8 +11,9 @@ import random
 
 import pytest
 
-from actorpg_lab import JournalEntry, PersistentEvent, TagFilter
+from actorpg_lab import JournalEntry, PersistentEvent, TagFilter, metadata
 from actorpg_lab.projections import (
+    Projection,
     ProjectionConfigError,
     ProjectionContext,
     ProjectionLagTimeout,
@@ -287,3 +288,34 @@ async def test_context_repr_and_runner_repr(backend: Backend) -> None:
     async with runner:
         await runner.wait_for(events, 10)
     assert seen and "'recorder' v1" in seen[0] and backend.kind in seen[0]
+
+
+class CausedForwarder(Projection):
+    """A process manager whose appends are caused by the event they react to."""
+
+    name = "caused-forwarder"
+    tag_filter = "t"
+
+    async def apply(self, ctx: ProjectionContext, events: list[PersistentEvent]) -> None:
+        for event in events:
+            out = f"out-{event.persistence_id}"
+            with ctx.caused_by(event):
+                await ctx.journal.append(out, [JournalEntry({"from": event.sequence_nr})],
+                                         await ctx.journal.highest_seq(out))
+
+
+async def test_m2_process_manager_appends_keep_the_correlation(backend: Backend) -> None:
+    """M2 (projection part): command -> event -> process manager append keeps the
+    request's correlation id, and the causation id names the triggering event."""
+    journal = backend.journal()
+    with metadata(correlation_id="req-9", causation_id="cmd-1"):
+        first = await journal.append("a", [JournalEntry({"i": 0}, ("t",))], 0)
+    second = await journal.append("a", [JournalEntry({"i": 1}, ("t",))], 1)  # no request
+    async with ProjectionRunner(journal, [CausedForwarder()]) as runner:
+        await runner.wait_for(first + second, 10)
+    out = await journal.read("out-a")
+    assert [dict(e.metadata) for e in out] == [
+        {"correlation_id": "req-9", "causation_id": "a#1"},
+        {"correlation_id": "a#2", "causation_id": "a#2"},
+    ]
+    assert dict(first[0].metadata) == {"correlation_id": "req-9", "causation_id": "cmd-1"}

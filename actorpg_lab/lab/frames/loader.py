@@ -35,7 +35,7 @@ from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import check_table_name
 from ..db.literals import SqlValues
 from ..db.session import AdbcSession, TableStats
-from ..db.statements import fragment, metadata_columns, position_column, render
+from ..db.statements import fragment, position_column, render
 from .builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
 from .columns import type_prefix
 from .filter import EventFilter, check_limit, ids_value
@@ -213,28 +213,13 @@ class FrameLoader:
         if not stats.present:
             return builder.frame()
         select = render("journal_select", events=self.tables.events,
-                        where=fragment("journal_where"), position=self._position("e"))
+                        where=fragment("journal_where"), position=self.event_position("e"))
         # Halves of the persistence_id range (the order's first key) for a large load.
         halves = (None if where.persistence_ids is not None else
                   lambda: self._halves(stats, self.tables.events, "persistence_id"))
         return self._load(builder, select, where.sql_values(), stats=stats,
                           filtered=where != EventFilter(), limit=lim, progress=progress,
                           allow_large=allow_large, what="journal_frame", halves=halves)
-
-    def trace(self, correlation_id: str) -> pd.DataFrame:
-        """The events of one correlation across streams in position order (the columns of
-        :meth:`journal`); see :meth:`Workbench.trace`."""
-        if not isinstance(correlation_id, str) or not correlation_id:
-            raise ValueError(f"correlation_id must be a non-empty str: {correlation_id!r:.100}")
-        builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True,
-                               metadata=True)
-        stats = self.session.table_stats(self.tables.events)
-        if not stats.present or not self.session.has_column(self.tables.events, "metadata"):
-            return builder.frame()
-        select = render("journal_trace", events=self.tables.events,
-                        position=self._position("e"), **metadata_columns("e", True))
-        builder.add(self.query(select, [correlation_id]))
-        return builder.frame()
 
     def tagged(self, tag_filter: str | TagFilter, where: EventFilter, *,
                limit: int | None = None, expand: bool = False, progress: bool | None = None,
@@ -274,7 +259,7 @@ class FrameLoader:
         select = render("tagged_one_select" if driven else "tagged_select",
                         events=self.tables.events, tags=self.tables.tags,
                         where=fragment("journal_where"),
-                        position=self._position("x" if driven else "e"))
+                        position=self.event_position("x" if driven else "e"))
 
         # Halves of the tag rows' time range (the order's first key) for a large load
         # driven by one tag's index.
@@ -301,12 +286,12 @@ class FrameLoader:
         scan = EventFilter(where.persistence_ids, where.from_seq, where.to_seq,
                            where.since_ms, where.until_ms, flt if flt.not_ else None)
         select = render("tagged_scan_select", events=self.tables.events,
-                        where=fragment("journal_where"), position=self._position("e"))
+                        where=fragment("journal_where"), position=self.event_position("e"))
         return self._load(builder, select, scan.sql_values(), stats=stats,
                           filtered=scan != EventFilter(), limit=lim, progress=progress,
                           allow_large=allow_large, what="tag_frame")
 
-    def _position(self, alias: str) -> Any:
+    def event_position(self, alias: str) -> Any:
         """The ``{position}`` of an event SELECT: the stored ``xid8`` itself (the
         builder converts it in Arrow, :func:`.columns.xid8_to_int64`: the server-side
         ``::text::bigint`` round trip cost ~15 % of a 30k-row load), or ``0`` on a table
