@@ -30,6 +30,7 @@ _log = logging.getLogger("actorpg_lab.write_attempts")
 #: "duplicate": a keyed retry answered with the events already stored.
 Outcome = Literal["ok", "conflict", "error", "duplicate"]
 StoreKind = Literal["journal", "durable_state"]
+ConflictKind = Literal["head", "condition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,11 @@ class WriteAttempt:
     ``expected`` is the head (journal) or revision (durable state) the writer
     expected; ``actual`` what the store held (read back on conflict); ``written``
     the new head/revision on success.
+
+    ``kind`` says why a conflict was rejected: ``"head"`` (the head / revision had
+    moved) or ``"condition"`` (a conditional append found an event matching its
+    query that the decision had not seen: ``conflict`` is that event's ``(position,
+    persistence_id, sequence_nr)`` and ``query`` the condition's query as text).
     """
 
     store: StoreKind
@@ -51,6 +57,9 @@ class WriteAttempt:
     started: float
     finished: float
     events: int = 1
+    kind: ConflictKind = "head"
+    conflict: tuple[int, str, int] | None = None
+    query: str | None = None
 
 
 _listeners: list[Callable[[WriteAttempt], None]] = []
@@ -90,6 +99,9 @@ def report_write_attempt(
     outcome: Outcome,
     started: float,
     events: int = 1,
+    kind: ConflictKind = "head",
+    conflict: tuple[int, str, int] | None = None,
+    query: str | None = None,
 ) -> None:
     """Deliver a write attempt to every listener (a failing listener is logged, not raised)."""
     if not _listeners:
@@ -105,6 +117,9 @@ def report_write_attempt(
         started=started,
         finished=time.time(),
         events=events,
+        kind=kind,
+        conflict=conflict,
+        query=query,
     )
     for listener in list(_listeners):
         try:

@@ -149,14 +149,15 @@ class InMemoryJournal:
                                                 condition.after)), None)
             if conflict is not None:
                 c_pid, c = conflict
+                found = (c.position, c_pid, c.sequence_nr)
+                text = repr(condition.fail_if_events_match)
                 report_write_attempt("journal", pid, expected=expected_seq, actual=head,
                                      written=None, outcome="conflict", started=started,
-                                     events=len(checked))
+                                     events=len(checked), kind="condition", conflict=found,
+                                     query=text)
                 event = self._to_event(c_pid, c)
-                raise AppendConditionError(pid, expected_seq, head,
-                                           (c.position, c_pid, c.sequence_nr),
-                                           event.event_type, c.tags,
-                                           repr(condition.fail_if_events_match))
+                raise AppendConditionError(pid, expected_seq, head, found, event.event_type,
+                                           c.tags, text)
         ts = now_ms()
         position = self._take_position()
         stored = [

@@ -716,11 +716,14 @@ class PostgresJournal(PostgresStore):
         if row[3] is not None:
             conflict = (int(row[3]), str(row[4]), int(row[5]))
             type_name = orjson.loads(f'"{row[6]}"') if row[6] is not None else None
-            self._report(pid, expected_seq, head, None, "conflict", started, n)
+            text = repr(query)
+            self._report(pid, expected_seq, head, None, "conflict", started, n,
+                         conflict=conflict, query=text)
             if self.conflict_log is not None:
-                await self.conflict_log.record(pid, expected_seq, head)
+                await self.conflict_log.record_condition(pid, expected_seq, head, conflict,
+                                                         text)
             raise AppendConditionError(pid, expected_seq, head, conflict, type_name,
-                                       split_tags(row[7]), repr(query))
+                                       split_tags(row[7]), text)
         return self._stored(request, timestamp, int(position))
 
     async def _after_moved_head(
@@ -819,10 +822,13 @@ class PostgresJournal(PostgresStore):
 
     @staticmethod
     def _report(pid: str, expected: int, actual: int, written: int | None, outcome: Any,
-                started: float, events: int) -> None:
+                started: float, events: int, *, conflict: tuple[int, str, int] | None = None,
+                query: str | None = None) -> None:
         if has_listeners():
             report_write_attempt("journal", pid, expected=expected, actual=actual,
-                                 written=written, outcome=outcome, started=started, events=events)
+                                 written=written, outcome=outcome, started=started, events=events,
+                                 kind="head" if conflict is None else "condition",
+                                 conflict=conflict, query=query)
 
     async def _written_by_us(
         self, pid: str, expected: int, payloads: list[str], checked: list[tuple[Any, tuple[str, ...]]]

@@ -63,16 +63,19 @@ def journal_schema(events: str, tags: str, meta: str, *,
               TableSpec(idempotency_table(events), statement(
                   "journal_idempotency_schema", idempotency=idempotency_table(events),
                   index=index_name(idempotency_table(events), "_by_age")))]
+    columns = [
+        ColumnSpec(events, "position", add_position),
+        ColumnSpec(tags, "position", add_position),
+        ColumnSpec(events, "metadata", statement("journal_add_metadata", events=events)),
+    ]
     if log_conflicts:
         tables.append(TableSpec(f"{events}_conflicts", ConflictLog.schema(events)))
+        columns.append(ColumnSpec(f"{events}_conflicts", "kind",
+                                  ConflictLog.add_condition_columns(events)))
     return SchemaSpec(
         "PostgresJournal",
         tables=tables,
-        columns=[
-            ColumnSpec(events, "position", add_position),
-            ColumnSpec(tags, "position", add_position),
-            ColumnSpec(events, "metadata", statement("journal_add_metadata", events=events)),
-        ],
+        columns=columns,
         indexes=[
             IndexSpec(tags, index_name(tags, "_by_event"), "journal_index_tags_by_event",
                       (("tags", tags),)),

@@ -2,7 +2,9 @@
 
 ``PostgresJournal(log_conflicts=True)`` / ``PostgresDurableStateStore(log_conflicts=True)``
 add a row to ``<events_table>_conflicts`` / ``<table>_conflicts`` for every write they
-reject (persistence_id, expected, actual, writer, timestamp);
+reject (persistence_id, expected, actual, writer, timestamp; for a conditional append
+whose condition failed also ``kind = 'condition'``, the query and the conflicting
+event's position, persistence id and sequence number);
 ``PostgresSnapshotStore(log_pruning=True)`` adds a row to ``<snapshots_table>_pruned``
 for every snapshot it prunes (persistence_id, sequence_nr, saved_at, pruned_at, writer).
 
@@ -91,11 +93,18 @@ class ConflictLog(_History):
         table = check_table_name("conflicts table", f"{base_table}_conflicts")
         super().__init__(db, table, "conflicts", writer)
         self._insert_sql = statement("write_history_conflicts_insert", conflicts=table)
+        self._condition_sql = statement("write_history_conditions_insert", conflicts=table)
 
     @staticmethod
     def schema(base_table: str) -> sql.Composed:
         table = check_table_name("conflicts table", f"{base_table}_conflicts")
         return statement("write_history_conflicts_schema", conflicts=table)
+
+    @staticmethod
+    def add_condition_columns(base_table: str) -> sql.Composed:
+        """The migration of a conflicts table that predates condition rows."""
+        table = check_table_name("conflicts table", f"{base_table}_conflicts")
+        return statement("write_history_conflicts_add_condition", conflicts=table)
 
     async def record(self, persistence_id: str, expected: int, actual: int) -> bool:
         """Add one row; ``False`` (logged) when that failed."""
@@ -104,6 +113,21 @@ class ConflictLog(_History):
             self._insert_sql,
             {"pid": persistence_id, "expected": expected, "actual": actual,
              "writer": self.who(), "timestamp": int(time.time() * 1000)},
+        )
+
+
+    async def record_condition(self, persistence_id: str, expected: int, actual: int,
+                               conflict: tuple[int, str, int], query: str) -> bool:
+        """Add one ``kind = 'condition'`` row: a conditional append to ``persistence_id``
+        failed on the event ``conflict`` (position, persistence id, sequence number)
+        matching ``query``; ``False`` (logged) when that failed."""
+        position, c_pid, c_seq = conflict
+        return await self._insert(
+            f"the failed condition on {persistence_id!r} (event {c_pid!r} #{c_seq})",
+            self._condition_sql,
+            {"pid": persistence_id, "expected": expected, "actual": actual,
+             "writer": self.who(), "timestamp": int(time.time() * 1000),
+             "query": query, "c_pos": position, "c_pid": c_pid, "c_seq": c_seq},
         )
 
 

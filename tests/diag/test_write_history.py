@@ -216,7 +216,10 @@ def test_workbench_reads_history_written_by_another_process(
     assert done.returncode == 0, done.stderr[-2000:]
     conflicts = wb.conflicts_frame()
     assert list(conflicts.columns) == ["store", "persistence_id", "expected", "actual",
-                                       "writer", "timestamp"]
+                                       "writer", "timestamp", "kind",
+                                       "conflict_persistence_id", "conflict_sequence_nr",
+                                       "conflict_position", "query"]
+    assert set(conflicts["kind"]) == {"head"}
     assert set(conflicts["store"]) == {"journal", "durable_state"}
     assert set(conflicts["persistence_id"]) == {"counter-a", "counter-b", "race-1"}
     assert (conflicts["actual"] > conflicts["expected"]).all()

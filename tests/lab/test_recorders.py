@@ -24,7 +24,8 @@ def test_conflict_recorder_records_ok_and_conflicts(wb: lab.Workbench) -> None:
     frame = rec.frame()
     assert list(frame.columns) == ["store", "persistence_id", "writer", "outcome", "expected",
                                    "actual", "written", "duration_ms", "events", "started",
-                                   "finished"]
+                                   "finished", "kind", "conflict_persistence_id",
+                                   "conflict_sequence_nr", "conflict_position", "query"]
     rows = frame[["store", "persistence_id", "expected", "actual", "written", "outcome"]]
     assert rows.astype(object).values.tolist() == [
         ["durable_state", "k", 0, 0, 1, "ok"],

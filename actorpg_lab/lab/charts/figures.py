@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..history.stored import CONDITION_COLOUR, is_condition
+
 __all__ = ["conflict_timeline_figure", "projection_lag_figure", "pruning_history_figure",
            "recovery_cost_figure", "what_if_figure"]
 
@@ -57,8 +59,9 @@ def conflict_timeline_figure(frame: pd.DataFrame, *, persistence_id: str | None 
                   height=160 + 28 * min(max(len(writers), 1), 30))
     stores = frame["store"].astype(str) if "store" in frame.columns else pd.Series(
         "conflict", index=frame.index)
-    for store in sorted(stores.unique()):
-        part = frame[stores == store]
+    condition = is_condition(frame)
+    for store in sorted(stores[~condition].unique()):
+        part = frame[(stores == store) & ~condition]
         fig.add_trace(go.Scatter(
             x=part["timestamp"], y=part["writer"].astype(str), mode="markers",
             name=f"{store} ({len(part)})",
@@ -68,6 +71,21 @@ def conflict_timeline_figure(frame: pd.DataFrame, *, persistence_id: str | None 
                                 strict=True)),
             hovertemplate=("<b>%{customdata[0]}</b> (%{customdata[1]})<br>writer %{y}<br>"
                            "expected %{customdata[2]}, found %{customdata[3]}<br>"
+                           f"%{{x|{_TIME}}}<extra></extra>")))
+    if condition.any():  # failed conditions: the event found and the query
+        part = frame[condition]
+        fig.add_trace(go.Scatter(
+            x=part["timestamp"], y=part["writer"].astype(str), mode="markers",
+            name=f"condition ({len(part)})",
+            marker={"symbol": "diamond", "size": 10, "color": CONDITION_COLOUR},
+            customdata=list(zip(part["persistence_id"].astype(str),
+                                part["conflict_persistence_id"].astype(str),
+                                part["conflict_sequence_nr"].astype("Int64").astype(str),
+                                part["conflict_position"].astype("Int64").astype(str),
+                                part["query"].astype(str), strict=True)),
+            hovertemplate=("<b>%{customdata[0]}</b>: condition failed<br>writer %{y}<br>"
+                           "found %{customdata[1]} #%{customdata[2]} (position "
+                           "%{customdata[3]})<br>query %{customdata[4]}<br>"
                            f"%{{x|{_TIME}}}<extra></extra>")))
     fig.update_yaxes(categoryorder="array", categoryarray=writers, type="category")
     return fig

@@ -22,13 +22,17 @@ from ..frames.filter import as_names
 from ..notebook.display import to_html
 from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_label, writer_labels
 from .recorder import Recorder
+from .stored import CONDITION_COLOUR, conflict_label, is_condition
 
 __all__ = ["ConflictRecorder"]
 
 #: Keys first, then what happened (outcome, revisions, duration), then the times.
 _COLUMNS = ["store", "persistence_id", "writer", "outcome", "expected", "actual", "written",
-            "duration_ms", "events", "started", "finished"]
-_MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s", "#333333")}
+            "duration_ms", "events", "started", "finished", "kind", "conflict_persistence_id",
+            "conflict_sequence_nr", "conflict_position", "query"]
+#: "condition": a conflict whose kind is "condition" (a conditional append's failure).
+_MARKERS = {"ok": ("o", "#1a7f37"), "conflict": ("X", "#cf222e"), "error": ("s", "#333333"),
+            "condition": ("D", CONDITION_COLOUR)}
 
 
 class ConflictRecorder(Recorder[WriteAttempt]):
@@ -67,15 +71,22 @@ class ConflictRecorder(Recorder[WriteAttempt]):
                     "expected": a.expected, "actual": a.actual, "written": a.written,
                     "outcome": a.outcome, "events": a.events, "started": a.started,
                     "finished": a.finished,
+                    # a failed condition: the event it found (what a moved head lacks)
+                    "kind": a.kind if a.outcome == "conflict" else None,
+                    "conflict_persistence_id": a.conflict[1] if a.conflict else None,
+                    "conflict_sequence_nr": a.conflict[2] if a.conflict else None,
+                    "conflict_position": a.conflict[0] if a.conflict else None,
+                    "query": a.query,
                 }
                 for a in attempts
             ],
             columns=[c for c in _COLUMNS if c != "duration_ms"],
         )
-        frame["written"] = frame["written"].astype("Int64")
+        for column in ("written", "conflict_sequence_nr", "conflict_position"):
+            frame[column] = frame[column].astype("Int64")
         for column in ("expected", "actual", "events"):
             frame[column] = frame[column].astype("int64")
-        for column in ("store", "persistence_id", "writer", "outcome"):
+        for column in ("store", "persistence_id", "writer", "outcome", "kind"):
             frame[column] = frame[column].astype("category")
         frame["duration_ms"] = (frame["finished"] - frame["started"]).astype(float) * 1000.0
         for column in ("started", "finished"):
@@ -108,8 +119,9 @@ class ConflictRecorder(Recorder[WriteAttempt]):
     def plot_timeline(self, ax: Any = None, *, persistence_id: str | None = None,
                       annotate: bool | None = None) -> Any:
         """Writers × time: a line per attempt (start → finish) ending in a marker
-        (● ok, ✖ conflict, ■ error), labelled with the revision/sequence number written
-        (``→r3``) or expected vs found (``3≠4``), labels placed so they do not overlap;
+        (● ok, ✖ conflict, ■ error, ◆ failed condition), labelled with the revision/sequence
+        number written (``→r3``), expected vs found (``3≠4``) or, for a failed condition,
+        the event it found (``⊘course-1#4``), labels placed so they do not overlap;
         x is milliseconds since the first attempt, writers are named as the code named
         their tasks.  Returns the matplotlib Axes."""
         import matplotlib.pyplot as plt
@@ -133,8 +145,11 @@ class ConflictRecorder(Recorder[WriteAttempt]):
         finish, _ = relative_ms(frame["finished"], t0)
         annotate = len(frame) <= 80 if annotate is None else annotate
         notes: tuple[list[float], list[float], list[str], list[str]] = ([], [], [], [])
+        condition = is_condition(frame)
         for outcome, (marker, colour) in _MARKERS.items():
-            part = frame[frame["outcome"] == outcome]
+            part = frame[(frame["outcome"] == outcome) & ~condition]
+            if outcome == "condition":
+                part = frame[condition]
             if part.empty:
                 continue
             py = y[part.index]
@@ -143,7 +158,7 @@ class ConflictRecorder(Recorder[WriteAttempt]):
             ax.scatter(finish[part.index], py, marker=marker, color=colour, s=36, zorder=3)
             if annotate:
                 labels = [(f"→{_rev(rec)}{int(rec['written'])}" if outcome == "ok"
-                           else f"{int(rec['expected'])}≠{int(rec['actual'])}")
+                           else conflict_label(rec))
                           for _, rec in part.iterrows()]
                 notes[0].extend(finish[part.index])
                 notes[1].extend(py)
@@ -156,9 +171,10 @@ class ConflictRecorder(Recorder[WriteAttempt]):
         keys = frame["persistence_id"].astype(str).unique()
         ax.set_title("write attempts" + (f" on {keys[0]}" if len(keys) == 1 else
                                          f" on {len(keys)} keys"))
-        handles = [Line2D([], [], marker=m, color=c, linestyle="",
-                          label=f"{o} ({int((frame['outcome'] == o).sum())})")
-                   for o, (m, c) in _MARKERS.items() if (frame["outcome"] == o).any()]
+        shown = {o: int(((frame["outcome"] == o) & ~condition).sum()) for o in _MARKERS}
+        shown["condition"] = int(condition.sum())
+        handles = [Line2D([], [], marker=m, color=c, linestyle="", label=f"{o} ({shown[o]})")
+                   for o, (m, c) in _MARKERS.items() if shown[o]]
         legend_outside(ax, handles=handles)
         ax.grid(axis="x", alpha=0.3)
         ax.figure.tight_layout()

@@ -24,10 +24,18 @@ from .charts import fit_rows, legend_outside, place_labels, relative_ms, time_la
 if TYPE_CHECKING:
     from ..frames.loader import FrameLoader
 
-__all__ = ["CONFLICT_COLUMNS", "PRUNED_COLUMNS", "load_conflicts", "load_pruned",
-           "plot_conflict_timeline", "plot_pruning_history"]
+__all__ = ["CONDITION_COLOUR", "CONFLICT_COLUMNS", "PRUNED_COLUMNS", "conflict_label",
+           "is_condition", "load_conflicts", "load_pruned", "plot_conflict_timeline",
+           "plot_pruning_history"]
 
-CONFLICT_COLUMNS = ["store", "persistence_id", "expected", "actual", "writer", "timestamp"]
+CONFLICT_COLUMNS = ["store", "persistence_id", "expected", "actual", "writer", "timestamp",
+                    "kind", "conflict_persistence_id", "conflict_sequence_nr",
+                    "conflict_position", "query"]
+#: What a conflict row says about the event a failed condition found (NA otherwise).
+CONDITION_COLUMNS = ("conflict_persistence_id", "conflict_sequence_nr", "conflict_position",
+                     "query")
+_INTS = ("expected", "actual")
+_NULLABLE_INTS = ("conflict_sequence_nr", "conflict_position")
 PRUNED_COLUMNS = ["persistence_id", "sequence_nr", "saved_at", "pruned_at", "lifetime", "writer"]
 
 
@@ -52,16 +60,24 @@ def load_conflicts(frames: FrameLoader, sources: Iterable[tuple[str, str]],
             "actual": pd.Series(data.column("actual").to_pylist(), dtype="int64"),
             "writer": data.column("writer").to_pylist(),
             "timestamp": _ms(data.column("timestamp")),
+            "kind": data.column("kind").to_pylist(),
+            "conflict_persistence_id": data.column("conflict_pid").to_pylist(),
+            "conflict_sequence_nr": pd.Series(data.column("conflict_seq").to_pylist(),
+                                              dtype="Int64"),
+            "conflict_position": pd.Series(data.column("conflict_position").to_pylist(),
+                                           dtype="Int64"),
+            "query": data.column("query").to_pylist(),
         }, columns=CONFLICT_COLUMNS)
         parts.append(part)
     if not parts:
-        frame = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("expected", "actual")
-                                           else "object") for c in CONFLICT_COLUMNS})
+        frame = pd.DataFrame({c: pd.Series(dtype="int64" if c in _INTS else "Int64"
+                                           if c in _NULLABLE_INTS else "object")
+                              for c in CONFLICT_COLUMNS})
         frame["timestamp"] = pd.Series(dtype="datetime64[ms, UTC]")
     else:
         frame = pd.concat(parts, ignore_index=True).sort_values(
             ["timestamp", "store", "persistence_id"], kind="stable").reset_index(drop=True)
-    for column in ("store", "persistence_id", "writer"):
+    for column in ("store", "persistence_id", "writer", "kind"):
         frame[column] = frame[column].astype("category")
     return frame
 
@@ -123,12 +139,20 @@ def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
     y = frame["writer"].astype(str).map(row)
     x, t0 = relative_ms(frame["timestamp"])
     stores = frame["store"].astype(str) if "store" in frame.columns else None
+    condition = is_condition(frame)
     colours = {"journal": "#cf222e", "durable_state": "#8250df"}
     for store in (sorted(stores.unique()) if stores is not None else [None]):
         part = frame if store is None else frame[stores == store]
+        part = part[~condition[part.index]]
+        if part.empty:
+            continue
         ax.scatter(x[part.index], y[part.index], marker="X", s=40, zorder=3,
                    color=colours.get(str(store), "#cf222e"),
                    label=f"{store or 'conflict'} ({len(part)})")
+    if condition.any():
+        part = frame[condition]
+        ax.scatter(x[part.index], y[part.index], marker="D", s=36, zorder=3,
+                   color=CONDITION_COLOUR, label=f"condition ({len(part)})")
     ax.set_yticks(range(len(writers)), [names[w] for w in writers])
     ax.set_ylim(-0.7, len(writers) - 0.3)
     ax.set_xlabel(time_label(t0))
@@ -140,10 +164,29 @@ def plot_conflict_timeline(frame: pd.DataFrame, ax: Any = None, *,
     ax.grid(axis="x", alpha=0.3)
     ax.figure.tight_layout()
     if annotate if annotate is not None else len(frame) <= 80:
-        labels = [f"{int(r['expected'])}≠{int(r['actual'])}" for _, r in frame.iterrows()]
+        labels = [conflict_label(r) for _, r in frame.iterrows()]
+        colour = [CONDITION_COLOUR if c else "#cf222e" for c in condition]
         band = fit_rows(ax, list(x), list(y), labels, len(writers)) if own_figure else None
-        place_labels(ax, list(x), list(y), labels, color="#cf222e", band=band)
+        place_labels(ax, list(x), list(y), labels, color=colour, band=band)
     return ax
+
+
+#: The colour of a failed condition in the conflict timelines.
+CONDITION_COLOUR = "#bf8700"
+
+
+def is_condition(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are failed conditions (``kind == "condition"``; none without ``kind``)."""
+    if "kind" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return (frame["kind"].astype(object) == "condition").fillna(False).astype(bool)
+
+
+def conflict_label(row: Any) -> str:
+    """``3≠4`` for a moved head, ``⊘pid#seq`` (the event found) for a failed condition."""
+    if row.get("kind") == "condition" and not pd.isna(row.get("conflict_persistence_id")):
+        return f"⊘{row['conflict_persistence_id']}#{int(row['conflict_sequence_nr'])}"
+    return f"{int(row['expected'])}≠{int(row['actual'])}"
 
 
 def plot_pruning_history(frame: pd.DataFrame, ax: Any = None, *,
