@@ -37,6 +37,7 @@ from ._connect import DEFAULT_DATA_DIR, connect, find_data_dir
 from ._workbench import Workbench
 from .frames.partitions import pid_bucket
 from .frames.payloads import expand_payloads
+from .frames.trace import causation_tree
 from .history.conflicts import ConflictRecorder
 from .history.pruning import (
     PruningRecorder,
@@ -62,6 +63,7 @@ __all__ = [
     "StateDiff",
     "Table",
     "Workbench",
+    "causation_tree",
     "connect",
     "demo",
     "diff_states",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from actorpg_lab import JournalEntry, metadata
 from actorpg_lab.postgres import PostgresJournal
@@ -64,3 +65,23 @@ async def test_condition_failures_reach_the_conflict_log(pg_pool: Any, wb: Any) 
     conflicts = wb.conflicts_frame()
     row = conflicts[conflicts["persistence_id"] == "b"].iloc[0]
     assert (row["expected"], row["actual"], row["writer"]) == (0, 0, "decider")
+
+
+async def test_causation_tree_hangs_events_under_their_cause(pg_pool: Any, wb: Any) -> None:
+    from actorpg_lab import lab
+
+    await _seed(pg_pool)
+    tree = lab.causation_tree(wb.trace("req-1"))
+    assert tree.parents == {"a#1": "cmd-1", "a#2": "cmd-1", "c#1": "a#1"}
+    assert str(tree).splitlines() == [
+        "command cmd-1",
+        f"├─ a#1  {SEAT}",
+        f"│  └─ c#1  {SEAT}",
+        "└─ a#2  (plain JSON)",
+    ]
+    assert "<pre" in tree._repr_html_()
+    frame = wb.trace("req-2")
+    assert str(lab.causation_tree(frame)) == f"(no causation id)\n└─ b#1  {SEAT}"
+    assert str(lab.causation_tree(wb.trace("nobody"))) == ""
+    with pytest.raises(ValueError, match="missing columns"):
+        lab.causation_tree(pd.DataFrame({"x": [1]}))

@@ -7,7 +7,7 @@ from __future__ import annotations
 CHARTS = {"01_explore_journal.ipynb": 1, "02_replay_debugging.ipynb": 0,
           "03_revision_conflicts.ipynb": 3, "04_snapshot_pruning.ipynb": 4,
           "05_schema_evolution.ipynb": 0, "06_beyond_one_machine.ipynb": 0,
-          "07_projections.ipynb": 2}
+          "07_projections.ipynb": 2, "08_consistency_boundaries.ipynb": 2}
 #: Failures the notebooks provoke on purpose: how many one-line messages each prints
 #: (``actorpg_lab ✖ ...`` on stdout, from the actor system's logger).
 EXPECTED_FAILURES = {"02_replay_debugging.ipynb": 1, "05_schema_evolution.ipynb": 2}

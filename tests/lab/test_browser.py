@@ -35,7 +35,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "02_replay_debugging.ipynb"
 #: The schemas the notebooks write to (dropped after the test).
 SCHEMAS = ("nb01_explore", "nb02_replay", "nb03_conflicts", "nb03_demo_app", "nb04_pruning",
-           "nb04_demo_app", "nb05_schema", "nb06_scale", "nb07_projections")
+           "nb04_demo_app", "nb05_schema", "nb06_scale", "nb07_projections",
+           "nb08_boundaries")
 
 
 pytestmark = pytest.mark.browser

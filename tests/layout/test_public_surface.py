@@ -33,8 +33,8 @@ PUBLIC: dict[str, set[str]] = {
     },
     'actorpg_lab.lab': {
         'ABSENT', 'Change', 'ConflictRecorder', 'DEFAULT_DATA_DIR', 'PruningRecorder',
-        'ReplayProblem', 'Replayer', 'StateDiff', 'Table', 'Workbench', 'connect', 'demo',
-        'diff_states', 'expand_payloads', 'find_data_dir', 'pid_bucket', 'plot_conflict_timeline',
+        'ReplayProblem', 'Replayer', 'StateDiff', 'Table', 'Workbench', 'causation_tree', 'connect',
+        'demo', 'diff_states', 'expand_payloads', 'find_data_dir', 'pid_bucket', 'plot_conflict_timeline',
         'plot_pruning_history', 'plot_recovery_cost', 'plot_what_if', 'recovery_cost', 'show',
         'simulate_policies',
     },
