@@ -71,7 +71,7 @@ from ._journal_schema import (
 from ._listener import Listener
 from ._prepared import PreparedQuery
 from ._schema import missing_columns_error
-from ._sql import statement
+from ._sql import append_statement, statement
 from ._store import PostgresStore
 from ._write_history import ConflictLog, check_writer
 
@@ -188,7 +188,7 @@ class PostgresJournal(PostgresStore):
         self._render_metadata(True)  # a journal without the column: _learn_schema re-renders
         self._schema_learnt = False
         # The append statements are rendered to bytes once: the hot path skips composing.
-        self._append_one_sql = statement("journal_append_one", **names).as_bytes(None)
+        self._append_one_sql = append_statement("journal_append_one", **names).as_bytes(None)
         self._append_one_untagged_sql = statement(
             "journal_append_one_untagged", **names
         ).as_bytes(None)
@@ -241,10 +241,10 @@ class PostgresJournal(PostgresStore):
         many = {"metadata_column": write["metadata_column"],
                 "metadata_value": sql.SQL(", ev.meta" if present else "")}
         read = {"metadata": sql.SQL("e.metadata" if present else "NULL::text")}
-        self._append_sql = statement("journal_append", **write, **names).as_bytes(None)
+        self._append_sql = append_statement("journal_append", **write, **names).as_bytes(None)
         self._append_many_sql = statement("journal_append_many", **many, **names).as_bytes(None)
         self._idempotency_table = idempotency_table(self.events_table)
-        self._append_keyed_sql = statement(
+        self._append_keyed_sql = append_statement(
             "journal_append_keyed", idempotency=self._idempotency_table, **write, **names)
         self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
                                    metadata=sql.SQL("metadata" if present else "NULL::text"),
@@ -621,7 +621,7 @@ class PostgresJournal(PostgresStore):
         if cached is None:
             match = statement("journal_match", branches=sql.SQL("\nUNION ALL\n").join(
                 [self._match_branches[b] for b in branches]))
-            cached = self._dcb_statements[(name, branches)] = statement(
+            cached = self._dcb_statements[(name, branches)] = append_statement(
                 name, match=match, **self._write_meta, **self._dcb_names)
         return cached
 
