@@ -353,7 +353,7 @@ async def run_metadata_reads(ctx: Context) -> list[Comparison]:
     from psycopg import sql
 
     from actorpg_lab import JournalEntry, lab
-    from actorpg_lab.lab.frames import loader
+    from actorpg_lab.lab.frames import event_columns
     from actorpg_lab.postgres import PostgresJournal
 
     from ._db import new_schema, schema_url
@@ -387,7 +387,7 @@ async def run_metadata_reads(ctx: Context) -> list[Comparison]:
     await journal.close()
 
     wb = lab.connect(url)
-    names = loader.__dict__  # the loader module's globals: swap its metadata_columns
+    names = event_columns.__dict__  # the module's globals: swap its metadata_columns
     real = names["metadata_columns"]
 
     from actorpg_lab.lab.frames import builder
@@ -400,7 +400,7 @@ async def run_metadata_reads(ctx: Context) -> list[Comparison]:
     def no_types(payloads: Any) -> Any:
         import pyarrow as pa
 
-        return pa.nulls(len(payloads), pa.dictionary(pa.int32(), pa.string()))
+        return pa.chunked_array([pa.nulls(len(payloads), pa.dictionary(pa.int32(), pa.string()))])
 
     async def frame(with_columns: bool) -> float:
         names["metadata_columns"] = real if with_columns else null_columns

@@ -217,12 +217,12 @@ class Workbench:
 
         Columns: ``persistence_id`` (categorical), ``sequence_nr``, ``position``
         (``int64``: the event's commit-ordered position, ``PersistentEvent.position``;
-        ``0`` for events stored before positions existed, and for every event of a
-        journal table without the ``position`` column, i.e. not yet migrated),
-        ``timestamp`` (``datetime64[ms, UTC]``), ``tags`` (list of str), ``payload``
-        (raw JSON text) —
-        or, with ``expand=True``, the payload fields as columns (``event_type`` for
-        codec-encoded dataclasses, nested objects as ``a.b``).  A payload that is not
+        ``0`` for events stored before positions existed or on a table not migrated),
+        ``timestamp`` (``datetime64[ms, UTC]``), ``tags`` (list of str), ``event_type``
+        (categorical: the codec's type name as stored; missing for plain JSON),
+        ``correlation_id``, ``causation_id`` (the event's metadata; missing without),
+        ``payload`` (raw JSON text) — or, with ``expand=True``, the payload fields as
+        columns after the ids (``event_type``, nested objects as ``a.b``).  A payload that is not
         JSON stops an expanded load with a :class:`~actorpg_lab.JournalIntegrityError`
         naming its persistence id and sequence number; ``errors="mark"`` loads the rest
         and adds a ``payload_error`` column instead.
@@ -242,8 +242,8 @@ class Workbench:
 
     def trace(self, correlation_id: str) -> pd.DataFrame:
         """One correlation's events across streams in position order (ids set by ``ask``/
-        ``tell`` and ``actorpg_lab.metadata``): the columns of :meth:`journal_frame` plus
-        ``event_type``, ``correlation_id`` and ``causation_id`` (the command's id)."""
+        ``tell`` and ``actorpg_lab.metadata``), with the columns of :meth:`journal_frame`
+        (``causation_id``: what caused each event, e.g. the command's id)."""
         return trace_frame(self.frames, correlation_id)
 
     @filter_signature(RangeKeywords)

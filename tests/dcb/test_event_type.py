@@ -108,3 +108,38 @@ async def test_unusual_type_names(journal: PostgresJournal, pg_pool: Any, name: 
     assert event_types(pa.array([payload, '{"plain": 1}'])).to_pylist() == [fast, None]
     found = await journal.read_matching(Query([QueryItem(types=[name])]))
     assert len(found.events) == (0 if len(name) > 1000 else 1)
+
+
+def _payloads() -> list[str]:
+    """Envelopes whose names end before, at and after the head the frames look at first
+    (multi-byte characters across its edge included), escapes, plain JSON and text."""
+    out = ['{"plain": 1}', "not json", "", '{"$type":"', '{"$type":"unterminated',
+           '{"$type":"a\\"b","$value":{}}', '{"$type":"x\\\\y","$value":{}}']
+    for n in range(1, 40):
+        for name in ("n" * n, "é" * n, "t." + "ü" * (n // 2) + "x" * (n % 2)):
+            out.append('{"$type":"' + name + '","$value":{"amount":' + str(n) + "}}")
+    return out
+
+
+async def test_frame_types_match_the_journal_rule(journal: PostgresJournal,
+                                                  pg_pool: Any) -> None:
+    """The frames' event_type (one regular expression per distinct payload head, the exact
+    rule for a batch with a longer name) is the journal's type function, row by row."""
+    import pyarrow as pa
+
+    from actorpg_lab.lab.frames.builder import HEAD_BYTES, event_types, exact_event_types
+
+    payloads = _payloads()
+    await journal.append("p", [JournalEntry({"n": 1})], 0)  # creates the type function
+    async with pg_pool.connection() as conn:
+        cur = await conn.execute("SELECT events_type_v1(p) FROM unnest(%s::text[]) p",
+                                 (payloads,))
+        server = [row[0] for row in await cur.fetchall()]
+    assert event_types(pa.array(payloads)).to_pylist() == server
+    assert exact_event_types(pa.array(payloads)).to_pylist() == server
+    short = [p for p, name in zip(payloads, server, strict=True)
+             if name is None or len(name.encode()) + 11 <= HEAD_BYTES]
+    shorter = event_types(pa.array(short))  # the head path: names end inside the head
+    assert shorter.to_pylist() == exact_event_types(pa.array(short)).to_pylist()
+    assert len(shorter.dictionary) == len(set(shorter.to_pylist()) - {None})
+    assert event_types(pa.array([], pa.string())).to_pylist() == []

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from actorpg_lab import JournalEntry, metadata
+from actorpg_lab import JournalEntry, TagFilter, metadata
 from actorpg_lab.postgres import PostgresJournal
 
 from ._model import SEAT, seat
@@ -29,8 +29,40 @@ async def _seed(pg_pool: Any) -> None:
 async def test_trace_columns(pg_pool: Any, wb: Any) -> None:
     await _seed(pg_pool)
     frame = wb.trace("req-1")
-    assert list(frame.columns) == [*[c for c in wb.journal_frame().columns if c != "payload"],
-                                   "event_type", "correlation_id", "causation_id", "payload"]
+    journal = wb.journal_frame()
+    assert list(frame.columns) == list(journal.columns) == [
+        "persistence_id", "sequence_nr", "position", "timestamp", "tags", "event_type",
+        "correlation_id", "causation_id", "payload"]
+    assert [str(t) for t in frame.dtypes.drop("persistence_id")] == [
+        str(t) for t in journal.dtypes.drop("persistence_id")]
+
+
+async def test_journal_and_tag_frames_carry_type_and_metadata(pg_pool: Any, wb: Any) -> None:
+    """M1 in the frames: journal_frame, tag_frame (each SELECT shape), iter_journal and
+    journal_dask show each event's type and ids; None for plain JSON / no metadata."""
+    await _seed(pg_pool)
+    expected = {("a", 1): (SEAT, "req-1", "cmd-1"), ("a", 2): (None, "req-1", "cmd-1"),
+                ("b", 1): (SEAT, "req-2", None), ("b", 2): (None, None, None),
+                ("c", 1): (SEAT, "req-1", "a#1")}
+
+    def rows(frame: pd.DataFrame) -> dict[tuple[str, int], tuple[Any, ...]]:
+        cells = frame[["event_type", "correlation_id", "causation_id"]].astype(object)
+        return {(str(p), int(s)): tuple(None if pd.isna(v) else v for v in row)
+                for p, s, row in zip(frame["persistence_id"], frame["sequence_nr"],
+                                     cells.values.tolist(), strict=True)}
+
+    assert rows(wb.journal_frame()) == expected
+    assert str(wb.journal_frame()["event_type"].dtype) == "category"
+    [streamed] = list(wb.iter_journal(batch_rows=10))
+    assert rows(streamed) == expected
+    assert rows(wb.journal_dask(npartitions=2).compute()) == expected
+    tagged = {k: v for k, v in expected.items() if k == ("a", 1)}
+    assert rows(wb.tag_frame("t")) == tagged  # driven by one tag's index
+    assert rows(wb.tag_frame(TagFilter(any=["t", "zz"]))) == tagged
+    assert rows(wb.tag_frame(TagFilter())) == expected  # the scan
+    expanded = wb.journal_frame(expand=True)
+    assert list(expanded.columns[:7]) == ["persistence_id", "sequence_nr", "position",
+                                          "timestamp", "tags", "correlation_id", "causation_id"]
 
 
 async def test_trace_across_streams(pg_pool: Any, wb: Any) -> None:

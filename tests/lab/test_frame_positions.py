@@ -14,7 +14,8 @@ from actorpg_lab import JournalEntry, TagFilter, lab
 from actorpg_lab.postgres import PostgresJournal
 from tests._seed_schema import SEED_SCHEMA
 
-COLUMNS = ["persistence_id", "sequence_nr", "position", "timestamp", "tags", "payload"]
+COLUMNS = ["persistence_id", "sequence_nr", "position", "timestamp", "tags", "event_type",
+           "correlation_id", "causation_id", "payload"]
 
 
 @pytest.fixture

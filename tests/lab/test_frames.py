@@ -37,7 +37,8 @@ def seed(wb: lab.Workbench, streams: int = 3, per_stream: int = 5) -> list[str]:
 def test_empty_schema_gives_typed_empty_frames_without_creating_tables(wb: lab.Workbench) -> None:
     journal = wb.journal_frame()
     assert list(journal.columns) == ["persistence_id", "sequence_nr", "position", "timestamp",
-                                     "tags", "payload"]
+                                     "tags", "event_type", "correlation_id",
+                                     "causation_id", "payload"]
     assert len(journal) == 0
     assert str(journal["timestamp"].dtype) == "datetime64[ms, UTC]"
     assert isinstance(journal["persistence_id"].dtype, pd.CategoricalDtype)

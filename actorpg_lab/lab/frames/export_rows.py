@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .builder import event_types
 from .columns import split_tags, xid8_to_int64
 from .iteration import empty_journal_frame
 from .payloads import parse_pool
@@ -33,6 +34,9 @@ def to_arrow(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     pool = parse_pool()
     arrays = []
     for field in schema:
+        if field.name == "event_type":  # not a SELECT column: read from the payload
+            arrays.append(event_types(batch.column("payload")).cast(field.type))
+            continue
         column = batch.column(field.name)
         if field.name == "tags":
             arrays.append(split_tags(column, pool))

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ..._dsn import DEFAULT_CONNECT_TIMEOUT
 from ..db.session import AdbcSession
-from ..db.statements import fragment, position_column, render
+from ..db.statements import fragment, metadata_columns, position_column, render
 from .builder import FrameBuilder
 from .filter import EventFilter
 
@@ -46,10 +46,11 @@ def check_batch_rows(batch_rows: Any, name: str = "batch_rows") -> int:
 
 def journal_select(session: AdbcSession, events_table: str) -> str:
     """The rendered SELECT of ``journal_frame()`` for ``events_table`` (its ``position``
-    column read, or ``0`` when the table has none: asked through ``session``)."""
+    and ``metadata`` columns read, or ``0`` / ``NULL`` when the table has none: asked
+    through ``session``)."""
     return render("journal_select", events=events_table, where=fragment("journal_where"),
-                  position=position_column("e", session.has_column(events_table,
-                                                                   "position")))
+                  position=position_column("e", session.has_column(events_table, "position")),
+                  **metadata_columns("e", session.has_column(events_table, "metadata")))
 
 
 def journal_values(where: EventFilter, *, range_from: str | None = None,
@@ -86,7 +87,7 @@ def rebatch(batches: Iterable[pa.RecordBatch], rows: int, max_bytes: int | None 
 
 def to_journal_frame(batches: Iterable[pa.RecordBatch]) -> pd.DataFrame:
     """Record batches of :func:`journal_select` as a ``journal_frame()``-shaped frame."""
-    builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True)
+    builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True, metadata=True)
     builder.add_all(batches)
     return builder.frame()
 

@@ -35,9 +35,10 @@ from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import check_table_name
 from ..db.literals import SqlValues
 from ..db.session import AdbcSession, TableStats
-from ..db.statements import fragment, position_column, render
+from ..db.statements import fragment, render
 from .builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
 from .columns import type_prefix
+from .event_columns import event_columns
 from .filter import EventFilter, check_limit, ids_value
 from .payloads import PayloadErrors, check_errors
 from .strategies import bar_total, load
@@ -208,12 +209,12 @@ class FrameLoader:
         """Events in (persistence_id, sequence_nr) order; see :meth:`Workbench.journal_frame`."""
         lim = check_limit(limit)
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
-                               errors=check_errors(errors), position=True)
+                               errors=check_errors(errors), position=True, metadata=True)
         stats = self.session.table_stats(self.tables.events)
         if not stats.present:
             return builder.frame()
         select = render("journal_select", events=self.tables.events,
-                        where=fragment("journal_where"), position=self.event_position("e"))
+                        where=fragment("journal_where"), **self._event_columns("e"))
         # Halves of the persistence_id range (the order's first key) for a large load.
         halves = (None if where.persistence_ids is not None else
                   lambda: self._halves(stats, self.tables.events, "persistence_id"))
@@ -249,7 +250,7 @@ class FrameLoader:
             values["candidates"] = orjson.dumps(list(flt.candidate_tags)).decode()
         lim = check_limit(limit)
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
-                               errors=check_errors(errors), position=True)
+                               errors=check_errors(errors), position=True, metadata=True)
         stats = self.session.table_stats(self.tables.events)
         if not stats.present:
             return builder.frame()
@@ -259,7 +260,7 @@ class FrameLoader:
         select = render("tagged_one_select" if driven else "tagged_select",
                         events=self.tables.events, tags=self.tables.tags,
                         where=fragment("journal_where"),
-                        position=self.event_position("x" if driven else "e"))
+                        **self._event_columns("x" if driven else "e"))
 
         # Halves of the tag rows' time range (the order's first key) for a large load
         # driven by one tag's index.
@@ -279,27 +280,20 @@ class FrameLoader:
         on each event's tags; nothing at all for a filter that matches nothing."""
         lim = check_limit(limit)
         builder = FrameBuilder("sequence_nr", tags=True, expand=expand,
-                               errors=check_errors(errors), position=True)
+                               errors=check_errors(errors), position=True, metadata=True)
         stats = self.session.table_stats(self.tables.events)
         if flt.matches_nothing or not stats.present:
             return builder.frame()
         scan = EventFilter(where.persistence_ids, where.from_seq, where.to_seq,
                            where.since_ms, where.until_ms, flt if flt.not_ else None)
         select = render("tagged_scan_select", events=self.tables.events,
-                        where=fragment("journal_where"), position=self.event_position("e"))
+                        where=fragment("journal_where"), **self._event_columns("e"))
         return self._load(builder, select, scan.sql_values(), stats=stats,
                           filtered=scan != EventFilter(), limit=lim, progress=progress,
                           allow_large=allow_large, what="tag_frame")
 
-    def event_position(self, alias: str) -> Any:
-        """The ``{position}`` of an event SELECT: the stored ``xid8`` itself (the
-        builder converts it in Arrow, :func:`.columns.xid8_to_int64`: the server-side
-        ``::text::bigint`` round trip cost ~15 % of a 30k-row load), or ``0`` on a table
-        without the column (see :func:`..db.statements.position_column`); whether the
-        events table has it is asked once per workbench."""
-        if self.session.has_column(self.tables.events, "position"):
-            return sql.SQL("{}.position").format(sql.Identifier(alias))
-        return position_column(alias, False)
+    def _event_columns(self, alias: str) -> dict[str, Any]:
+        return event_columns(self.session, self.tables.events, alias)
 
     # -- snapshots, durable state, streams ---------------------------------------------
     def snapshots(self, where: EventFilter, *, limit: int | None = None,

@@ -70,7 +70,7 @@ from psycopg import sql
 
 from ..._dsn import DEFAULT_CONNECT_TIMEOUT
 from ..db.session import AdbcSession
-from ..db.statements import fragment, position_column, render
+from ..db.statements import fragment, metadata_columns, position_column, render
 from .export_rows import journal_schema, to_arrow
 from .filter import EventFilter
 from .iteration import rebatch
@@ -199,7 +199,8 @@ def _write_bucket(session: AdbcSession, events_table: str, where: EventFilter, b
             positions = session.has_column(events_table, "position")
         stream = session.query_batches(
             render("export_bucket", events=events_table, where=fragment("journal_where"),
-                   position=_raw_position(positions)),
+                   position=_raw_position(positions),
+                   **metadata_columns("e", session.has_column(events_table, "metadata"))),
             values, helper=helper)
         try:
             # Each raw batch is converted as it arrives (and dropped); the converted

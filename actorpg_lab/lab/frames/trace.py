@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..db.statements import metadata_columns, render
 from .builder import FrameBuilder
+from .event_columns import event_position
 
 if TYPE_CHECKING:
     from .loader import FrameLoader
@@ -29,7 +30,7 @@ def trace_frame(frames: FrameLoader, correlation_id: str) -> pd.DataFrame:
     if not frames.session.table_stats(events).present \
             or not frames.session.has_column(events, "metadata"):
         return builder.frame()
-    select = render("journal_trace", events=events, position=frames.event_position("e"),
+    select = render("journal_trace", events=events, position=event_position(frames.session, events, "e"),
                     **metadata_columns("e", True))
     builder.add(frames.query(select, [correlation_id]))
     return builder.frame()

@@ -3,7 +3,8 @@
 -- (timestamp, persistence_id, sequence_nr) order, one streamed query.  {where} is
 -- journal_where.sql (its $tags_not applies not_); {position} the position column;
 -- $row_limit (NULL = no limit).
-SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp"
+SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp", {correlation_id} AS correlation_id,
+       {causation_id} AS causation_id
 FROM {events} e
 WHERE {where}
 ORDER BY e."timestamp", e.persistence_id, e.sequence_nr
