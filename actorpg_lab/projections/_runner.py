@@ -13,7 +13,6 @@ Where each part lives (see :mod:`actorpg_lab.projections` for why each step is c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -173,6 +172,7 @@ class ProjectionRunner:
         self._local_advanced = asyncio.Event()
         for worker in self._workers.values():
             worker.role = "standby"
+            worker.stopping = False
             worker.task = asyncio.create_task(worker.run(), name=f"projection:{worker.name}")
         self._running = True
         return self
@@ -184,11 +184,12 @@ class ProjectionRunner:
             return
         self._running = False
         tasks = [w.task for w in self._workers.values() if w.task is not None]
+        for worker in self._workers.values():
+            worker.stopping = True
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _finish(task)
         for worker in self._workers.values():
             worker.task = None
             was_active = worker.role == "active"
@@ -264,3 +265,21 @@ class ProjectionRunner:
         (the rebuild goes on).
         """
         await rebuild(self, self._worker(name), progress, timeout=timeout)
+
+
+async def _finish(task: asyncio.Task[None]) -> None:
+    """Wait for a cancelled worker task to end, cancelling it again while it runs: a
+    cancellation swallowed inside a library (see ``Worker.stopping``) must not leave
+    ``stop()`` waiting forever."""
+    while not task.done():
+        await asyncio.wait([task], timeout=_RECANCEL_S)
+        if not task.done():
+            _log.debug("projection task %s still running after cancel; cancelling again",
+                       task.get_name())
+            task.cancel()
+    if not task.cancelled() and task.exception() is not None:
+        _log.debug("projection task %s ended with %r", task.get_name(), task.exception())
+
+
+#: How long ``stop()`` waits for a cancelled worker before cancelling it again.
+_RECANCEL_S = 0.5

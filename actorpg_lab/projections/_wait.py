@@ -11,7 +11,6 @@ end of a transaction that appended nothing sends no NOTIFY.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ProjectionLagTimeout
@@ -107,6 +106,9 @@ async def wait_for(runner: ProjectionRunner, workers: list[Worker], target: obje
         finally:
             for waiter in waiters:
                 waiter.cancel()
+            # asyncio.wait, not ``await waiter`` under suppress(CancelledError): that would
+            # also swallow a cancellation of this wait_for arriving meanwhile.
+            await asyncio.wait(waiters)
             for waiter in waiters:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await waiter
+                if not waiter.cancelled():
+                    waiter.exception()  # retrieved: a failed wake-up only ends this wait

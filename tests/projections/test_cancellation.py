@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from actorpg_lab import InMemoryJournal
 from actorpg_lab.projections import Projection, ProjectionRunner
 
 from .conftest import Backend
@@ -73,3 +74,43 @@ async def test_a_checkpoint_wait_cancelled_as_a_batch_commits_is_cancelled(
         await _cancel_as_it_wakes(lambda: store.wait_advanced(10), _waking(store))
     finally:
         await store.close()
+
+
+class _SwallowingJournal(InMemoryJournal):
+    """A journal whose append wait drops a cancellation (what Python 3.11's
+    ``asyncio.wait_for`` does, inside a library, when the cancel meets the wake-up)."""
+
+    swallowed = 0
+
+    async def wait_for_appends(self, timeout: float) -> bool:
+        try:
+            return await super().wait_for_appends(timeout)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+            return False
+
+
+async def test_stop_ends_a_worker_whose_cancellation_was_swallowed() -> None:
+    journal = _SwallowingJournal()
+    runner = await ProjectionRunner(journal, [_Nothing()], poll_interval=0.05).start()
+    await asyncio.sleep(0.3)  # active and idle: waiting for appends
+    assert runner.role("nothing") == "active"
+    async with asyncio.timeout(10):
+        await runner.stop()  # hung forever before: the worker looped on
+    assert journal.swallowed >= 1 and runner.role("nothing") == "stopped"
+
+
+async def test_a_cancelled_stop_is_cancelled() -> None:
+    """stop() awaiting a worker that will not end is itself cancellable (it used to
+    suppress its own cancellation while awaiting the worker)."""
+    journal = _SwallowingJournal()
+    runner = await ProjectionRunner(journal, [_Nothing()], poll_interval=0.05).start()
+    await asyncio.sleep(0.3)
+    stopping = asyncio.ensure_future(runner.stop())
+    await asyncio.sleep(0)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await runner.stop()  # idempotent
+    await asyncio.sleep(0.3)  # the worker ends at its next turn (stopping was set)
+    assert all(task.get_name() != "projection:nothing" for task in asyncio.all_tasks())
