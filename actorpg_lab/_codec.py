@@ -203,14 +203,22 @@ class JsonCodec(TypeRegistry):
         path's checks done once for the batch (valid UTF-8, one ``"$type":`` per
         envelope) or on the field values (integers in range) instead of per text;
         anything else, or a batch a check flags, is encoded value by value."""
-        if type(self).encode is not JsonCodec.encode or len(values) < 2:
-            return [self.encode(value) for value in values]
+        return self.encode_batch(values)[0]
+
+    def encode_batch(self, values: Sequence[Any]) -> tuple[list[str], bool]:
+        """:meth:`encode_many`, and whether every value took the batch path: then
+        ``stored_value(v, text) is v`` for each (a simple frozen dataclass of scalars,
+        just checked), so an append returns its events without asking again."""
+        cls_codec = type(self)
+        if (cls_codec.encode is not JsonCodec.encode or len(values) < 2
+                or cls_codec.stored_value is not JsonCodec.stored_value):
+            return [self.encode(value) for value in values], False
         simple, field_names, by_class = self._simple, self._field_names, self._by_class
         texts: list[str] = []
         for value in values:
             cls = type(value)
             if not simple.get(cls):
-                return [self.encode(value) for value in values]
+                return [self.encode(value) for value in values], False
             fields = {n: getattr(value, n) for n in field_names[cls]}
             for field in fields.values():
                 kind = type(field)
@@ -218,23 +226,23 @@ class JsonCodec(TypeRegistry):
                 # digit-run check (a regex over the text) finds, asked of the values.
                 if kind not in _SCALAR_TYPES or (
                         kind is int and not _MIN_INT <= field <= _MAX_INT):
-                    return [self.encode(value) for value in values]
+                    return [self.encode(value) for value in values], False
             name, version = by_class[cls]
             try:
                 texts.append(_SCALAR_ENCODE(
                     {_TYPE: name, _VALUE: fields} if version == 1
                     else {_TYPE: name, _VERSION: version, _VALUE: fields}))
             except ValueError:  # NaN / Infinity: let encode() word it
-                return [self.encode(value) for value in values]
+                return [self.encode(value) for value in values], False
         # "\n" never extends a digit run or a '"$type":' across two texts.
         joined = "\n".join(texts)
         try:
             joined.encode("utf-8")
         except UnicodeEncodeError:
-            return [self.encode(value) for value in values]
+            return [self.encode(value) for value in values], False
         if joined.count('"$type":') != len(texts):
-            return [self.encode(value) for value in values]
-        return texts
+            return [self.encode(value) for value in values], False
+        return texts, True
 
     def _checked_text(self, value: Any, text: str, envelopes: int) -> str:
         """``text`` (the encoding of ``value``) once it is valid UTF-8 and passes

@@ -204,3 +204,30 @@ def test_encode_many_uses_an_overridden_encode() -> None:
     codec.stored_value(values[0], JsonCodec.encode(codec, values[0]))
     assert codec.encode_many(values) == [codec.encode(v) for v in values]
     assert codec.encode_many(values)[0].startswith('{"$TYPE":"FLAT"')
+
+
+def test_encode_batch_says_when_every_event_reads_back_as_itself(codec: JsonCodec) -> None:
+    first = Flat("a", 1, 0.1, True)
+    codec.stored_value(first, codec.encode(first))
+    simple = [first, Flat("b", 2, 0.2, False)]
+    texts, as_stored = codec.encode_batch(simple)
+    assert as_stored and texts == [codec.encode(v) for v in simple]
+    assert all(codec.stored_value(v, t) is v for v, t in zip(simple, texts, strict=True))
+    for batch in ([first, Mutable(2)], [first, {"plain": 1}], [first],
+                  [first, Flat("a", 2**64, 0.1, True)]):
+        if batch[-1] == Flat("a", 2**64, 0.1, True):
+            with pytest.raises(ValueError, match="read back exactly"):
+                codec.encode_batch(batch)
+            continue
+        texts, as_stored = codec.encode_batch(batch)
+        assert not as_stored and texts == [codec.encode(v) for v in batch]
+
+    class OwnStoredValue(JsonCodec):
+        def stored_value(self, value: Any, text: str) -> Any:
+            return self.decode(text)
+
+    other = OwnStoredValue()
+    other.register(Flat, "Flat")
+    other.stored_value(first, other.encode(first))
+    other._simple[Flat] = True
+    assert other.encode_batch(simple)[1] is False

@@ -190,7 +190,7 @@ class PersistentActor(PersistenceActorBase):
         except PersistenceError:
             self._needs_resync = True  # the append may or may not have committed
             raise
-        if all(s.event == e for s, e in zip(stored, batch, strict=True)):
+        if all(s.event is e or s.event == e for s, e in zip(stored, batch, strict=True)):
             state = candidate
         else:  # the codec changed the values (e.g. tuples became lists): apply what is stored
             state = self._state

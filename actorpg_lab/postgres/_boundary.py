@@ -54,8 +54,9 @@ def append_keys(events_table: str, tags: Iterable[str], types: Iterable[str | No
     (the one global lock order).  Empty when :func:`locks_enabled` is off."""
     if not _enabled:
         return []
-    keys = {boundary_key(events_table, "t", tag) for tag in tags}
-    keys.update(boundary_key(events_table, "y", t) for t in types if t is not None)
+    # Distinct values first: a batch repeats its tags and types (one key each).
+    keys = {boundary_key(events_table, "t", tag) for tag in set(tags)}
+    keys.update(boundary_key(events_table, "y", t) for t in set(types) if t is not None)
     return sorted(keys)
 
 

@@ -104,11 +104,13 @@ _BATCH_MAX_LOCKS = 256
 class AppendRequest:
     """One validated, encoded append waiting for (or in) a statement."""
 
-    __slots__ = ("checked", "expected", "keys", "metas", "payloads", "pid", "started")
+    __slots__ = ("as_stored", "checked", "expected", "keys", "metas", "payloads", "pid",
+                 "started")
 
     def __init__(self, pid: str, expected: int, payloads: list[str],
                  checked: list[tuple[Any, tuple[str, ...]]], started: float,
-                 keys: list[int], metas: list[str | None] | None = None) -> None:
+                 keys: list[int], metas: list[str | None] | None = None,
+                 as_stored: bool = False) -> None:
         self.pid = pid
         self.expected = expected
         self.payloads = payloads
@@ -118,6 +120,9 @@ class AppendRequest:
         self.keys = keys
         #: Each event's metadata as JSON text (``None``: no event has any).
         self.metas = metas
+        #: Every event reads back as itself (``JsonCodec.encode_batch``): no
+        #: ``stored_value`` per event for the returned events.
+        self.as_stored = as_stored
 
     def metas_param(self) -> list[str | None]:
         return self.metas if self.metas is not None else [None] * len(self.payloads)
@@ -439,7 +444,7 @@ class PostgresJournal(PostgresStore):
         checked = validate_entries(entries, self.limits)
         if expected_seq + len(checked) > MAX_BIGINT:
             raise ValueError(f"expected_seq is too large for {len(checked)} more events: {expected_seq}")
-        payloads = self.codec.encode_many([event for event, _ in checked])
+        payloads, as_stored = self.codec.encode_batch([event for event, _ in checked])
         for i, payload in enumerate(payloads):
             check_payload_size(payload, self.limits, f"entries[{i}] payload")
         if not checked:
@@ -447,10 +452,10 @@ class PostgresJournal(PostgresStore):
         type_name = self.codec.type_name
         keys = append_keys(self.events_table,
                            [tag for _, tags in checked for tag in tags],
-                           [type_name(type(event)) for event, _ in checked])
+                           [type_name(cls) for cls in {type(event) for event, _ in checked}])
         metas = entry_metadata(entries)
         return AppendRequest(pid, expected_seq, payloads, checked, time.time(), keys,
-                             metas if any(m is not None for m in metas) else None)
+                             metas if any(m is not None for m in metas) else None, as_stored)
 
     @property
     def coalesce_appends(self) -> bool:
@@ -755,6 +760,9 @@ class PostgresJournal(PostgresStore):
                 for i, (payload, (event, tags), meta) in enumerate(
                     zip(request.payloads, request.checked, request.metas, strict=True), start=1)
             ]
+        if request.as_stored:
+            return [PersistentEvent(pid, expected_seq + i, event, timestamp, tags, position)
+                    for i, (event, tags) in enumerate(request.checked, start=1)]
         return [
             PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp, tags,
                             position)
