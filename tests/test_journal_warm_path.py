@@ -110,6 +110,20 @@ async def test_batch_appends_keep_one_backend_too(pg_url: str) -> None:
         await pool.close()
 
 
+async def test_a_payload_larger_than_the_socket_buffer_is_sent_whole(pg_url: str) -> None:
+    # psycopg's async connections are non-blocking: libpq keeps what the socket did not
+    # take, and the warm path must flush it (it waited for a reply that never came).
+    journal = PostgresJournal(url=pg_url)
+    try:
+        for seq in range(3):
+            written = await asyncio.wait_for(
+                journal.append("big", [JournalEntry({"x": "y" * 4_000_000})], seq), 60)
+            assert [e.sequence_nr for e in written] == [seq + 1]
+        assert [len(e.event["x"]) for e in await journal.read("big")] == [4_000_000] * 3
+    finally:
+        await journal.close()
+
+
 async def test_a_waiting_client_gets_the_warm_connection(pg_url: str) -> None:
     pool = await _pool(pg_url, min_size=1, max_size=1)
     journal = PostgresJournal(pool=pool)

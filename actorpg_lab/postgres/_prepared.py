@@ -122,10 +122,29 @@ async def _result(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -
     return pgconn.get_result()
 
 
+async def _flush(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -> None:
+    """Push what libpq still buffers of the command to the server: psycopg's async
+    connections are non-blocking, so a large command (a big payload) is not all sent
+    by the ``send_*`` call; meanwhile whatever the server sends is read."""
+    pgconn = conn.pgconn
+    while pgconn.flush() != 0:
+        fut: asyncio.Future[None] = loop.create_future()
+        fd = pgconn.socket
+        loop.add_writer(fd, _wake, fut)
+        loop.add_reader(fd, _wake, fut)
+        try:
+            await fut
+        finally:
+            loop.remove_writer(fd)
+            loop.remove_reader(fd)
+        pgconn.consume_input()
+
+
 async def _round_trip(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop,
                       send: Any, *args: Any) -> Any:
     """Send one command and collect its single result (raises its error)."""
     send(*args)
+    await _flush(conn, loop)
     result = await _result(conn, loop)
     while await _result(conn, loop) is not None:  # the end of the command
         pass
