@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from actorpg_lab import JournalConcurrencyError, JournalEntry
 from actorpg_lab.postgres import PostgresJournal
 from actorpg_lab.postgres._database import WARM_IDLE_SECONDS
-from actorpg_lab.postgres._prepared import PreparedQuery
+from actorpg_lab.postgres._prepared import PreparedQuery, TextArray, execute_prepared, int8_array
 
 
 async def _pool(url: str, **kwargs: Any) -> AsyncConnectionPool[Any]:
@@ -37,8 +37,10 @@ def test_prepared_query_numbers_named_parameters_once() -> None:
     assert query.sql == b"SELECT $1, $2, $1, '%'"
     assert query.names == ("a", "b")
     assert query.name_for((0, 20)) == query.name_for((0, 20)) != query.name_for((0, 0))
-    with pytest.raises(ValueError, match="binary"):
-        PreparedQuery(b"SELECT %(a)b")
+    assert query.binary is None  # every parameter as text
+    binary = PreparedQuery(b"SELECT %(a)s, %(b)b::text[], %(a)s")
+    assert binary.sql == b"SELECT $1, $2::text[], $1"
+    assert binary.binary == (0, 1)
 
 
 async def test_tagged_and_untagged_events_and_conflicts(pg_url: str) -> None:
@@ -110,6 +112,25 @@ async def test_batch_appends_keep_one_backend_too(pg_url: str) -> None:
         await pool.close()
 
 
+async def test_binary_arrays_of_every_shape_round_trip(pg_url: str) -> None:
+    pool = await _pool(pg_url, min_size=1, max_size=1)
+    try:
+        async with pool.connection() as conn:
+            values = ['{"a":"\u00e9\\""}', "", "x,y", "\u65e5\u672c"]
+            query = PreparedQuery(b"SELECT %(t)b::text[] = %(u)s::text[], %(k)b::bigint[], "
+                                  b"cardinality(%(e)b::text[]), cardinality(%(f)b::bigint[]), "
+                                  b"%(n)b::text[]")
+            rows = await execute_prepared(conn, query, {
+                "t": TextArray(values), "u": "{" + ",".join(
+                    '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}",
+                "k": int8_array([1, -2, 2**63 - 1, -(2**63)]), "e": TextArray([]),
+                "f": int8_array([]), "n": TextArray(["a", None, "b"])})
+            assert rows == [(b"t", b"{1,-2,9223372036854775807,-9223372036854775808}", b"0",
+                             b"0", b"{a,NULL,b}")]
+    finally:
+        await pool.close()
+
+
 async def test_a_payload_larger_than_the_socket_buffer_is_sent_whole(pg_url: str) -> None:
     # psycopg's async connections are non-blocking: libpq keeps what the socket did not
     # take, and the warm path must flush it (it waited for a reply that never came).
@@ -120,6 +141,14 @@ async def test_a_payload_larger_than_the_socket_buffer_is_sent_whole(pg_url: str
                 journal.append("big", [JournalEntry({"x": "y" * 4_000_000})], seq), 60)
             assert [e.sequence_nr for e in written] == [seq + 1]
         assert [len(e.event["x"]) for e in await journal.read("big")] == [4_000_000] * 3
+        for n in range(3):  # multi-event appends: their arrays travel in binary
+            batch = [JournalEntry({"b": n, "i": i, "pad": "p" * 50}, ("batch", f"b{n}"))
+                     for i in range(5000)]
+            written = await asyncio.wait_for(journal.append("bulk", batch, n * 5000), 60)
+            assert written[-1].sequence_nr == (n + 1) * 5000
+        stored = await journal.read("bulk")
+        assert [(e.event["b"], e.event["i"], e.tags) for e in stored] == [
+            (n, i, ("batch", f"b{n}")) for n in range(3) for i in range(5000)]
     finally:
         await journal.close()
 

@@ -69,7 +69,7 @@ from ._journal_schema import (
     type_index_name,
 )
 from ._listener import Listener
-from ._prepared import PreparedQuery
+from ._prepared import PreparedQuery, TextArray, int8_array
 from ._schema import missing_columns_error
 from ._sql import append_statement, statement
 from ._store import PostgresStore
@@ -247,6 +247,8 @@ class PostgresJournal(PostgresStore):
                 "metadata_value": sql.SQL(", ev.meta" if present else "")}
         read = {"metadata": sql.SQL("e.metadata" if present else "NULL::text")}
         self._append_sql = append_statement("journal_append", **write, **names).as_bytes(None)
+        # Multi-event appends run prepared on the warm connection too, arrays in binary.
+        self._append_prepared = PreparedQuery(self._append_sql)
         self._append_many_sql = statement("journal_append_many", **many, **names).as_bytes(None)
         self._idempotency_table = idempotency_table(self.events_table)
         self._append_keyed_sql = append_statement(
@@ -522,8 +524,13 @@ class PostgresJournal(PostgresStore):
                     self._append_one_untagged_prepared if untagged_one
                     else self._append_one_prepared, params)
                 row = rows[0] if rows else None
-            else:
-                row = await self._db.run(f"append to {pid!r}", work, warm=True)
+            else:  # prepared and warm too, the arrays in binary
+                rows, attempts = await self._db.run_prepared(
+                    f"append to {pid!r}", self._append_prepared,
+                    {**params, "payloads": TextArray(payloads),
+                     "tags_csv": TextArray(params["tags_csv"]), "keys": int8_array(keys),
+                     "metas": TextArray(params["metas"])})
+                row = rows[0] if rows else None
         except WriteConflict as exc:
             actual = await self.highest_seq(pid)
             self._report(pid, expected_seq, actual, None, "conflict", started, len(checked))

@@ -29,17 +29,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import struct
 import weakref
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, errors
 from psycopg.pq import ExecStatus, Format
 
-__all__ = ["PreparedQuery", "execute_prepared"]
+__all__ = ["Binary", "PreparedQuery", "TextArray", "execute_prepared", "int8_array",
+           "text_array"]
 
 _PLACEHOLDER = re.compile(rb"%\((\w+)\)([sb])|%%")
-_INT8, _BOOL, _UNKNOWN = 20, 16, 0
+_INT8, _BOOL, _UNKNOWN, _TEXT = 20, 16, 0, 25
+_TEXT_ARRAY, _INT8_ARRAY = 1009, 1016
 _IDS = itertools.count(1)
 #: Statement names prepared on each connection (dropped with the connection).
 _PREPARED: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
@@ -47,21 +50,65 @@ _PREPARED: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionar
 _UNKNOWN_STATEMENT = "26000"
 
 
-class PreparedQuery:
-    """A ``%(name)s`` statement converted to ``$n`` once (binary ``%(name)b`` is not
-    supported: arrays take the ordinary path)."""
+class Binary(NamedTuple):
+    """A parameter already in PostgreSQL's binary format (for a ``%(name)b``
+    placeholder): its type OID and bytes (:func:`text_array`, :func:`int8_array`)."""
 
-    __slots__ = ("_names", "names", "sql")
+    oid: int
+    data: bytes
+
+
+class TextArray(NamedTuple):
+    """A ``text[]`` parameter for a ``%(name)b`` placeholder, sent in binary in the
+    connection's encoding (:func:`text_array`); ``None`` values are NULL elements."""
+
+    values: Sequence[str | None]
+
+
+def text_array(values: Sequence[str | None], encoding: str) -> Binary:
+    """``values`` as a binary ``text[]`` (``array_send``'s layout: ndim, has-NULL flag,
+    element type, dimension, lower bound, then length-prefixed elements, -1 for NULL)."""
+    if not values:
+        return Binary(_TEXT_ARRAY, struct.pack("!iiI", 0, 0, _TEXT))
+    pack = struct.Struct("!i").pack
+    parts = [b""]
+    nulls = 0
+    for value in values:
+        if value is None:
+            nulls = 1
+            parts.append(pack(-1))
+            continue
+        data = value.encode(encoding)
+        parts.append(pack(len(data)))
+        parts.append(data)
+    parts[0] = struct.pack("!iiIii", 1, nulls, _TEXT, len(values), 1)
+    return Binary(_TEXT_ARRAY, b"".join(parts))
+
+
+def int8_array(values: Sequence[int]) -> Binary:
+    """``values`` (signed 64-bit) as a binary ``bigint[]``."""
+    if not values:
+        return Binary(_INT8_ARRAY, struct.pack("!iiI", 0, 0, _INT8))
+    return Binary(_INT8_ARRAY, struct.pack("!iiIii", 1, 0, _INT8, len(values), 1)
+                  + b"".join(struct.pack("!iq", 8, value) for value in values))
+
+
+class PreparedQuery:
+    """A ``%(name)s`` statement converted to ``$n`` once; a ``%(name)b`` parameter is
+    sent in binary and takes a :class:`Binary` value."""
+
+    __slots__ = ("_names", "binary", "names", "sql")
 
     def __init__(self, query: bytes) -> None:
         order: dict[str, int] = {}
+        binary: set[str] = set()
 
         def number(match: re.Match[bytes]) -> bytes:
             if match.group(0) == b"%%":
                 return b"%"
-            if match.group(2) == b"b":
-                raise ValueError("binary parameters are not supported by PreparedQuery")
             name = match.group(1).decode()
+            if match.group(2) == b"b":
+                binary.add(name)
             if name not in order:
                 order[name] = len(order) + 1
             return b"$%d" % order[name]
@@ -69,6 +116,8 @@ class PreparedQuery:
         self.sql = _PLACEHOLDER.sub(number, query)
         #: The parameter names in ``$n`` order.
         self.names = tuple(order)
+        #: The parameter formats in ``$n`` order (1: binary) or ``None`` (all text).
+        self.binary = tuple(int(n in binary) for n in self.names) if binary else None
         self._names: dict[tuple[int, ...], bytes] = {}
 
     def name_for(self, types: tuple[int, ...]) -> bytes:
@@ -97,6 +146,12 @@ def _encode(params: Mapping[str, Any], names: tuple[str, ...],
         elif type(value) is int:
             values.append(b"%d" % value)
             types.append(_INT8)
+        elif type(value) is TextArray:
+            values.append(text_array(value.values, encoding).data)
+            types.append(_TEXT_ARRAY)
+        elif type(value) is Binary:
+            values.append(value.data)
+            types.append(value.oid)
         else:
             raise TypeError(f"PreparedQuery parameter {name!r}: unsupported {type(value).__name__}")
     return values, tuple(types)
@@ -124,8 +179,8 @@ async def _result(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -
 
 async def _flush(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -> None:
     """Push what libpq still buffers of the command to the server: psycopg's async
-    connections are non-blocking, so a large command (a big payload) is not all sent
-    by the ``send_*`` call; meanwhile whatever the server sends is read."""
+    connections are non-blocking, so a large command (a big batch, a big payload) is
+    not all sent by the ``send_*`` call; meanwhile whatever the server sends is read."""
     pgconn = conn.pgconn
     while pgconn.flush() != 0:
         fut: asyncio.Future[None] = loop.create_future()
@@ -176,7 +231,7 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
             # The connection says "never prepare" (psycopg's switch, e.g. behind a
             # transaction-pooling PgBouncer): the unnamed statement, parsed every time.
             result = await _round_trip(conn, loop, pgconn.send_query_params, query.sql,
-                                       values, types, None, Format.TEXT)
+                                       values, types, query.binary, Format.TEXT)
             return _rows(result)
         for attempt in (1, 2):
             if name not in prepared:
@@ -184,7 +239,7 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
                 prepared.add(name)
             try:
                 result = await _round_trip(conn, loop, pgconn.send_query_prepared, name,
-                                           values, None, Format.TEXT)
+                                           values, query.binary, Format.TEXT)
             except errors.Error as exc:
                 if attempt == 1 and exc.sqlstate == _UNKNOWN_STATEMENT:
                     prepared.clear()  # e.g. DISCARD ALL: prepare again, once
