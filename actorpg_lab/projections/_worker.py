@@ -3,8 +3,9 @@
 Ownership is a lease on the checkpoint row (server clock): :meth:`Worker.run` tries to
 take it (free, or run out) every ``standby_poll_s``; once owned, the loop reads the next
 events after the checkpoint and hands them to :mod:`._batch` (each batch renews the
-lease), renews it by a heartbeat every ``lease_s / 3`` while idle, and sleeps on the
-journal's NOTIFY.  A heartbeat or a batch that finds the row taken over raises
+lease; while a full batch commits, the page after it is read: :class:`_Ahead`), renews
+it by a heartbeat every ``lease_s / 3`` while idle, and sleeps on the journal's NOTIFY.
+A heartbeat or a batch that finds the row taken over raises
 :class:`~actorpg_lab.ProjectionFenced`: the worker goes back to standby having
 committed nothing.
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import PersistenceError, ProjectionFenced
 from .._tag_filter import START_KEY, EventKey, TagFilter
+from .._types import PersistentEvent
 from ._batch import commit, handle
 from ._checkpoint import Checkpoint
 from ._projection import Projection, filter_json
@@ -29,6 +31,61 @@ if TYPE_CHECKING:
 __all__ = ["Worker"]
 
 _log = logging.getLogger("actorpg_lab.projections")
+
+
+class _Ahead:
+    """The next page, read while the batch before it commits.
+
+    It is read after the last key of that batch and used only if the batch committed
+    exactly that key (``take`` checks the key the loop is at, and the page size): a
+    fenced, failed, redirected or rolled-back batch leaves the key elsewhere and the page
+    is dropped.  Reading before the commit is sound because a page is final once read:
+    every event it holds is below the visibility horizon of its read, so no transaction
+    can still add an event between ``after`` and the page's last key.  Dropped before
+    a pause or a rebuild, so it is never kept across a long wait.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[list[PersistentEvent]] | None = None
+        self._after: EventKey = START_KEY
+        self._limit = 0
+
+    def start(self, worker: Worker, after: EventKey, limit: int) -> None:
+        self._task = asyncio.create_task(worker.read(after, limit),
+                                         name=f"projection:{worker.name}:next-page")
+        self._after, self._limit = after, limit
+
+    async def first_after(self, after: EventKey) -> EventKey | None:
+        """The key of the first event of the page read after ``after`` (waiting for the
+        read), ``None`` when there is no such page, it is empty or its read failed."""
+        task = self._task
+        if task is None or self._after != after:
+            return None
+        try:
+            page = await asyncio.shield(task)
+        except Exception:
+            return None  # the loop meets the error when it takes the page
+        return page[0].key if page else None
+
+    async def take(self, after: EventKey, limit: int) -> list[PersistentEvent] | None:
+        """The page read after ``after`` (at most ``limit``), or ``None`` (read it)."""
+        task = self._task
+        if task is None:
+            return None
+        if (after, limit) != (self._after, self._limit):
+            await self.drop()
+            return None
+        self._task = None
+        return await task  # its storage error is the loop's, as a read's would be
+
+    async def drop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait([task])  # its outcome is dropped with it; a cancel of ours is not
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
 class Worker:
@@ -52,6 +109,10 @@ class Worker:
         self.stopping = False
         self.advanced = asyncio.Event()
         self.retries = 0
+        self.ahead = _Ahead()
+        #: ``(after, first)``: the batch being committed was read after ``after`` and starts
+        #: at ``first`` (while ``self.key == after``, ``first`` is the next event pending).
+        self.pending: tuple[EventKey, EventKey] | None = None
 
     def __repr__(self) -> str:
         return f"<Worker {self.name!r} v{self.version} {self.role} key={self.key!r}>"
@@ -91,6 +152,25 @@ class Worker:
             name=self.name, version=self.version, owner=owner)
 
     async def _owned(self, row: Checkpoint) -> None:
+        self.ahead = ahead = _Ahead()
+        try:
+            await self._batches(row, ahead)
+        finally:
+            self.pending = None
+            await ahead.drop()
+
+    async def next_pending(self) -> EventKey | None:
+        """While active: the key of the next event this projection follows after its
+        checkpoint, when the loop already knows it (the batch being committed, or the
+        page read ahead after it); ``None`` when it does not (ask the database)."""
+        if self.role != "active":
+            return None
+        key, pending = self.key, self.pending
+        if pending is not None and pending[0] == key:
+            return pending[1]
+        return await self.ahead.first_after(key)
+
+    async def _batches(self, row: Checkpoint, ahead: _Ahead) -> None:
         runner, store = self.runner, self.runner._store
         await runner.journal.wait_for_appends(0.0)  # start listening for appends now
         await store.setup(self.name, self.version, self.projection.setup)
@@ -100,6 +180,7 @@ class Worker:
         held_pause = HELD_FIRST
         while not self.stopping:
             if status == "rebuild_requested":
+                await ahead.drop()
                 started = await store.start_rebuild(
                     self.name, self.version, runner.owner, runner.lease_s,
                     reset=self.projection.reset, tag_filter=self.tag_filter)
@@ -109,14 +190,20 @@ class Worker:
                 last_beat = time.monotonic()
                 continue
             if status == "paused" or (status == "failed" and self.halted):
+                await ahead.drop()
                 status = await self.beat("holding a paused or failed projection")
                 last_beat = time.monotonic()
                 await asyncio.sleep(min(runner.lease_s / 3, runner.poll_interval))
                 continue
             rebuilding = status == "rebuilding"
             limit = runner.rebuild_batch_size if rebuilding else runner.batch_size
-            events = await runner.journal.read_by_tag(self.tag_filter, after=self.key, limit=limit)
+            events = await ahead.take(self.key, limit)
+            if events is None:
+                events = await self.read(self.key, limit)
             if events:
+                self.pending = (self.key, events[0].key)
+                if len(events) == limit:  # more may follow: read them while this commits
+                    ahead.start(self, events[-1].key, limit)
                 status = await handle(self, events, rebuilding=rebuilding,
                                       finish=rebuilding and len(events) < limit,
                                       keep_error=status == "failed")
@@ -138,6 +225,10 @@ class Worker:
                 held_pause = HELD_FIRST
                 due = runner.lease_s / 3 - (time.monotonic() - last_beat)
                 await runner.journal.wait_for_appends(max(0.0, min(runner.poll_interval, due)))
+
+    async def read(self, after: EventKey, limit: int) -> list[PersistentEvent]:
+        """The next ``limit`` events this projection follows after ``after``."""
+        return await self.runner.journal.read_by_tag(self.tag_filter, after=after, limit=limit)
 
     async def beat(self, what: str) -> str:
         """Renew the lease (fenced if the row is no longer ours); the row's status."""
