@@ -46,9 +46,16 @@ def target_key(target: object) -> EventKey:
         f"{target!r:.200}")
 
 
-async def _reached(runner: ProjectionRunner, worker: Worker, target: EventKey) -> bool:
-    if worker.role == "active" and worker.key >= target:
-        return True
+async def _reached(runner: ProjectionRunner, worker: Worker, target: EventKey) -> bool | None:
+    """Whether ``worker`` has handled ``target``; ``None``: not yet, and this runner's own
+    worker is about to commit an event at or before it (no query needed: its commit
+    wakes the waiter)."""
+    if worker.role == "active":
+        if worker.key >= target:
+            return True
+        pending = await worker.next_pending()
+        if pending is not None and pending <= target:
+            return None
     rows = await runner._store.read(worker.name, worker.version)
     if not rows:
         return False
@@ -80,9 +87,11 @@ async def wait_for(runner: ProjectionRunner, workers: list[Worker], target: obje
     await runner._store.listen(max(0.0, min(timeout, 10.0)))
     while True:
         local = runner._local_advanced
-        pending = [w for w in pending if not await _reached(runner, w, key)]
+        reached = [(w, await _reached(runner, w, key)) for w in pending]
+        pending = [w for w, done in reached if not done]
         if not pending:
             return
+        local_only = local is not None and all(done is None for _, done in reached if not done)
         remaining = deadline - loop.time()
         if remaining <= 0:
             statuses = tuple([await status_of(runner, w) for w in pending])
@@ -91,8 +100,10 @@ async def wait_for(runner: ProjectionRunner, workers: list[Worker], target: obje
                             for s in statuses)
             raise ProjectionLagTimeout(
                 f"wait_for({key!r}) timed out after {timeout}s ({lag})", lag=statuses)
-        horizon, _ = await runner.journal.visibility_horizon()
-        if horizon <= key[0]:  # held back: the end of a non-append sends no NOTIFY
+        if local_only:  # each one waits for a batch this runner is committing
+            wait = remaining
+        elif (await runner.journal.visibility_horizon())[0] <= key[0]:
+            # held back: the end of a non-append sends no NOTIFY
             wait = min(pause, remaining)
             pause = min(pause * 2, HELD_MAX)
         else:

@@ -319,3 +319,66 @@ async def test_m2_process_manager_appends_keep_the_correlation(backend: Backend)
         {"correlation_id": "a#2", "causation_id": "a#2"},
     ]
     assert dict(first[0].metadata) == {"correlation_id": "req-9", "causation_id": "cmd-1"}
+
+
+async def test_wait_for_while_catching_up_returns_with_everything_before_the_target(
+        backend: Backend) -> None:
+    journal = backend.journal()
+    sink = backend.sink("catchup")
+    before = await append_tagged(journal, "a", 30)
+    untagged = await journal.append("u", [JournalEntry({"plain": True})], 0)
+    after = await append_tagged(journal, "b", 30)
+    async with ProjectionRunner(journal, [Recorder(sink)], batch_size=4) as runner:
+        await runner.wait_for(before[9], 10)  # inside a page: no later than its batch
+        assert (await sink.rows())[:10] == [("a", i) for i in range(1, 11)]
+        await runner.wait_for(untagged, 10)  # not followed: once all before it is handled
+        assert (await sink.rows())[:30] == [("a", i) for i in range(1, 31)]
+        await runner.wait_for(after, 10)
+    assert await sink.rows() == [("a", i) for i in range(1, 31)] + [("b", i) for i in range(1, 31)]
+
+
+async def test_pause_during_catch_up_drops_the_page_read_ahead(backend: Backend) -> None:
+    journal = backend.journal()
+    sink = backend.sink("ahead")
+    events = await append_tagged(journal, "a", 40)
+    pausing: list[asyncio.Task[None]] = []
+
+    async def pause_once(ctx: ProjectionContext, batch: list[PersistentEvent]) -> None:
+        if not pausing:  # committed first, then paused: the next batch's CAS fails
+            pausing.append(asyncio.create_task(runner.pause("recorder")))
+
+    recorder = Recorder(sink, hook=pause_once)
+    async with ProjectionRunner(journal, [recorder], batch_size=3, lease_s=0.6) as runner:
+        await eventually(lambda: _state_is(runner, "paused"), 10, "paused")
+        handled = len(await sink.rows())
+        assert 3 <= handled < 40
+        appended = await append_tagged(journal, "a", 2)  # after the page read ahead
+        await runner.resume("recorder")
+        await runner.wait_for(appended, 10)
+        await pausing[0]
+    assert await sink.rows() == [("a", i) for i in range(1, 43)]
+    assert await matching(journal) == [(e.persistence_id, e.sequence_nr)
+                                       for e in [*events, *appended]]
+
+
+async def _state_is(runner: ProjectionRunner, state: str) -> bool:
+    [status] = await runner.status()
+    return status.state == state
+
+
+async def test_retry_inside_a_full_batch_resumes_at_the_failed_event(backend: Backend) -> None:
+    journal = backend.journal()
+    sink = backend.sink("retryfull")
+    events = await append_tagged(journal, "a", 20)
+    recorder = Recorder(sink, fail_on={("a", 6)})
+    async with ProjectionRunner(journal, [recorder], on_error="retry", retry_max_s=0.2,
+                                batch_size=4) as runner:
+        async def erred() -> bool:
+            [s] = await runner.status()
+            return s.failed_event == ("a", 6)
+
+        await eventually(erred, 10, "the error recorded")
+        assert await sink.rows() == [("a", i) for i in range(1, 6)]
+        recorder.fail_on.clear()
+        await runner.wait_for(events, 10)
+    assert await sink.rows() == [("a", i) for i in range(1, 21)]
