@@ -31,10 +31,11 @@ async def test_schema_matches_the_contract(pg_url: str, pg_pool: Any) -> None:
     await journal.append("a", [JournalEntry({"x": 1}, ["t1", "t2"])], 0)
     await snapshots.save("a", 1, {})
     await durable.upsert("a", 0, {})
-    # the documented columns, plus position (the writing transaction's id, for tag queries)
+    # the documented columns, plus metadata (correlation/causation JSON, NULL = none) and
+    # position (the writing transaction's id, for tag queries)
     assert columns(pg_url, "events") == [
         ("persistence_id", "text"), ("sequence_nr", "bigint"), ("payload", "text"),
-        ("tags", "text"), ("timestamp", "bigint"), ("position", "xid8")]
+        ("tags", "text"), ("timestamp", "bigint"), ("metadata", "text"), ("position", "xid8")]
     assert columns(pg_url, "events_tags") == [
         ("persistence_id", "text"), ("sequence_nr", "bigint"), ("tag", "text"),
         ("timestamp", "bigint"), ("position", "xid8")]
