@@ -7,6 +7,7 @@ the CSV tag mirror and the tag table agreeing both ways.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,3 +103,23 @@ def count_connections(dsn: str, application_name: str | None = None) -> int:
         row = conn.execute(query, params).fetchone()
         assert row is not None
         return int(row[0]) - (1 if application_name is None else 0)
+
+
+def settled_connections(dsn: str, application_name: str, expected: int = 0,
+                        timeout: float = 10.0) -> tuple[int, list[tuple[Any, ...]]]:
+    """``(count, rows)`` of ``application_name``'s client backends once the count is
+    ``expected`` or ``timeout`` seconds passed.  A closed connection's backend leaves
+    ``pg_stat_activity`` a moment after the client's Terminate (later on a loaded
+    machine); a leaked connection stays.  ``rows``: (pid, state, query) of what is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = count_connections(dsn, application_name)
+        if count == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, state, left(query, 120) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND application_name = %s",
+            [application_name]).fetchall()
+    return count, rows

@@ -40,7 +40,12 @@ from actorpg_lab import (
 from actorpg_lab.postgres import PostgresDurableStateStore, PostgresJournal, PostgresSnapshotStore
 
 from . import _workers
-from ._checks import assert_journal_consistent, count_connections, read_journal_tables
+from ._checks import (
+    assert_journal_consistent,
+    count_connections,
+    read_journal_tables,
+    settled_connections,
+)
 
 
 def with_options(url: str, **extra: str) -> str:
@@ -191,7 +196,8 @@ async def _restarts_under_load(own_server: EmbeddedPostgres, url: str, modes: li
     await durable.close()
     for j in journals:
         await j.close()
-    assert count_connections(own_server.dsn, app) == 0  # no connection leaked
+    left, rows = settled_connections(own_server.dsn, app)
+    assert left == 0, f"connections leaked: {rows}"
     print(f"\nFIGURES restarts: restarts={len(modes)} ({', '.join(sorted(set(modes)))}) "
           f"tasks=8 acked={acked} "
           f"rejected={rejected} errors={errors} in-doubt appends={in_doubt} "
@@ -325,7 +331,8 @@ async def test_terminated_backends_are_never_handed_out_again(pg_server: Any,
     assert [e.event for e in await j.read("p")] == [0, 1, 2, 3, 4]
     await j.close()
     await d.close()
-    assert count_connections(pg_server.dsn, app) == 0  # nothing leaked
+    left, rows = settled_connections(pg_server.dsn, app)
+    assert left == 0, f"connections leaked: {rows}"
 
 
 async def test_pool_exhaustion_is_a_clear_journal_error(pg_server: Any, pg_url: str) -> None:
