@@ -21,6 +21,11 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 _MAX_IDENTIFIER = 63
 
 
+#: The end both stream-list walks share (explore_streams_page.sql), filled into their
+#: ``{page_tail}``; unused placeholders are ignored by the other statements.
+_PAGE_TAIL = sql.SQL(load_sql("explore_streams_page"))
+
+
 class ExploreSql:
     """The explorer's statements over one workbench's tables.
 
@@ -41,7 +46,7 @@ class ExploreSql:
         parts = self._parts()
         return sql.SQL(load_sql(name)).format(
             events=sql.Identifier(self.tables.events), tags=sql.Identifier(self.tables.tags),
-            **parts)
+            page_tail=_PAGE_TAIL, **parts)
 
     def _parts(self) -> dict[str, sql.Composable]:
         """The pieces that depend on the database: the event-type expression over

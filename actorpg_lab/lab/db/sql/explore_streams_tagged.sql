@@ -24,30 +24,4 @@ WITH scanned AS (
     ORDER BY t.tag DESC, t.position DESC, t.persistence_id DESC, t.sequence_nr DESC
     LIMIT %(scan)s
 ),
-firsts AS (
-    SELECT DISTINCT ON (s.persistence_id) s.persistence_id, s.sequence_nr, s.position
-    FROM scanned s
-    WHERE NOT (s.persistence_id = ANY (coalesce(%(seen)s::text[], ARRAY[]::text[])))
-    ORDER BY s.persistence_id, s.position DESC, s.sequence_nr DESC
-),
-page AS (
-    SELECT f.persistence_id, f.sequence_nr, f.position
-    FROM firsts f
-    ORDER BY f.position DESC, f.persistence_id DESC, f.sequence_nr DESC
-    LIMIT %(page)s
-),
-bottom AS (
-    SELECT s.persistence_id, s.sequence_nr, s.position, count(*) OVER () AS scanned
-    FROM scanned s
-    ORDER BY s.position, s.persistence_id, s.sequence_nr
-    LIMIT 1
-)
-SELECT * FROM (
-    SELECT 'stream' AS kind, p.persistence_id, p.sequence_nr, p.position::text AS position,
-           0::bigint AS scanned, (SELECT count(*) FROM firsts) AS found
-    FROM page p
-    ORDER BY p.position DESC, p.persistence_id DESC, p.sequence_nr DESC
-) streams
-UNION ALL
-SELECT 'end', b.persistence_id, b.sequence_nr, b.position::text, b.scanned, 0
-FROM bottom b
+{page_tail}
