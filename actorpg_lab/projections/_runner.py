@@ -108,7 +108,6 @@ class ProjectionRunner:
                 raise ValueError(f"two projections named {name!r} in one runner")
             self._workers[name] = Worker(self, projection, name, version, tag_filter)
         self._running = False
-        self._stopping: asyncio.Event | None = None
         self._local_advanced: asyncio.Event | None = None
         #: The last :class:`~actorpg_lab.ProjectionFenced` errors (newest last), and a count.
         self.fenced: list[ProjectionFenced] = []
@@ -172,7 +171,6 @@ class ProjectionRunner:
         self._local_advanced = asyncio.Event()
         for worker in self._workers.values():
             worker.role = "standby"
-            worker.stopping = False
             worker.task = asyncio.create_task(worker.run(), name=f"projection:{worker.name}")
         self._running = True
         return self
@@ -184,8 +182,6 @@ class ProjectionRunner:
             return
         self._running = False
         tasks = [w.task for w in self._workers.values() if w.task is not None]
-        for worker in self._workers.values():
-            worker.stopping = True
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -269,8 +265,8 @@ class ProjectionRunner:
 
 async def _finish(task: asyncio.Task[None]) -> None:
     """Wait for a cancelled worker task to end, cancelling it again while it runs: a
-    cancellation swallowed inside a library (see ``Worker.stopping``) must not leave
-    ``stop()`` waiting forever."""
+    cancellation swallowed inside a library must not leave ``stop()`` waiting forever
+    (the worker's loops also end at their next turn once ``_running`` is false)."""
     while not task.done():
         await asyncio.wait([task], timeout=_RECANCEL_S)
         if not task.done():

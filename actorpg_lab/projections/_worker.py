@@ -103,10 +103,6 @@ class Worker:
         self.key: EventKey = START_KEY
         self.halted = False  # on_error="stop" hit: hold the lease, handle nothing
         self.task: asyncio.Task[None] | None = None
-        #: set by ``stop()`` before it cancels the task: the loops end at their next turn
-        #: even if a cancellation was swallowed on the way (Python 3.11's ``wait_for``, in
-        #: a library, can return a result and drop a cancel that arrived in the same tick)
-        self.stopping = False
         self.advanced = asyncio.Event()
         self.retries = 0
         self.ahead = _Ahead()
@@ -121,7 +117,10 @@ class Worker:
         """Take the lease when it is free, run while owned, stand by when fenced."""
         runner = self.runner
         backoff = INFRA_BACKOFF[0]
-        while not self.stopping:
+        # Loop on _running, not forever: stop() clears it before it cancels this task, so
+        # a cancellation swallowed on the way (Python 3.11's wait_for inside a library can
+        # return a result and drop a cancel arriving in the same tick) still ends the loop.
+        while runner._running:
             try:
                 row = await runner._store.try_acquire(self.name, self.version, runner.owner,
                                                       runner.lease_s)
@@ -178,7 +177,7 @@ class Worker:
         self.halted = False
         last_beat = time.monotonic()
         held_pause = HELD_FIRST
-        while not self.stopping:
+        while runner._running:
             if status == "rebuild_requested":
                 await ahead.drop()
                 started = await store.start_rebuild(
