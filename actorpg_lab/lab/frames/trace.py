@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..db.statements import metadata_columns, render
+from ..db.statements import render
 from .builder import FrameBuilder
-from .event_columns import event_position
+from .event_columns import event_columns
 
 if TYPE_CHECKING:
     from .loader import FrameLoader
@@ -30,8 +30,8 @@ def trace_frame(frames: FrameLoader, correlation_id: str) -> pd.DataFrame:
     if not frames.session.table_stats(events).present \
             or not frames.session.has_column(events, "metadata"):
         return builder.frame()
-    select = render("journal_trace", events=events, position=event_position(frames.session, events, "e"),
-                    **metadata_columns("e", True))
+    select = render("journal_trace", events=events,
+                    **event_columns(frames.session, events, "e"))
     builder.add(frames.query(select, [correlation_id]))
     return builder.frame()
 
