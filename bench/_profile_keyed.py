@@ -1,0 +1,207 @@
+"""``python -m bench._profile_keyed``: where the time of one keyed append goes.
+
+The companion of :mod:`bench._profile_append` for ``append(..., idempotency_key=...)``
+(the ``keyed_appends`` row).  Per call: the wall time, this process's CPU time and the
+CPU time of the whole server (every process ``pg_stat_activity`` lists: the backends,
+the WAL writer, ...; the server runs on the same machine).  Cases, 1 typed untagged
+event per call as in the bench row:
+
+* ``append`` / ``append_keyed``: ``PostgresJournal.append`` without / with a key;
+* ``sql_unkeyed`` / ``sql_keyed``: the journal's one-event unkeyed statement and its
+  keyed statement for the same event on a synchronous psycopg connection, prepared
+  (``prepare=True``): what the SQL costs without the journal's Python around it;
+* ``sql_keyed_generic``: ``sql_keyed`` with ``plan_cache_mode = force_generic_plan``
+  (the difference is what planning the statement at every execution costs);
+* ``bare`` / ``bare_two_rows``: a bare one-row INSERT, and the same INSERT plus a row in
+  a copy of the idempotency table in the same statement (the physical floor of "an
+  event and its key in one commit").
+
+Cases run in interleaved rounds (order reversed every other round); the figures are
+medians over rounds.  Prints one markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actorpg_lab import JournalEntry, default_codec
+
+from ._db import new_schema, provide_server, schema_url
+from ._events import deposited
+from ._harness import Context, Sizes
+from ._profile_append import backend_cpu
+
+_BARE = ("INSERT INTO bare_events (persistence_id, sequence_nr, payload, tags, timestamp) "
+         "VALUES (%s, %s, %s, '', %s)")
+_BARE_TWO = ("WITH e AS (INSERT INTO bare_events (persistence_id, sequence_nr, payload, tags, "
+             "timestamp) VALUES (%(pid)s, %(seq)s, %(payload)s, '', %(ts)s) RETURNING 1) "
+             "INSERT INTO bare_idempotency (persistence_id, key, first_seq, events, digest) "
+             "SELECT %(pid)s, %(key)s, %(seq)s, 1, %(digest)s FROM e")
+
+
+class Probe:
+    """The connections and journal the cases run on."""
+
+    def __init__(self, url: str, calls: int) -> None:
+        self.url = url
+        self.calls = calls
+        self.payload = default_codec.encode(deposited(1))
+
+    async def open(self) -> None:
+        import psycopg
+
+        from actorpg_lab.postgres import PostgresJournal
+
+        self.journal = PostgresJournal(url=self.url)
+        await self.journal.highest_seq("warm-up")
+        await self.journal.append("warm-up", [JournalEntry(deposited(0))], 0,
+                                  idempotency_key="warm-up")
+        self.conn = psycopg.connect(self.url, autocommit=True)
+        self.generic = psycopg.connect(self.url, autocommit=True)
+        self.generic.execute("SET plan_cache_mode = force_generic_plan")
+        self.conn.execute("CREATE TABLE bare_events (LIKE events INCLUDING ALL)")
+        self.conn.execute("ALTER TABLE bare_events DROP COLUMN IF EXISTS position")
+        self.conn.execute("CREATE TABLE bare_idempotency (LIKE events_idempotency INCLUDING ALL)")
+        entry = JournalEntry(deposited(1))
+        request = self.journal._request("x", [entry], 0)
+        assert request is not None
+        self.keys = request.keys
+
+    def server_pids(self) -> list[int]:
+        return [int(r[0]) for r in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity").fetchall()]
+
+    async def close(self) -> None:
+        await self.journal.close()
+        self.conn.close()
+        self.generic.close()
+
+    # -- cases: each runs self.calls calls -------------------------------------------
+    async def _append(self, keyed: bool) -> None:
+        pid = f"j-{uuid.uuid4().hex[:10]}"
+        append = self.journal.append
+        entries = [[JournalEntry(deposited(i))] for i in range(self.calls)]
+        for seq, entry in enumerate(entries):
+            await append(pid, entry, seq, idempotency_key=f"cmd-{seq}" if keyed else None)
+
+    async def append(self) -> None:
+        await self._append(False)
+
+    async def append_keyed(self) -> None:
+        await self._append(True)
+
+    async def sql_unkeyed(self) -> None:
+        pid, payload = f"u-{uuid.uuid4().hex[:10]}", self.payload
+        query, channel, k1 = self.journal._append_one_untagged_sql, self.journal.channel, \
+            self.keys[0] if self.keys else None
+        execute = self.conn.execute
+        for seq in range(self.calls):
+            execute(query, {"pid": pid, "expected": seq, "payload": payload, "notify": True,
+                            "channel": channel, "k1": k1}, prepare=True)
+
+    def _keyed(self, conn: Any) -> None:
+        journal = self.journal
+        pid, payload = f"k-{uuid.uuid4().hex[:10]}", self.payload
+        query = _keyed_statement(journal)
+        execute = conn.execute
+        for seq in range(self.calls):
+            execute(query, _keyed_params(journal, pid, seq, payload, self.keys), prepare=True)
+
+    async def sql_keyed(self) -> None:
+        self._keyed(self.conn)
+
+    async def sql_keyed_generic(self) -> None:
+        self._keyed(self.generic)
+
+    async def bare(self) -> None:
+        pid, payload, ts = f"b-{uuid.uuid4().hex[:10]}", self.payload, int(time.time() * 1000)
+        execute = self.conn.execute
+        for seq in range(1, self.calls + 1):
+            execute(_BARE, (pid, seq, payload, ts), prepare=True)
+
+    async def bare_two_rows(self) -> None:
+        pid, payload, ts = f"t-{uuid.uuid4().hex[:10]}", self.payload, int(time.time() * 1000)
+        execute = self.conn.execute
+        digest = hashlib.sha256(payload.encode()).digest()
+        for seq in range(1, self.calls + 1):
+            execute(_BARE_TWO, {"pid": pid, "seq": seq, "payload": payload, "ts": ts,
+                                "key": f"cmd-{seq}", "digest": digest}, prepare=True)
+
+
+def _keyed_statement(journal: Any) -> Any:
+    """The statement a one-event keyed append runs (whichever this version has)."""
+    one = getattr(journal, "_append_one_keyed_sql", None)
+    return one if one is not None else journal._append_keyed_sql
+
+
+def _keyed_params(journal: Any, pid: str, seq: int, payload: str,
+                  keys: list[int]) -> dict[str, Any]:
+    digest = hashlib.sha256(payload.encode()).digest()
+    params: dict[str, Any] = {
+        "pid": pid, "expected": seq, "payload": payload, "payloads": [payload],
+        "tags_csv": [""] if getattr(journal, "_append_one_keyed_sql", None) is None else "",
+        "keys": keys, "key": f"cmd-{seq}", "n": 1, "digest": digest, "notify": True,
+        "channel": journal.channel, "metas": [None], "meta": None,
+    }
+    for i in range(4):
+        params[f"k{i + 1}"] = keys[i] if i < len(keys) else None
+    return params
+
+
+async def main_async(args: argparse.Namespace, dsn: str) -> None:
+    ctx = Context(dsn=dsn, sizes=Sizes.quick(), quick=True)
+    schema = new_schema(ctx, "profile")
+    probe = Probe(schema_url(dsn, schema), args.calls)
+    await probe.open()
+    cases: dict[str, Callable[[], Awaitable[None]]] = {
+        name: getattr(probe, name) for name in args.cases}
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"wall": [], "cpu": [], "server": []} for name in cases}
+    for name in cases:  # warm-up (prepares statements, fills caches)
+        await cases[name]()
+    for r in range(args.rounds):
+        order = list(cases) if r % 2 == 0 else list(cases)[::-1]
+        for name in order:
+            pids = probe.server_pids()
+            s0 = sum(backend_cpu(p) for p in pids)
+            c0, w0 = time.process_time(), time.perf_counter()
+            await cases[name]()
+            w1, c1 = time.perf_counter(), time.process_time()
+            s1 = sum(backend_cpu(p) for p in pids)
+            n = args.calls
+            results[name]["wall"].append((w1 - w0) / n * 1e6)
+            results[name]["cpu"].append((c1 - c0) / n * 1e6)
+            results[name]["server"].append((s1 - s0) / n * 1e6)
+    await probe.close()
+    print("| case | wall µs/call | client CPU µs/call | server CPU µs/call |")
+    print("|---|---:|---:|---:|")
+    for name, per in results.items():
+        print(f"| {name} | {statistics.median(per['wall']):.0f} | "
+              f"{statistics.median(per['cpu']):.0f} | {statistics.median(per['server']):.0f} |")
+    print(f"\n{args.rounds} interleaved rounds of {args.calls} calls, medians; load average "
+          f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench._profile_keyed")
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--cases", nargs="*", default=[
+        "bare", "bare_two_rows", "sql_unkeyed", "sql_keyed", "sql_keyed_generic", "append",
+        "append_keyed"])
+    args = parser.parse_args()
+    with provide_server() as dsn:
+        asyncio.run(main_async(args, dsn))
+
+
+if __name__ == "__main__":
+    main()
