@@ -69,7 +69,7 @@ from ._journal_schema import (
     type_index_name,
 )
 from ._listener import Listener
-from ._prepared import PreparedQuery, TextArray, int8_array
+from ._prepared import PreparedQuery, TextArray, bytea, int8_array
 from ._schema import missing_columns_error
 from ._sql import append_statement, statement
 from ._store import PostgresStore
@@ -251,8 +251,17 @@ class PostgresJournal(PostgresStore):
         self._append_prepared = PreparedQuery(self._append_sql)
         self._append_many_sql = statement("journal_append_many", **many, **names).as_bytes(None)
         self._idempotency_table = idempotency_table(self.events_table)
+        # Keyed appends run prepared on the warm connection too: one event with scalar
+        # parameters (its metadata one more scalar), more events with binary arrays.
+        idem = self._idempotency_table
         self._append_keyed_sql = append_statement(
-            "journal_append_keyed", idempotency=self._idempotency_table, **write, **names)
+            "journal_append_keyed", idempotency=idem, **write, **names).as_bytes(None)
+        self._append_keyed_prepared = PreparedQuery(self._append_keyed_sql)
+        self._append_one_keyed_sql = append_statement(
+            "journal_append_one_keyed", idempotency=idem,
+            metadata_column=write["metadata_column"],
+            metadata_value=sql.SQL(", %(meta)s" if present else ""), **names).as_bytes(None)
+        self._append_one_keyed_prepared = PreparedQuery(self._append_one_keyed_sql)
         self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
                                    metadata=sql.SQL("metadata" if present else "NULL::text"),
                                    **names)
@@ -349,29 +358,51 @@ class PostgresJournal(PostgresStore):
                     f" unkeyed appends keep working meanwhile")
             self._idempotency_checked = True
         pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
+        metas = request.metas
         digest = content_digest(request.payloads, [tags for _, tags in request.checked],
-                                request.metas or ())
-        params = {
-            "pid": pid, "expected": expected_seq, "payloads": request.payloads,
-            "tags_csv": [",".join(tags) for _, tags in request.checked], "keys": request.keys,
-            "key": key, "n": n, "digest": digest, "notify": self.notify,
-            "channel": self.channel, "metas": request.metas_param(),
-        }
+                                metas or ())
+        keys = request.keys
+        params: dict[str, Any]
+        if n == 1 and len(keys) <= MAX_SCALAR_KEYS:  # scalar parameters: no arrays
+            query = self._append_one_keyed_prepared
+            params = {
+                "pid": pid, "expected": expected_seq, "payload": request.payloads[0],
+                "tags_csv": ",".join(request.checked[0][1]), "key": key,
+                "digest": bytea(digest), "notify": self.notify, "channel": self.channel,
+                "meta": metas[0] if metas else None,
+            }
+            for i in range(MAX_SCALAR_KEYS):
+                params[f"k{i + 1}"] = keys[i] if i < len(keys) else None
+        else:  # the arrays in binary
+            query = self._append_keyed_prepared
+            params = {
+                "pid": pid, "expected": expected_seq, "payloads": TextArray(request.payloads),
+                "tags_csv": TextArray([",".join(tags) for _, tags in request.checked]),
+                "keys": int8_array(keys), "key": key, "n": n, "digest": bytea(digest),
+                "notify": self.notify, "channel": self.channel,
+                "metas": TextArray(request.metas_param()),
+            }
         try:
-            row = await self._db.fetch_one(f"keyed append to {pid!r}", self._append_keyed_sql,
-                                           params)
+            rows, _ = await self._db.run_prepared(f"keyed append to {pid!r}", query, params)
         except WriteConflict:  # an identical retry committed first, or another writer
             return await self._key_taken(request, key, digest, None)
         except JournalError:
             self._report(pid, expected_seq, -1, None, "error", request.started, n)
             raise
-        assert row is not None
-        if row[3] is not None:
-            return await self._key_taken(request, key, digest, int(row[0]))
-        head = int(row[0])
-        if head != expected_seq:
-            return await self._after_moved_head(request, head, False)
-        return self._stored(request, int(row[1]), int(row[2]))
+        if query is self._append_one_keyed_prepared:
+            if not rows:  # the key taken, or the head elsewhere
+                return await self._key_taken(request, key, digest, None)
+            timestamp, position = rows[0][0], rows[0][1]
+            assert timestamp is not None and position is not None
+            return self._stored(request, int(timestamp), int(position))
+        head, timestamp, position, first_seq = rows[0][:4]
+        assert head is not None and timestamp is not None
+        if first_seq is not None:
+            return await self._key_taken(request, key, digest, int(head))
+        if int(head) != expected_seq:
+            return await self._after_moved_head(request, int(head), False)
+        assert position is not None
+        return self._stored(request, int(timestamp), int(position))
 
     async def _key_taken(self, request: AppendRequest, key: str, digest: bytes,
                          head: int | None) -> list[PersistentEvent]:

@@ -37,11 +37,11 @@ from typing import Any, NamedTuple
 from psycopg import AsyncConnection, errors
 from psycopg.pq import ExecStatus, Format
 
-__all__ = ["Binary", "PreparedQuery", "TextArray", "execute_prepared", "int8_array",
+__all__ = ["Binary", "PreparedQuery", "TextArray", "bytea", "execute_prepared", "int8_array",
            "text_array"]
 
 _PLACEHOLDER = re.compile(rb"%\((\w+)\)([sb])|%%")
-_INT8, _BOOL, _UNKNOWN, _TEXT = 20, 16, 0, 25
+_INT8, _BOOL, _UNKNOWN, _TEXT, _BYTEA = 20, 16, 0, 25, 17
 _TEXT_ARRAY, _INT8_ARRAY = 1009, 1016
 _IDS = itertools.count(1)
 #: Statement names prepared on each connection (dropped with the connection).
@@ -83,6 +83,11 @@ def text_array(values: Sequence[str | None], encoding: str) -> Binary:
         parts.append(data)
     parts[0] = struct.pack("!iiIii", 1, nulls, _TEXT, len(values), 1)
     return Binary(_TEXT_ARRAY, b"".join(parts))
+
+
+def bytea(data: bytes) -> Binary:
+    """``data`` as a binary ``bytea`` (its binary format is the bytes themselves)."""
+    return Binary(_BYTEA, bytes(data))
 
 
 def int8_array(values: Sequence[int]) -> Binary:

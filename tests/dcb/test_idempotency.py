@@ -12,6 +12,7 @@ import pytest
 
 from actorpg_lab import JournalEntry
 from actorpg_lab.postgres import PostgresJournal
+from actorpg_lab.postgres._prepared import PreparedQuery, execute_prepared
 
 
 @pytest.fixture
@@ -30,34 +31,41 @@ async def _stored(pg_pool: Any, pid: str) -> list[tuple[Any, ...]]:
         return rows
 
 
+@pytest.mark.parametrize("entries", [
+    [JournalEntry({"n": 1}, tags=("t",)), JournalEntry({"n": 2})],  # the array statement
+    [JournalEntry({"n": 1}, tags=("t",))],  # one event: the scalar statement
+    [JournalEntry({"n": 1}, metadata={"correlation_id": "c-1"})],  # scalar, with metadata
+], ids=["two-events", "one-event", "one-event-metadata"])
 async def test_i1_reply_lost_after_commit_retry_returns_identical_events(
-        journal: PostgresJournal, pg_pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        journal: PostgresJournal, pg_pool: Any, monkeypatch: pytest.MonkeyPatch,
+        entries: list[JournalEntry]) -> None:
     """The connection dies right after the keyed append committed (the reply never
     arrives): the journal retries on a fresh connection, and the key returns the events
     already stored — same positions — with one copy stored."""
-    real_fetch_one = journal._db.fetch_one
-    killed: list[int] = []
+    real_run_prepared = journal._db.run_prepared
+    keyed = (journal._append_keyed_prepared, journal._append_one_keyed_prepared)
+    killed: list[PreparedQuery] = []
 
-    async def fetch_one(operation: str, query: Any, params: Any) -> Any:
-        if query is not journal._append_keyed_sql or killed:
-            return await real_fetch_one(operation, query, params)
-        killed.append(1)
+    async def run_prepared(operation: str, query: PreparedQuery, params: Any) -> Any:
+        if query not in keyed or killed:
+            return await real_run_prepared(operation, query, params)
+        killed.append(query)
         # the statement runs and commits (autocommit), then its reply is lost with the
-        # connection; Database.run retries the same statement on a fresh connection
+        # connection; Database.run_prepared retries it on a fresh connection
         async with await psycopg.AsyncConnection.connect(
                 journal._db.connection_settings()[0], autocommit=True) as conn:
-            await conn.execute(query, params)
-        return await real_fetch_one(operation, query, params)
+            await execute_prepared(conn, query, params)
+        rows, attempts = await real_run_prepared(operation, query, params)
+        return rows, attempts + 1
 
-    monkeypatch.setattr(journal._db, "fetch_one", fetch_one)
-    written = await journal.append("i1", [JournalEntry({"n": 1}, tags=("t",)),
-                                          JournalEntry({"n": 2})], 0, idempotency_key="cmd-1")
-    assert killed
-    assert [e.sequence_nr for e in written] == [1, 2]
+    monkeypatch.setattr(journal._db, "run_prepared", run_prepared)
+    written = await journal.append("i1", entries, 0, idempotency_key="cmd-1")
+    assert killed == [keyed[0] if len(entries) > 1 else keyed[1]]
+    assert [e.sequence_nr for e in written] == list(range(1, len(entries) + 1))
+    assert [dict(e.metadata) for e in written] == [dict(e.metadata or {}) for e in entries]
     rows = await _stored(pg_pool, "i1")
-    assert len(rows) == 2
-    again = await journal.append("i1", [JournalEntry({"n": 1}, tags=("t",)),
-                                        JournalEntry({"n": 2})], 0, idempotency_key="cmd-1")
+    assert len(rows) == len(entries)
+    again = await journal.append("i1", entries, 0, idempotency_key="cmd-1")
     assert again == written and all(e.position == written[0].position for e in again)
 
 

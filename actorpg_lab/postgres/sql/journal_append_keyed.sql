@@ -18,7 +18,7 @@ guard AS (
 {events_rows},
 inserted_key AS (
     INSERT INTO {idempotency} (persistence_id, key, first_seq, events, digest)
-    SELECT %(pid)s, %(key)s, %(expected)s + 1, %(n)s, %(digest)s
+    SELECT %(pid)s, %(key)s, %(expected)s + 1, %(n)s, %(digest)b::bytea
     WHERE EXISTS (SELECT 1 FROM inserted_events)
 ),
 {tag_rows}
