@@ -70,6 +70,12 @@ class Probe:
         self.conn.execute("CREATE TABLE bare_events (LIKE events INCLUDING ALL)")
         self.conn.execute("ALTER TABLE bare_events DROP COLUMN IF EXISTS position")
         self.conn.execute("CREATE TABLE bare_idempotency (LIKE events_idempotency INCLUDING ALL)")
+        for name, index in (("bare_idempotency_brin", "USING brin (created_at)"),
+                            ("bare_idempotency_pk", None)):
+            self.conn.execute(f"CREATE TABLE {name} (LIKE events_idempotency INCLUDING DEFAULTS,"
+                              " PRIMARY KEY (persistence_id, key))")
+            if index:
+                self.conn.execute(f"CREATE INDEX ON {name} {index}")
         entry = JournalEntry(deposited(1))
         request = self.journal._request("x", [entry], 0)
         assert request is not None
@@ -107,10 +113,10 @@ class Probe:
             execute(query, {"pid": pid, "expected": seq, "payload": payload, "notify": True,
                             "channel": channel, "k1": k1}, prepare=True)
 
-    def _keyed(self, conn: Any) -> None:
+    def _keyed(self, conn: Any, query: Any = None) -> None:
         journal = self.journal
         pid, payload = f"k-{uuid.uuid4().hex[:10]}", self.payload
-        query = _keyed_statement(journal)
+        query = query or _keyed_statement(journal)
         execute = conn.execute
         for seq in range(self.calls):
             execute(query, _keyed_params(journal, pid, seq, payload, self.keys), prepare=True)
@@ -121,25 +127,44 @@ class Probe:
     async def sql_keyed_generic(self) -> None:
         self._keyed(self.generic)
 
+    async def sql_keyed_tagged(self) -> None:
+        """The one-event keyed statement for tagged events (clock and tag-row CTEs) with
+        the same untagged event."""
+        self._keyed(self.conn, self.journal._append_one_keyed_sql)
+
     async def bare(self) -> None:
         pid, payload, ts = f"b-{uuid.uuid4().hex[:10]}", self.payload, int(time.time() * 1000)
         execute = self.conn.execute
         for seq in range(1, self.calls + 1):
             execute(_BARE, (pid, seq, payload, ts), prepare=True)
 
-    async def bare_two_rows(self) -> None:
+    def _two_rows(self, table: str) -> None:
         pid, payload, ts = f"t-{uuid.uuid4().hex[:10]}", self.payload, int(time.time() * 1000)
         execute = self.conn.execute
         digest = hashlib.sha256(payload.encode()).digest()
+        query = _BARE_TWO.replace("bare_idempotency", table)
         for seq in range(1, self.calls + 1):
-            execute(_BARE_TWO, {"pid": pid, "seq": seq, "payload": payload, "ts": ts,
-                                "key": f"cmd-{seq}", "digest": digest}, prepare=True)
+            execute(query, {"pid": pid, "seq": seq, "payload": payload, "ts": ts,
+                            "key": f"cmd-{seq}", "digest": digest}, prepare=True)
+
+    async def bare_two_rows(self) -> None:
+        self._two_rows("bare_idempotency")
+
+    async def bare_two_rows_brin(self) -> None:
+        """The key table with a BRIN index on created_at instead of the b-tree."""
+        self._two_rows("bare_idempotency_brin")
+
+    async def bare_two_rows_pk_only(self) -> None:
+        """The key table with its primary key only (no created_at index)."""
+        self._two_rows("bare_idempotency_pk")
 
 
 def _keyed_statement(journal: Any) -> Any:
     """The statement a one-event keyed append runs (whichever this version has)."""
-    one = getattr(journal, "_append_one_keyed_sql", None)
-    return one if one is not None else journal._append_keyed_sql
+    for name in ("_append_one_keyed_untagged_sql", "_append_one_keyed_sql"):
+        if hasattr(journal, name):
+            return getattr(journal, name)
+    return journal._append_keyed_sql
 
 
 def _keyed_params(journal: Any, pid: str, seq: int, payload: str,
@@ -147,7 +172,7 @@ def _keyed_params(journal: Any, pid: str, seq: int, payload: str,
     digest = hashlib.sha256(payload.encode()).digest()
     params: dict[str, Any] = {
         "pid": pid, "expected": seq, "payload": payload, "payloads": [payload],
-        "tags_csv": [""] if getattr(journal, "_append_one_keyed_sql", None) is None else "",
+        "tags_csv": "" if hasattr(journal, "_append_one_keyed_sql") else [""],
         "keys": keys, "key": f"cmd-{seq}", "n": 1, "digest": digest, "notify": True,
         "channel": journal.channel, "metas": [None], "meta": None,
     }

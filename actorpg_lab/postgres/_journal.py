@@ -262,6 +262,12 @@ class PostgresJournal(PostgresStore):
             metadata_column=write["metadata_column"],
             metadata_value=sql.SQL(", %(meta)s" if present else ""), **names).as_bytes(None)
         self._append_one_keyed_prepared = PreparedQuery(self._append_one_keyed_sql)
+        self._append_one_keyed_untagged_sql = statement(
+            "journal_append_one_keyed_untagged", idempotency=idem,
+            metadata_column=write["metadata_column"],
+            metadata_value=sql.SQL(", %(meta)s" if present else ""), **names).as_bytes(None)
+        self._append_one_keyed_untagged_prepared = PreparedQuery(
+            self._append_one_keyed_untagged_sql)
         self._read_sql = statement("journal_read", position=sql.SQL("position::text::bigint"),
                                    metadata=sql.SQL("metadata" if present else "NULL::text"),
                                    **names)
@@ -363,7 +369,16 @@ class PostgresJournal(PostgresStore):
                                 metas or ())
         keys = request.keys
         params: dict[str, Any]
-        if n == 1 and len(keys) <= MAX_SCALAR_KEYS:  # scalar parameters: no arrays
+        one = n == 1 and len(keys) <= MAX_SCALAR_KEYS
+        if one and not request.checked[0][1]:  # one untagged event: at most its type's key
+            query = self._append_one_keyed_untagged_prepared
+            params = {
+                "pid": pid, "expected": expected_seq, "payload": request.payloads[0],
+                "key": key, "digest": bytea(digest), "notify": self.notify,
+                "channel": self.channel, "meta": metas[0] if metas else None,
+                "k1": keys[0] if keys else None,
+            }
+        elif one:  # scalar parameters: no arrays
             query = self._append_one_keyed_prepared
             params = {
                 "pid": pid, "expected": expected_seq, "payload": request.payloads[0],
@@ -389,7 +404,7 @@ class PostgresJournal(PostgresStore):
         except JournalError:
             self._report(pid, expected_seq, -1, None, "error", request.started, n)
             raise
-        if query is self._append_one_keyed_prepared:
+        if query is not self._append_keyed_prepared:  # one event
             if not rows:  # the key taken, or the head elsewhere
                 return await self._key_taken(request, key, digest, None)
             timestamp, position = rows[0][0], rows[0][1]
