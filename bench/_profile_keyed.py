@@ -12,9 +12,15 @@ event per call as in the bench row:
   (``prepare=True``): what the SQL costs without the journal's Python around it;
 * ``sql_keyed_generic``: ``sql_keyed`` with ``plan_cache_mode = force_generic_plan``
   (the difference is what planning the statement at every execution costs);
+* ``sql_keyed_tagged``: the one-event keyed statement for tagged events (clock and
+  tag-row CTEs) with the same untagged event;
 * ``bare`` / ``bare_two_rows``: a bare one-row INSERT, and the same INSERT plus a row in
   a copy of the idempotency table in the same statement (the physical floor of "an
-  event and its key in one commit").
+  event and its key in one commit"); ``bare_two_rows_brin`` / ``_pk_only``: that copy
+  with a BRIN index on ``created_at`` instead of the b-tree / with its primary key only.
+
+Besides the times, the WAL each call writes (``pg_current_wal_insert_lsn()`` before and
+after a round, divided by the calls; other sessions of the server are counted too).
 
 Cases run in interleaved rounds (order reversed every other round); the figures are
 medians over rounds.  Prints one markdown table.
@@ -84,6 +90,19 @@ class Probe:
     def server_pids(self) -> list[int]:
         return [int(r[0]) for r in self.conn.execute(
             "SELECT pid FROM pg_stat_activity").fetchall()]
+
+    def wal_lsn(self) -> str:
+        """The server's WAL insert position now."""
+        row = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def wal_bytes(self, since: str) -> int:
+        """WAL bytes written since the position ``since``."""
+        row = self.conn.execute("SELECT pg_current_wal_insert_lsn() - %s::pg_lsn",
+                                [since]).fetchone()
+        assert row is not None
+        return int(row[0])
 
     async def close(self) -> None:
         await self.journal.close()
@@ -189,28 +208,31 @@ async def main_async(args: argparse.Namespace, dsn: str) -> None:
     cases: dict[str, Callable[[], Awaitable[None]]] = {
         name: getattr(probe, name) for name in args.cases}
     results: dict[str, dict[str, list[float]]] = {
-        name: {"wall": [], "cpu": [], "server": []} for name in cases}
+        name: {"wall": [], "cpu": [], "server": [], "wal": []} for name in cases}
     for name in cases:  # warm-up (prepares statements, fills caches)
         await cases[name]()
     for r in range(args.rounds):
         order = list(cases) if r % 2 == 0 else list(cases)[::-1]
         for name in order:
             pids = probe.server_pids()
+            l0 = probe.wal_lsn()
             s0 = sum(backend_cpu(p) for p in pids)
             c0, w0 = time.process_time(), time.perf_counter()
             await cases[name]()
             w1, c1 = time.perf_counter(), time.process_time()
             s1 = sum(backend_cpu(p) for p in pids)
             n = args.calls
+            results[name]["wal"].append(probe.wal_bytes(l0) / n)
             results[name]["wall"].append((w1 - w0) / n * 1e6)
             results[name]["cpu"].append((c1 - c0) / n * 1e6)
             results[name]["server"].append((s1 - s0) / n * 1e6)
     await probe.close()
-    print("| case | wall µs/call | client CPU µs/call | server CPU µs/call |")
-    print("|---|---:|---:|---:|")
+    print("| case | wall µs/call | client CPU µs/call | server CPU µs/call | WAL bytes/call |")
+    print("|---|---:|---:|---:|---:|")
     for name, per in results.items():
         print(f"| {name} | {statistics.median(per['wall']):.0f} | "
-              f"{statistics.median(per['cpu']):.0f} | {statistics.median(per['server']):.0f} |")
+              f"{statistics.median(per['cpu']):.0f} | {statistics.median(per['server']):.0f} | "
+              f"{statistics.median(per['wal']):.0f} |")
     print(f"\n{args.rounds} interleaved rounds of {args.calls} calls, medians; load average "
           f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -221,7 +243,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--cases", nargs="*", default=[
-        "bare", "bare_two_rows", "sql_unkeyed", "sql_keyed", "sql_keyed_generic", "append",
+        "bare", "bare_two_rows", "sql_unkeyed", "sql_keyed", "sql_keyed_tagged", "append",
         "append_keyed"])
     args = parser.parse_args()
     with provide_server() as dsn:

@@ -352,6 +352,14 @@ class PostgresJournal(PostgresStore):
         return await self._coalescer.submit(request)
 
     async def _append_keyed(self, request: AppendRequest, key: str) -> list[PersistentEvent]:
+        """A keyed append (never coalesced), prepared on the warm connection like the
+        unkeyed single append: one untagged event runs ``journal_append_one_keyed_untagged``,
+        one event with at most :data:`MAX_SCALAR_KEYS` boundary keys
+        ``journal_append_one_keyed`` (scalar parameters; both return no row when the key
+        is taken or the head moved), anything else ``journal_append_keyed`` (binary
+        arrays; returns the head and the key's prior row).  A taken key, or a racing
+        identical retry that committed first (23505), is answered from the key's row
+        (:meth:`_key_taken`)."""
         if not self._idempotency_checked:
             row = await self._db.fetch_one("check the idempotency table",
                                            self._idempotency_check_sql,

@@ -1,4 +1,5 @@
--- journal_append.sql with an idempotency key: the key is looked up first (prior); the
+-- journal_append.sql with an idempotency key (the multi-event form, arrays in binary;
+-- one event: journal_append_one_keyed*.sql): the key is looked up first (prior); the
 -- events go in only when the key is new AND the head equals %(expected)s, together with
 -- the key's row (one statement, one transaction: both or neither).  A prior row is
 -- returned instead (first_seq, events, digest), whatever the head is now: the caller
