@@ -51,6 +51,10 @@ class AppendCoalescer(Generic[Req, Res]):
     :param size: how many events a request carries (bounds a batch).
     :param locks: the lock keys a request takes (a batch takes the union, at most
         ``max_locks`` distinct ones; a request with more is written on its own).
+    :param exclusive: the lock keys a request takes EXCLUSIVELY (a conditional append's
+        boundary): a request is never batched with one whose keys meet its exclusive
+        keys (either way round), so no request of a batch can write what another's
+        condition checks; ``None`` from it: the request is written in a batch of its own.
     :param slots: writes in flight at once before requests are queued.
     :param enabled: ``False`` writes every request on its own (no queueing at all).
     """
@@ -63,6 +67,7 @@ class AppendCoalescer(Generic[Req, Res]):
         key: Callable[[Req], Hashable],
         size: Callable[[Req], int],
         locks: Callable[[Req], Collection[Hashable]] = lambda _: (),
+        exclusive: Callable[[Req], Collection[Hashable] | None] | None = None,
         slots: int = 2,
         max_requests: int = 256,
         max_items: int = 10_000,
@@ -74,6 +79,7 @@ class AppendCoalescer(Generic[Req, Res]):
         self._key = key
         self._size = size
         self._locks = locks
+        self._exclusive = exclusive
         self.max_locks = max_locks
         self.slots = slots
         self.max_requests = max_requests
@@ -113,8 +119,11 @@ class AppendCoalescer(Generic[Req, Res]):
             deferred: list[_Pending[Req, Res]] = []
             keys: set[Hashable] = set()
             locks: set[Hashable] = set()
+            held: set[Hashable] = set()  # the batch's exclusive keys
+            alone = False
             items = 0
-            while self._queue and len(batch) < self.max_requests and items < self.max_items:
+            while self._queue and len(batch) < self.max_requests and items < self.max_items \
+                    and not alone:
                 pending = self._queue.popleft()
                 if pending.future.done():  # the caller was cancelled before we started
                     continue
@@ -127,6 +136,16 @@ class AppendCoalescer(Generic[Req, Res]):
                         len(locks.union(wanted)) > self.max_locks:
                     deferred.append(pending)  # the next batch
                     continue
+                if self._exclusive is not None:
+                    mine = self._exclusive(pending.request)
+                    if batch and (mine is None or not locks.isdisjoint(mine)
+                                  or not held.isdisjoint(wanted)):
+                        deferred.append(pending)  # their boundaries meet: another batch
+                        continue
+                    if mine is None:
+                        alone = True
+                    else:
+                        held.update(mine)
                 locks.update(wanted)
                 keys.add(key)
                 batch.append(pending)

@@ -99,6 +99,8 @@ _BATCH_MAX_EVENTS = 10_000
 #: Distinct boundary-lock keys of one coalesced statement (the server's lock table holds
 #: ``max_locks_per_transaction`` x ``max_connections`` of them, 64 x 100 by default).
 _BATCH_MAX_LOCKS = 256
+#: Conditional appends of one transaction (each is a statement of its own).
+_BATCH_MAX_CONDITIONAL = 64
 
 
 class AppendRequest:
@@ -126,6 +128,25 @@ class AppendRequest:
 
     def metas_param(self) -> list[str | None]:
         return self.metas if self.metas is not None else [None] * len(self.payloads)
+
+
+class _Conditional:
+    """One conditional append (DCB) waiting for (or in) its transaction."""
+
+    __slots__ = ("exclusive", "keys", "lock_all", "params", "query", "request", "statement")
+
+    def __init__(self, request: AppendRequest, query: Query, params: dict[str, Any],
+                 exclusive: frozenset[int], statement: sql.Composed) -> None:
+        self.request = request
+        self.query = query
+        #: ``journal_append_if.sql``'s parameters.
+        self.params = params
+        #: The condition's keys (locked exclusively) and every key it locks.
+        self.exclusive = exclusive
+        self.keys = exclusive.union(request.keys)
+        #: ``Query.all()``: the table lock too, and a transaction of its own.
+        self.lock_all = query.matches_all
+        self.statement = statement
 
 
 class PostgresJournal(PostgresStore):
@@ -210,6 +231,20 @@ class PostgresJournal(PostgresStore):
             max_locks=_BATCH_MAX_LOCKS,
             enabled=bool(coalesce_appends),
         )
+        # Conditional appends get group commit of their own: only appends whose
+        # boundaries do not meet share a transaction (see _append_if_many).
+        self._conditional: AppendCoalescer[_Conditional, list[PersistentEvent]] = \
+            AppendCoalescer(
+                write_one=lambda c: self._append_if_one(c),
+                write_many=lambda batch: self._append_if_many(batch),
+                key=lambda c: c.request.pid,
+                size=lambda c: len(c.request.payloads),
+                locks=lambda c: c.keys,
+                exclusive=lambda c: None if c.lock_all else c.exclusive,
+                slots=_APPEND_SLOTS, max_requests=_BATCH_MAX_CONDITIONAL,
+                max_items=_BATCH_MAX_EVENTS, max_locks=_BATCH_MAX_LOCKS,
+                enabled=bool(coalesce_appends),
+            )
         self._head_sql = statement("journal_head", **names)
         self._delete_sql = statement("journal_delete", **names)
         self._ids_sql = statement("journal_persistence_ids", **names)
@@ -321,9 +356,11 @@ class PostgresJournal(PostgresStore):
         With ``condition`` (DCB, see :mod:`actorpg_lab._dcb`): nothing is written and
         :class:`~actorpg_lab.AppendConditionError` names the event when one matching
         ``condition.fail_if_events_match`` exists that ``condition.after`` does not
-        cover.  Such an append is never coalesced: it takes its boundary locks (the
-        condition's keys exclusive, see :mod:`._boundary`), then checks and writes in
-        one statement of the same transaction, all in one round trip.
+        cover.  Such an append takes its boundary locks (the condition's keys exclusive,
+        see :mod:`._boundary`), then checks and writes in one statement of the same
+        transaction, all in one round trip.  Conditional appends that arrive while
+        others are in flight share a transaction and a commit when their boundaries do
+        not meet (group commit, see ``_append_if_many``); never with plain appends.
 
         Raises :class:`~actorpg_lab.JournalConcurrencyError` (with the re-read head)
         when the head is elsewhere or a racing writer committed first.
@@ -729,18 +766,33 @@ class PostgresJournal(PostgresStore):
         await self._dcb_ready()
         query = condition.fail_if_events_match
         params, exclusive = self._match_params(query, condition.after)
-        pid, expected_seq = request.pid, request.expected
         params.update(
-            pid=pid, expected=expected_seq, payloads=request.payloads,
+            pid=request.pid, expected=request.expected, payloads=request.payloads,
             tags_csv=[",".join(tags) for _, tags in request.checked],
             metas=request.metas_param(),
             notify=False, channel=self.channel)  # notified after the commit
-        excl = set(exclusive)
-        keys = sorted(excl.union(request.keys))
-        lock_params = {"keys": keys, "exclusive": [k in excl for k in keys],
-                       "lock_timeout": f"{int(self.lock_timeout * 1000)}ms"}
-        lock_all = query.matches_all
-        append_if_sql = self._dcb_statement("journal_append_if", query)
+        return await self._conditional.submit(_Conditional(
+            request, query, params, frozenset(exclusive),
+            self._dcb_statement("journal_append_if", query)))
+
+    def _lock_params(self, batch: Sequence[_Conditional]) -> dict[str, Any]:
+        """``journal_lock_boundary.sql``'s parameters for conditional appends written
+        in one transaction: the union of their keys, ascending (the one lock order),
+        exclusive where a condition checks it."""
+        exclusive: set[int] = set()
+        keys: set[int] = set()
+        for c in batch:
+            exclusive.update(c.exclusive)
+            keys.update(c.keys)
+        ordered = sorted(keys)
+        return {"keys": ordered, "exclusive": [k in exclusive for k in ordered],
+                "lock_timeout": f"{int(self.lock_timeout * 1000)}ms"}
+
+    async def _append_if_one(self, c: _Conditional, *,
+                             maybe_written: bool = False) -> list[PersistentEvent]:
+        """One conditional append in its own transaction.  ``maybe_written``: an earlier
+        attempt (a failed group) may have committed it."""
+        lock_params = self._lock_params([c])
         attempts = 0
 
         async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
@@ -753,37 +805,100 @@ class PostgresJournal(PostgresStore):
             async with conn.pipeline():
                 await conn.execute(self._begin_sql)
                 await conn.execute(self._lock_boundary_sql, lock_params)
-                if lock_all:
+                if c.lock_all:
                     await conn.execute(self._lock_all_sql)
-                cur = await conn.execute(append_if_sql, params)
+                cur = await conn.execute(c.statement, c.params)
                 await conn.execute(self._commit_sql)
                 if self.notify:  # after the commit: see journal_notify.sql
                     await conn.execute(self._notify_sql, {"channel": self.channel})
                 row = await cur.fetchone()
             return row
 
-        started = request.started
-        n = len(request.payloads)
+        request = c.request
+        pid = request.pid
         try:
             row = await self._db.run(f"conditional append to {pid!r}", work)
         except WriteConflict as exc:  # a racing writer on the stream, or a deadlock victim
-            actual = await self.highest_seq(pid)
-            self._report(pid, expected_seq, actual, None, "conflict", started, n)
-            if self.conflict_log is not None:
-                await self.conflict_log.record(pid, expected_seq, actual)
-            raise JournalConcurrencyError(pid, expected_seq, actual) from exc
+            raise await self._condition_lost(request) from exc
         except JournalError:
-            self._report(pid, expected_seq, -1, None, "error", started, n)
+            self._report(pid, request.expected, -1, None, "error", request.started,
+                         len(request.payloads))
             raise
         assert row is not None
+        return await self._condition_outcome(c, row, attempts > 1 or maybe_written)
+
+    async def _append_if_many(
+        self, batch: list[_Conditional]
+    ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
+        """Group commit of conditional appends whose boundaries do not meet (the
+        coalescer's ``exclusive`` rule; distinct streams): ONE transaction, one round
+        trip and one commit — BEGIN, every key locked in one statement (ascending),
+        each append's own check-and-append statement, COMMIT.
+
+        Why this is the same as committing them one by one: no append of the group
+        writes an event another's condition can match (matching needs a key the
+        condition locks exclusively, and those keys are disjoint from every other
+        member's), so each check sees exactly what it would see alone, and the group
+        serialises as its members in any order.  A failed condition or a moved head
+        writes nothing for that append and leaves the others alone; a statement that
+        fails (a racing writer on a stream: 23505, a deadlock) rolls back the group,
+        whose members are then written one by one."""
+        lock_params = self._lock_params(batch)
+        attempts = 0
+
+        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...] | None]:
+            nonlocal attempts
+            attempts += 1
+            async with conn.pipeline():
+                await conn.execute(self._begin_sql)
+                await conn.execute(self._lock_boundary_sql, lock_params)
+                cursors = [await conn.execute(c.statement, c.params) for c in batch]
+                await conn.execute(self._commit_sql)
+                if self.notify:
+                    await conn.execute(self._notify_sql, {"channel": self.channel})
+                rows = [await cur.fetchone() for cur in cursors]
+            return rows
+
+        try:
+            rows = await self._db.run(f"conditional appends to {len(batch)} streams", work)
+        except WriteConflict as exc:
+            _log.debug("group of %d conditional appends failed (%s); writing them one by one",
+                       len(batch), exc)
+            return [await outcome(self._append_if_one(c, maybe_written=attempts > 1))
+                    for c in batch]
+        except JournalError as exc:  # e.g. lock_timeout: each would wait again, alone
+            for c in batch:
+                r = c.request
+                self._report(r.pid, r.expected, -1, None, "error", r.started,
+                             len(r.payloads))
+            return [(None, exc) for _ in batch]
+        return [await outcome(self._condition_outcome(c, row, attempts > 1))
+                for c, row in zip(batch, rows, strict=True)]
+
+    async def _condition_lost(self, request: AppendRequest) -> JournalConcurrencyError:
+        """A racing writer on the stream won (or a deadlock picked this append)."""
+        pid, expected_seq = request.pid, request.expected
+        actual = await self.highest_seq(pid)
+        self._report(pid, expected_seq, actual, None, "conflict", request.started,
+                     len(request.payloads))
+        if self.conflict_log is not None:
+            await self.conflict_log.record(pid, expected_seq, actual)
+        return JournalConcurrencyError(pid, expected_seq, actual)
+
+    async def _condition_outcome(self, c: _Conditional, row: tuple[Any, ...] | None,
+                                 maybe_ours: bool) -> list[PersistentEvent]:
+        """The events ``journal_append_if.sql``'s row says were written, or the error."""
+        assert row is not None
+        request = c.request
+        pid, expected_seq, n = request.pid, request.expected, len(request.payloads)
         head, timestamp, position = int(row[0]), int(row[1]), row[2]
         if head != expected_seq:
-            return await self._after_moved_head(request, head, attempts > 1)
+            return await self._after_moved_head(request, head, maybe_ours)
         if row[3] is not None:
             conflict = (int(row[3]), str(row[4]), int(row[5]))
             type_name = orjson.loads(f'"{row[6]}"') if row[6] is not None else None
-            text = repr(query)
-            self._report(pid, expected_seq, head, None, "conflict", started, n,
+            text = repr(c.query)
+            self._report(pid, expected_seq, head, None, "conflict", request.started, n,
                          conflict=conflict, query=text)
             if self.conflict_log is not None:
                 await self.conflict_log.record_condition(pid, expected_seq, head, conflict,
