@@ -87,6 +87,7 @@ def journal_schema(events: str, tags: str, meta: str, *,
                       (("events", events), ("function", type_function_name(events)))),
         ],
         manual_script=MANUAL_MIGRATION,
+        function_script=DCB_MIGRATION,
         functions=[FunctionSpec(
             sql.SQL("{}(text)").format(sql.Identifier(type_function_name(events))).as_string(None),
             statement("journal_type_function", function=type_function_name(events),

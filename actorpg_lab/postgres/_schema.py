@@ -104,10 +104,12 @@ class IndexSpec:
 @dataclass(frozen=True)
 class FunctionSpec:
     """A function ``signature`` (``"name(argtype, ...)"``, resolved on the search path like
-    the tables) and the script that creates it."""
+    the tables), the script that creates (or replaces) it, and whether it is STRICT (one
+    that exists with the other strictness is an earlier version's, replaced on open)."""
 
     signature: str
     create: sql.Composed
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class SchemaSpec:
     indexes: Sequence[IndexSpec] = ()
     manual_script: str | None = None
     functions: Sequence[FunctionSpec] = ()
+    #: The script that creates ``functions`` (named when one cannot be replaced).
+    function_script: str | None = None
     _names: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -134,6 +138,8 @@ class _Catalog:
     indexes: dict[str, set[str]]
     invalid: dict[str, set[str]]
     missing_functions: set[str] = field(default_factory=set)
+    #: Functions that exist in an earlier version's definition (see FunctionSpec).
+    stale_functions: set[str] = field(default_factory=set)
 
 
 async def _read_catalog(conn: AsyncConnection[Any], spec: SchemaSpec) -> _Catalog:
@@ -147,8 +153,10 @@ async def _read_catalog(conn: AsyncConnection[Any], spec: SchemaSpec) -> _Catalo
         catalog.invalid[name] = set(invalid)
     if spec.functions:
         cur = await conn.execute(statement("schema_functions_missing"),
-                                 {"signatures": [f.signature for f in spec.functions]})
-        catalog.missing_functions = {row[0] for row in await cur.fetchall()}
+                                 {"signatures": [f.signature for f in spec.functions],
+                                  "strict": [f.strict for f in spec.functions]})
+        for signature, present in await cur.fetchall():
+            (catalog.stale_functions if present else catalog.missing_functions).add(signature)
     return catalog
 
 
@@ -159,7 +167,8 @@ def _missing(spec: SchemaSpec, catalog: _Catalog) -> tuple[
                if c.table in catalog.present and c.name not in catalog.columns[c.table]]
     indexes = [i for i in spec.indexes
                if i.name not in catalog.indexes.get(i.table, set())]
-    functions = [f for f in spec.functions if f.signature in catalog.missing_functions]
+    functions = [f for f in spec.functions if f.signature in catalog.missing_functions
+                 or f.signature in catalog.stale_functions]
     return tables, columns, indexes, functions
 
 
@@ -207,6 +216,9 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
         tables, columns, indexes, functions = _missing(spec, catalog)
         new_tables = {t.name for t in tables}
         for function in functions:  # before the indexes built on them
+            if function.signature in catalog.stale_functions:
+                await _replace_stale(conn, spec, function)
+                continue
             async with conn.transaction():
                 await conn.execute(function.create)
         if tables:
@@ -234,6 +246,22 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
         finally:
             if not autocommit and not conn.closed:
                 await conn.set_autocommit(False)
+
+
+async def _replace_stale(conn: AsyncConnection[Any], spec: SchemaSpec,
+                         function: FunctionSpec) -> None:
+    """Replace an earlier version's definition of ``function`` (same results); a role
+    that does not own it keeps the old one, which works, only slower."""
+    try:
+        async with conn.transaction():
+            await conn.execute(function.create)
+    except errors.InsufficientPrivilege:
+        _log.warning("%s: %s has an earlier version's definition (it works, more slowly) and "
+                     "this role may not replace it: have its owner run %s", spec.owner,
+                     function.signature, spec.function_script or spec.manual_script)
+        return
+    _log.info("%s: replaced %s with this version's definition", spec.owner,
+              function.signature)
 
 
 def _distinct(scripts: Iterable[sql.Composed]) -> list[sql.Composed]:

@@ -245,7 +245,7 @@ async def test_coalescer_keeps_requests_whose_exclusive_keys_meet_apart() -> Non
     release.set()
     assert await asyncio.gather(*tasks) == [r[0] for r in requests]
     assert batches[0] == ["blocker"]
-    assert sorted(sum(batches, [])) == sorted(r[0] for r in requests)
+    assert sorted(name for batch in batches for name in batch) == sorted(r[0] for r in requests)
     excl = {r[0]: r[2] for r in requests}
     keys = {r[0]: r[1] for r in requests}
     for batch in batches:

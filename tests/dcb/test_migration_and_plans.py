@@ -130,3 +130,39 @@ async def test_journal_without_the_metadata_column(pg_pool: Any) -> None:
     assert all(e.metadata == {} for e in events)
     assert len(await journal.read_by_tag(TagFilter(all=("none",)))) == 0
     await journal.close()
+
+
+async def _is_strict(pg_pool: Any) -> bool:
+    async with pg_pool.connection() as conn:
+        cur = await conn.execute("SELECT proisstrict FROM pg_proc "
+                                 "WHERE oid = to_regprocedure('events_type_v1(text)')")
+        row = await cur.fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+async def test_an_earlier_strict_type_function_is_replaced_on_open(pg_pool: Any) -> None:
+    """Journals created before this version have a STRICT type function (never inlined
+    by the planner: slower per row).  Opening one replaces it with the inlinable body;
+    the results are the same, so the index built on the old one keeps answering."""
+    first = PostgresJournal(pool=pg_pool)
+    await first.append("s", [seat(1, 0, "course:x"), JournalEntry({"plain": 1})], 0)
+    await first.close()
+    assert not await _is_strict(pg_pool)
+    async with pg_pool.connection() as conn:
+        await conn.execute("ALTER FUNCTION events_type_v1(text) STRICT")
+    assert await _is_strict(pg_pool)
+    journal = PostgresJournal(pool=pg_pool)
+    await journal.append("t", [seat(2, 0, "course:y")], 0)
+    assert not await _is_strict(pg_pool)
+    read = await journal.read_matching(Query([QueryItem(types=[SEAT])]))
+    assert [(t.event.persistence_id, t.event.event) for t in read.events] == \
+        [("s", Seat(1, 0)), ("t", Seat(2, 0))]
+    async with pg_pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT events_type_v1(NULL), events_type_v1('{\"plain\": 1}'), "
+            "(SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_by_type'::regclass)")
+        assert await cur.fetchone() == (None, None, True)
+    plan = await _plans(pg_pool, journal, Query([QueryItem(types=[SEAT])]), read.token)
+    assert "events_by_type" in plan, plan
+    await journal.close()

@@ -69,6 +69,32 @@ async def test_dml_only_role_really_cannot_create_tables(limited_urls: dict[str,
     await journal.close()
 
 
+async def test_an_earlier_type_function_a_role_may_not_replace_keeps_working(
+    pg_url: str, limited_urls: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A DML-only role opening a journal whose type function is an earlier version's
+    (STRICT, owned by someone else) cannot replace it: it logs which script the owner
+    should run and goes on (appends, reads and conditional appends all work)."""
+    from actorpg_lab import AppendCondition, Query, QueryItem
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER FUNCTION events_type_v1(text) STRICT")
+    journal = PostgresJournal(url=limited_urls["rw"])  # auto_create_tables=True
+    with caplog.at_level(logging.WARNING, logger="actorpg_lab"):
+        await journal.append("p", [JournalEntry({"n": 1}, tags=("t",))], 0)
+    assert "migrate_dcb.sql" in caplog.text and "events_type_v1" in caplog.text
+    q = Query([QueryItem(tags=["t"])])
+    read = await journal.read_matching(q)
+    assert [t.event.persistence_id for t in read.events] == ["p"]
+    await journal.append("p", [JournalEntry({"n": 2}, tags=("t",))], 1,
+                         condition=AppendCondition(q, read.token))
+    await journal.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute("SELECT proisstrict FROM pg_proc "
+                           "WHERE oid = to_regprocedure('events_type_v1(text)')").fetchone()
+    assert row == (True,)
+
+
 # -- a SELECT-only role --------------------------------------------------------------------
 async def test_select_only_role_reads_and_gets_clear_errors_on_writes(
     pg_url: str, limited_urls: dict[str, str]
