@@ -372,7 +372,7 @@ class Database:
         await pool.putconn(conn)
 
     async def fetch_all(
-        self, operation: str, query: sql.Composed, params: Mapping[str, Any] | Sequence[Any],
+        self, operation: str, query: sql.Composed | bytes, params: Mapping[str, Any] | Sequence[Any],
         *, binary: bool = False,
     ) -> list[tuple[Any, ...]]:
         """All rows of one read-only statement (retried on a dead connection).
@@ -390,7 +390,7 @@ class Database:
         return await self.run(operation, work)
 
     async def fetch_one(
-        self, operation: str, query: sql.Composed, params: Mapping[str, Any] | Sequence[Any]
+        self, operation: str, query: sql.Composed | bytes, params: Mapping[str, Any] | Sequence[Any]
     ) -> tuple[Any, ...] | None:
         """The first row of one statement, or ``None``."""
 

@@ -136,7 +136,7 @@ class _Conditional:
     __slots__ = ("exclusive", "keys", "lock_all", "params", "query", "request", "statement")
 
     def __init__(self, request: AppendRequest, query: Query, params: dict[str, Any],
-                 exclusive: frozenset[int], statement: sql.Composed) -> None:
+                 exclusive: frozenset[int], statement: bytes) -> None:
         self.request = request
         self.query = query
         #: ``journal_append_if.sql``'s parameters.
@@ -254,16 +254,16 @@ class PostgresJournal(PostgresStore):
         type_fn = type_function_name(self.events_table)
         self._type_signature = sql.SQL("{}(text)").format(sql.Identifier(type_fn)).as_string(None)
         self._dcb_names = {"type_fn": type_fn, **names}
-        self._lock_boundary_sql = statement("journal_lock_boundary")
+        self._lock_boundary_sql = statement("journal_lock_boundary").as_bytes(None)
         idem = {"idempotency": self._idempotency_table, **names}
         self._idempotency_hit_sql = statement("journal_idempotency_hit", **idem)
         self._idempotency_prune_sql = statement("journal_idempotency_prune", **idem)
         self._idempotency_check_sql = statement("journal_idempotency_check")
         self._idempotency_checked = False
-        self._begin_sql = statement("journal_begin")
-        self._commit_sql = statement("journal_commit")
-        self._notify_sql = statement("journal_notify")
-        self._lock_all_sql = statement("journal_lock_all", **names)
+        self._begin_sql = statement("journal_begin").as_bytes(None)
+        self._commit_sql = statement("journal_commit").as_bytes(None)
+        self._notify_sql = statement("journal_notify").as_bytes(None)
+        self._lock_all_sql = statement("journal_lock_all", **names).as_bytes(None)
         self._dcb_check_sql = statement("journal_dcb_check")
         self._dcb_checked = False
         #: How long a conditional append waits for its boundary locks (seconds) before
@@ -314,12 +314,23 @@ class PostgresJournal(PostgresStore):
         self._by_any_tag_sql = statement("journal_by_any_tag", **read, **names)
         self._by_no_tag_sql = statement("journal_by_no_tag", **read, **names)
         type_fn = type_function_name(self.events_table)
-        after = statement("journal_match_after")
+        after = statement("journal_match_after", **{
+            name: sql.SQL(f"%({name})s::text::{cast}") for name, cast in (
+                ("snap", "pg_snapshot"), ("u_pos", "xid8"), ("u_pid", "text"),
+                ("u_seq", "bigint"), ("a_pos", "xid8"), ("a_pid", "text"), ("a_seq", "bigint"))})
+        # The group version: each request's bound from its row of the req CTE.
+        self._append_if_many_sql = statement(
+            "journal_append_if_many", type_fn=type_fn, **many, **names,
+            after=statement("journal_match_after", **{
+                name: sql.SQL(f"req.{name}") for name in (
+                    "snap", "u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq")}),
+        ).as_bytes(None)
         self._match_branches = {
             branch: statement(f"journal_match_{branch}", after=after, type_fn=type_fn, **read,
                               **names)
             for branch in ("all", "tags", "types")}
-        self._dcb_statements: dict[tuple[str, tuple[str, ...]], sql.Composed] = {}
+        self._dcb_statements: dict[tuple[str, tuple[str, ...]],
+                                   tuple[sql.Composed, bytes]] = {}
         self._write_meta = write
 
     async def _learn_schema(self) -> None:
@@ -714,6 +725,14 @@ class PostgresJournal(PostgresStore):
 
     def _dcb_statement(self, name: str, query: Query) -> sql.Composed:
         """``sql/<name>.sql`` over the match branches ``query`` needs (cached per shape)."""
+        return self._dcb_cached(name, query)[0]
+
+    def _dcb_bytes(self, name: str, query: Query) -> bytes:
+        """:meth:`_dcb_statement` rendered once: the text a hot path sends (a Composed is
+        rendered again at every execute)."""
+        return self._dcb_cached(name, query)[1]
+
+    def _dcb_cached(self, name: str, query: Query) -> tuple[sql.Composed, bytes]:
         if query.matches_all:
             branches: tuple[str, ...] = ("all",)
         else:
@@ -724,8 +743,10 @@ class PostgresJournal(PostgresStore):
         if cached is None:
             match = statement("journal_match", branches=sql.SQL("\nUNION ALL\n").join(
                 [self._match_branches[b] for b in branches]))
-            cached = self._dcb_statements[(name, branches)] = append_statement(
-                name, match=match, **self._write_meta, **self._dcb_names)
+            composed = append_statement(name, match=match, **self._write_meta,
+                                        **self._dcb_names)
+            cached = self._dcb_statements[(name, branches)] = (composed,
+                                                               composed.as_bytes(None))
         return cached
 
     async def read_matching(
@@ -747,7 +768,7 @@ class PostgresJournal(PostgresStore):
         params, _ = self._match_params(query, after)
         params["limit"] = limit
         rows = await self._db.fetch_all(f"read_matching {query!r}",
-                                        self._dcb_statement("journal_read_matching", query),
+                                        self._dcb_bytes("journal_read_matching", query),
                                         params)
         snapshot = rows[0][0]
         events: list[TaggedEvent] = []
@@ -773,7 +794,7 @@ class PostgresJournal(PostgresStore):
             notify=False, channel=self.channel)  # notified after the commit
         return await self._conditional.submit(_Conditional(
             request, query, params, frozenset(exclusive),
-            self._dcb_statement("journal_append_if", query)))
+            self._dcb_bytes("journal_append_if", query)))
 
     def _lock_params(self, batch: Sequence[_Conditional]) -> dict[str, Any]:
         """``journal_lock_boundary.sql``'s parameters for conditional appends written
@@ -844,19 +865,20 @@ class PostgresJournal(PostgresStore):
         fails (a racing writer on a stream: 23505, a deadlock) rolls back the group,
         whose members are then written one by one."""
         lock_params = self._lock_params(batch)
+        params = self._group_params(batch)
         attempts = 0
 
-        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...] | None]:
+        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             nonlocal attempts
             attempts += 1
             async with conn.pipeline():
                 await conn.execute(self._begin_sql)
                 await conn.execute(self._lock_boundary_sql, lock_params)
-                cursors = [await conn.execute(c.statement, c.params) for c in batch]
+                cur = await conn.execute(self._append_if_many_sql, params)
                 await conn.execute(self._commit_sql)
                 if self.notify:
                     await conn.execute(self._notify_sql, {"channel": self.channel})
-                rows = [await cur.fetchone() for cur in cursors]
+                rows = await cur.fetchall()
             return rows
 
         try:
@@ -874,6 +896,41 @@ class PostgresJournal(PostgresStore):
             return [(None, exc) for _ in batch]
         return [await outcome(self._condition_outcome(c, row, attempts > 1))
                 for c, row in zip(batch, rows, strict=True)]
+
+    @staticmethod
+    def _group_params(batch: Sequence[_Conditional]) -> dict[str, Any]:
+        """``journal_append_if_many.sql``'s arrays from the members' own parameters
+        (those of ``journal_append_if.sql``): request r's items, types and events carry
+        r, item numbers are made unique across the group."""
+        group: dict[str, list[Any]] = {name: [] for name in (
+            "pids", "expecteds", "los", "snaps", "u_poss", "u_pids", "u_seqs", "a_poss",
+            "a_pids", "a_seqs", "ti_req", "ti_idx", "ti_tag", "ti_tags", "ti_typed", "tt_idx",
+            "tt_name", "yo_req", "yo_name", "idxs", "ords", "payloads", "tags_csv", "metas")}
+        items = 0
+        for r, c in enumerate(batch, start=1):
+            p = c.params
+            group["pids"].append(p["pid"])
+            group["expecteds"].append(p["expected"])
+            group["los"].append(p["lo"])
+            group["snaps"].append(p["snap"])
+            for bound in ("u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq"):
+                group[f"{bound}s"].append(p[bound])
+            group["ti_req"].extend(r for _ in p["ti_idx"])
+            group["ti_idx"].extend(items + i for i in p["ti_idx"])
+            group["ti_tag"].extend(p["ti_tag"])
+            group["ti_tags"].extend(p["ti_tags"])
+            group["ti_typed"].extend(p["ti_typed"])
+            group["tt_idx"].extend(items + i for i in p["tt_idx"])
+            group["tt_name"].extend(p["tt_name"])
+            group["yo_req"].extend(r for _ in p["yo_name"])
+            group["yo_name"].extend(p["yo_name"])
+            items += len(c.query.items)
+            group["idxs"].extend(r for _ in p["payloads"])
+            group["ords"].extend(range(1, len(p["payloads"]) + 1))
+            group["payloads"].extend(p["payloads"])
+            group["tags_csv"].extend(p["tags_csv"])
+            group["metas"].extend(p["metas"])
+        return group
 
     async def _condition_lost(self, request: AppendRequest) -> JournalConcurrencyError:
         """A racing writer on the stream won (or a deadlock picked this append)."""

@@ -23,7 +23,7 @@ from actorpg_lab import (
 from actorpg_lab.postgres import PostgresJournal
 from actorpg_lab.postgres._append_coalescer import AppendCoalescer
 
-from ._model import SEAT, A, seat
+from ._model import SEAT, A, C, seat
 
 N = 12
 
@@ -256,3 +256,79 @@ async def test_coalescer_keeps_requests_whose_exclusive_keys_meet_apart() -> Non
                 if a != b:
                     assert not (excl[a] or f()) & keys[b], (a, b, batches)
     assert ["x1", "x2"] == batches[1][:2]  # unrelated: together
+
+
+# -- grouped == one by one, for every query shape ------------------------------------------
+
+def _scenarios(k: str) -> list[tuple[Query, list[tuple[str, JournalEntry]], str]]:
+    """(query, events written after the decision's read, tag the decision writes) on
+    boundaries named after ``k``.  The late events match the query in some scenarios,
+    not in others."""
+    t, u = f"k{k}", f"k{k}-2"
+    seat_q = QueryItem(types=[SEAT], tags=[t])
+    late_seat = ("late", seat(k, 0, t))
+    return [
+        (Query([seat_q]), [], t),                                       # clean
+        (Query([seat_q]), [late_seat], t),                             # tag+type hit
+        (Query([QueryItem(tags=[t])]), [("late", JournalEntry(A("x"), tags=(t,)))], t),
+        (Query([QueryItem(tags=[t, u])]), [("late", seat(k, 0, t))], t),  # lacks u: clean
+        (Query([QueryItem(tags=[t, u])]), [("late", seat(k, 0, t, u))], t),
+        (Query([QueryItem(types=[f"tests.dcb.T{k}"])]), [], t),         # types only, clean
+        # types only, one late C event in the whole run (the first found is unique)
+        (Query([QueryItem(types=["tests.dcb.C"])]),
+         [("late", JournalEntry(C(k)))] if k.startswith("0") else [], t),
+        (Query([QueryItem(types=["tests.dcb.OldSeat"], tags=[t])]), [late_seat], t),  # alias
+        (Query([QueryItem(tags=[u]), seat_q]), [late_seat], t),         # 2nd item hits
+        (Query([QueryItem(tags=[u]), QueryItem(types=[SEAT], tags=[f"{t}-x"])]),
+         [late_seat], t),                                              # neither hits
+    ]
+
+
+async def _run_scenarios(journal: PostgresJournal, grouped: bool) -> list[Any]:
+    # Each scenario on boundaries of its own (so they can share a group): the i-th of
+    # _scenarios(f"{k}-{i}").
+    plans = [(k, i, *_scenarios(f"{k}-{i}")[i]) for k in range(2)
+             for i in range(len(_scenarios("")))]
+    reads = []
+    for _, _, q, _, _ in plans:
+        reads.append((await journal.read_matching(q)).token)
+    for k, i, _, late, _ in plans:  # the late events: committed after the reads
+        for pid, entry in late:
+            await journal.append(f"{pid}-{k}-{i}", [entry], 0)
+
+    async def decide(n: int) -> Any:
+        k, i, q, _, tag = plans[n]
+        try:
+            events = await journal.append(f"d-{k}-{i}", [seat(k, i, tag)], 0,
+                                          condition=AppendCondition(q, reads[n]))
+            return ("ok", [e.sequence_nr for e in events])
+        except AppendConditionError as exc:
+            return ("condition", exc.conflict[1:], exc.event_type)
+
+    if grouped:
+        return list(await asyncio.gather(*(decide(n) for n in range(len(plans)))))
+    return [await decide(n) for n in range(len(plans))]
+
+
+async def test_a_group_decides_exactly_as_one_by_one(pg_url: str) -> None:
+    """Every query shape (tag+type, tag only, several tags, types only, aliases, several
+    items), conflicting or not, in one group and one by one: the same outcomes."""
+    grouped = PostgresJournal(url=pg_url, pool_config={"max_size": 4})
+    alone = PostgresJournal(url=pg_url, events_table="alone", coalesce_appends=False)
+    seen: list[int] = []
+    original = grouped._append_if_many
+
+    async def spy(batch: list[Any]) -> Any:
+        seen.append(len(batch))
+        return await original(batch)
+
+    grouped._append_if_many = spy  # type: ignore[method-assign]
+    try:
+        together = await _run_scenarios(grouped, True)
+        one_by_one = await _run_scenarios(alone, False)
+    finally:
+        await grouped.close()
+        await alone.close()
+    assert max(seen, default=0) > 4, seen  # the shapes really met in groups
+    assert together == one_by_one
+    assert {o[0] for o in together} == {"ok", "condition"}

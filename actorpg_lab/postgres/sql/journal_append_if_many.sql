@@ -1,0 +1,91 @@
+-- Several conditional appends to DIFFERENT streams in ONE statement (group commit of
+-- conditional appends, run right after journal_lock_boundary.sql took every member's
+-- keys, so this statement's snapshot is taken after all of them are held).  The
+-- members' boundaries do not meet (the journal groups only such appends), so no
+-- member's rows can match another's condition and each check sees what it would see
+-- alone.  Request r (1-based, %(pids)s / %(expecteds)s / its "after" bound in the
+-- %(a_*)s, %(u_*)s, %(snaps)s and %(los)s arrays) has the tag items of %(ti_*)s whose
+-- ti_req is r (their types in %(tt_*)s by item) and the types-only names of %(yo_*)s
+-- whose yo_req is r: journal_match.sql's tag and type branches, per request.  Only the
+-- requests whose head matches and whose condition finds no event insert their events
+-- (event k of request r is the row with idx = r, ord = k) and tag rows.
+-- Returns, per request in order: its head, the timestamp, the written position, and
+-- the first conflicting event's key, type and tags (NULL when none).
+WITH req AS (
+    SELECT r.idx, r.pid, r.expected, r.lo::xid8 AS lo, r.snap::pg_snapshot AS snap,
+           r.u_pos::xid8 AS u_pos, r.u_pid, r.u_seq, r.a_pos::xid8 AS a_pos, r.a_pid, r.a_seq
+    FROM unnest(%(pids)s::text[], %(expecteds)s::bigint[], %(los)s::text[], %(snaps)s::text[],
+                %(u_poss)s::text[], %(u_pids)s::text[], %(u_seqs)s::bigint[],
+                %(a_poss)s::text[], %(a_pids)s::text[], %(a_seqs)s::bigint[])
+             WITH ORDINALITY AS r (pid, expected, lo, snap, u_pos, u_pid, u_seq, a_pos, a_pid,
+                                   a_seq, idx)
+),
+conflict AS (
+    SELECT req.idx, c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
+    FROM req CROSS JOIN LATERAL (
+        SELECT m.position::text::bigint AS position, m.persistence_id, m.sequence_nr,
+               {type_fn}(m.payload) AS type, m.tags
+        FROM (
+            SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
+            FROM unnest(%(ti_req)s::int[], %(ti_idx)s::int[], %(ti_tag)s::text[],
+                        %(ti_tags)s::text[], %(ti_typed)s::bool[])
+                     AS it (req, idx, tag, tags, typed)
+                 JOIN {tags} t ON t.tag = it.tag AND t.position >= req.lo
+                 JOIN {events} e ON e.persistence_id = t.persistence_id
+                                AND e.sequence_nr = t.sequence_nr
+            WHERE it.req = req.idx
+              AND string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
+              AND (NOT it.typed OR {type_fn}(e.payload) IN (
+                    SELECT tt.name
+                    FROM unnest(%(tt_idx)s::int[], %(tt_name)s::text[]) AS tt (idx, name)
+                    WHERE tt.idx = it.idx))
+              AND {after}
+            UNION ALL
+            SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
+            FROM unnest(%(yo_req)s::int[], %(yo_name)s::text[]) AS yo (req, name)
+                 JOIN {events} e ON {type_fn}(e.payload) = yo.name AND e.position >= req.lo
+            WHERE yo.req = req.idx AND {after}
+        ) AS m
+        LIMIT 1
+    ) AS c
+),
+head AS (
+    SELECT req.idx, req.pid, req.expected, GREATEST(
+        COALESCE((SELECT max(e.sequence_nr) FROM {events} e WHERE e.persistence_id = req.pid), 0),
+        COALESCE((SELECT m.deleted_to FROM {meta} m WHERE m.persistence_id = req.pid), 0)
+    ) AS seq
+    FROM req
+),
+ok AS (
+    SELECT head.idx, head.pid, head.expected
+    FROM head
+    WHERE head.seq = head.expected
+      AND NOT EXISTS (SELECT 1 FROM conflict c WHERE c.idx = head.idx)
+),
+clock AS (
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
+),
+inserted_events AS (
+    INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
+    SELECT ok.pid, ok.expected + ev.ord, ev.payload, ev.tags, clock.ms{metadata_value}
+    FROM unnest(%(idxs)s::bigint[], %(ords)s::bigint[], %(payloads)s::text[],
+                %(tags_csv)s::text[], %(metas)s::text[])
+             AS ev (idx, ord, payload, tags, meta)
+         JOIN ok ON ok.idx = ev.idx,
+         clock
+    RETURNING persistence_id, sequence_nr, tags, pg_current_xact_id() AS position
+),
+inserted_tags AS (
+    INSERT INTO {tags} (persistence_id, sequence_nr, tag, timestamp)
+    SELECT i.persistence_id, i.sequence_nr, t.tag, clock.ms
+    FROM inserted_events i
+         CROSS JOIN LATERAL unnest(string_to_array(i.tags, ',')) AS t (tag),
+         clock
+    WHERE i.tags <> ''
+)
+SELECT head.seq AS head,
+       clock.ms AS timestamp,
+       (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position,
+       c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
+FROM head CROSS JOIN clock LEFT JOIN conflict c ON c.idx = head.idx
+ORDER BY head.idx
