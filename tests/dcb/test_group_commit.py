@@ -266,13 +266,13 @@ def _scenarios(k: str) -> list[tuple[Query, list[tuple[str, JournalEntry]], str]
     not in others."""
     t, u = f"k{k}", f"k{k}-2"
     seat_q = QueryItem(types=[SEAT], tags=[t])
-    late_seat = ("late", seat(k, 0, t))
+    late_seat = ("late", seat(0, 0, t))
     return [
         (Query([seat_q]), [], t),                                       # clean
         (Query([seat_q]), [late_seat], t),                             # tag+type hit
         (Query([QueryItem(tags=[t])]), [("late", JournalEntry(A("x"), tags=(t,)))], t),
-        (Query([QueryItem(tags=[t, u])]), [("late", seat(k, 0, t))], t),  # lacks u: clean
-        (Query([QueryItem(tags=[t, u])]), [("late", seat(k, 0, t, u))], t),
+        (Query([QueryItem(tags=[t, u])]), [("late", seat(0, 0, t))], t),  # lacks u: clean
+        (Query([QueryItem(tags=[t, u])]), [("late", seat(0, 0, t, u))], t),
         (Query([QueryItem(types=[f"tests.dcb.T{k}"])]), [], t),         # types only, clean
         # types only, one late C event in the whole run (the first found is unique)
         (Query([QueryItem(types=["tests.dcb.C"])]),
