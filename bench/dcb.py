@@ -87,10 +87,15 @@ async def run_boundary_locks(ctx: Context) -> list[Comparison]:
 _WRITERS = 16
 
 
-async def _ours_conditional(journal: Any, run: str, per_writer: int) -> tuple[float, int]:
-    """16 tasks, each deciding on its own boundary (tag ``student:<run>-<w>``): read,
-    then a conditional append; returns (appends/s, failures)."""
+async def _ours_conditional(journal: Any, run: str, per_writer: int,
+                            decide: bool) -> tuple[float, int]:
+    """16 tasks, each on its own boundary (tag ``student:<run>-<w>``); returns
+    (appends/s, failures).  ``decide``: every append is a decision (``read_matching``,
+    then the append with the read's token); else the writer read once and each append's
+    condition is "nothing after my last event" (``after=TagOffset`` of it: a writer
+    that keeps its decision model in memory, the append path on its own)."""
     from actorpg_lab import AppendCondition, AppendConditionError, JournalEntry, Query, QueryItem
+    from actorpg_lab.query import TagOffset
 
     from ._events import deposited
 
@@ -100,13 +105,18 @@ async def _ours_conditional(journal: Any, run: str, per_writer: int) -> tuple[fl
         nonlocal failures
         tag = f"student:{run}-{w}"
         q = Query([QueryItem(types=["bench.Deposited"], tags=[tag])])
+        after: Any = (await journal.read_matching(q)).token
         for i in range(per_writer):
-            read = await journal.read_matching(q)
+            if decide:
+                after = (await journal.read_matching(q)).token
             try:
-                await journal.append(f"c-{run}-{w}", [JournalEntry(deposited(i), tags=(tag,))], i,
-                                     condition=AppendCondition(q, read.token))
+                events = await journal.append(f"c-{run}-{w}",
+                                              [JournalEntry(deposited(i), tags=(tag,))], i,
+                                              condition=AppendCondition(q, after))
             except AppendConditionError:
                 failures += 1
+                return
+            after = TagOffset(*events[-1].key)
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(_WRITERS)))
@@ -127,8 +137,11 @@ async def _ours_plain(journal: Any, run: str, per_writer: int) -> float:
     return rate(_WRITERS * per_writer, time.perf_counter() - started)
 
 
-def _es_conditional(recorder: Any, run: str, per_writer: int) -> tuple[float, int]:
-    """eventsourcing's PostgresDCBRecorderTT with 16 threads, unrelated boundaries."""
+def _es_conditional(recorder: Any, run: str, per_writer: int,
+                    decide: bool) -> tuple[float, int]:
+    """eventsourcing's PostgresDCBRecorderTT with 16 threads, unrelated boundaries, the
+    same two shapes as :func:`_ours_conditional` (``after`` = the position its last
+    append returned when not deciding)."""
     from eventsourcing.dcb.api import DCBAppendCondition, DCBEvent, DCBQuery, DCBQueryItem
     from eventsourcing.persistence import IntegrityError
 
@@ -139,15 +152,21 @@ def _es_conditional(recorder: Any, run: str, per_writer: int) -> tuple[float, in
         nonlocal failures
         tag = f"student:{run}-{w}"
         q = DCBQuery(items=[DCBQueryItem(types=["bench.Deposited"], tags=[tag])])
+        response = recorder.read(q)
+        list(response)
+        after = response.head
         for _ in range(per_writer):
-            response = recorder.read(q)
-            list(response)
+            if decide:
+                response = recorder.read(q)
+                list(response)
+                after = response.head
             try:
-                recorder.append([DCBEvent("bench.Deposited", b'{"amount":1}', [tag])],
-                                DCBAppendCondition(q, after=response.head))
+                after = recorder.append([DCBEvent("bench.Deposited", b'{"amount":1}', [tag])],
+                                        DCBAppendCondition(q, after=after))
             except IntegrityError:
                 with lock:
                     failures += 1
+                return
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(_WRITERS)]
     started = time.perf_counter()
@@ -185,24 +204,30 @@ async def run_conditional_appends(ctx: Context) -> list[Comparison]:
     failures = {"ours": 0, "es": 0}
     counter = iter(range(10**9))
 
-    async def cond() -> float:
-        value, failed = await _ours_conditional(journal, f"r{next(counter)}", per_writer)
-        failures["ours"] += failed
-        return value
+    def ours(decide: bool) -> Callable[[], Awaitable[float]]:
+        async def run() -> float:
+            value, failed = await _ours_conditional(journal, f"r{next(counter)}", per_writer,
+                                                    decide)
+            failures["ours"] += failed
+            return value
+        return run
 
-    async def es() -> float:
-        value, failed = await asyncio.to_thread(_es_conditional, recorder, f"r{next(counter)}",
-                                                per_writer)
-        failures["es"] += failed
-        return value
+    def theirs(decide: bool) -> Callable[[], Awaitable[float]]:
+        async def run() -> float:
+            value, failed = await asyncio.to_thread(_es_conditional, recorder,
+                                                    f"r{next(counter)}", per_writer, decide)
+            failures["es"] += failed
+            return value
+        return run
 
     try:
-        log(f"conditional appends, {_WRITERS} writers on unrelated boundaries vs plain "
-            f"1-event appends vs eventsourcing PostgresDCBRecorderTT")
+        log(f"conditional appends, {_WRITERS} writers on unrelated boundaries (append only, "
+            f"and read + append) vs plain 1-event appends vs eventsourcing "
+            f"PostgresDCBRecorderTT")
         rates = await interleave({
-            "cond": cond,
+            "cond": ours(False), "decide": ours(True),
             "plain": lambda: _ours_plain(journal, f"r{next(counter)}", per_writer),
-            "es": es,
+            "es": theirs(False), "es_decide": theirs(True),
         }, max(3, s.repeats))
     finally:
         await journal.close()
@@ -211,7 +236,10 @@ async def run_conditional_appends(ctx: Context) -> list[Comparison]:
             os.environ.pop("PGOPTIONS", None)
         else:
             os.environ["PGOPTIONS"] = saved_options
-    name = f"conditional append (read + append, condition), {_WRITERS} writers, unrelated boundaries"
+    name = (f"conditional append (condition: nothing after the writer's last event), "
+            f"{_WRITERS} writers, unrelated boundaries")
+    decision = (f"decision (read_matching + conditional append), {_WRITERS} writers, "
+                f"unrelated boundaries")
     note = f"failures: ours {failures['ours']}, eventsourcing {failures['es']}"
     return [
         Comparison(name, fmt_rate(rates["cond"], "appends/s"),
@@ -219,9 +247,13 @@ async def run_conditional_appends(ctx: Context) -> list[Comparison]:
                    fmt_rate(rates["plain"], "appends/s"), rates["cond"] / rates["plain"], ">=",
                    0.8, extra_check=("0 failures", failures["ours"] == 0), note=note),
         Comparison(name, fmt_rate(rates["cond"], "appends/s"),
-                   f"eventsourcing 9.5.6 PostgresDCBRecorderTT, {_WRITERS} threads",
+                   f"eventsourcing 9.5.6 PostgresDCBRecorderTT, the same, {_WRITERS} threads",
                    fmt_rate(rates["es"], "appends/s"), rates["cond"] / rates["es"], ">=", 3.0,
                    note=note),
+        Comparison(decision, fmt_rate(rates["decide"], "decisions/s"),
+                   f"eventsourcing 9.5.6 PostgresDCBRecorderTT, read + append, "
+                   f"{_WRITERS} threads", fmt_rate(rates["es_decide"], "decisions/s"),
+                   rates["decide"] / rates["es_decide"], ">=", 3.0, note=note),
     ]
 
 

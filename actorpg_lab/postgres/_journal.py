@@ -898,39 +898,37 @@ class PostgresJournal(PostgresStore):
                 for c, row in zip(batch, rows, strict=True)]
 
     @staticmethod
-    def _group_params(batch: Sequence[_Conditional]) -> dict[str, Any]:
-        """``journal_append_if_many.sql``'s arrays from the members' own parameters
-        (those of ``journal_append_if.sql``): request r's items, types and events carry
-        r, item numbers are made unique across the group."""
-        group: dict[str, list[Any]] = {name: [] for name in (
-            "pids", "expecteds", "los", "snaps", "u_poss", "u_pids", "u_seqs", "a_poss",
-            "a_pids", "a_seqs", "ti_req", "ti_idx", "ti_tag", "ti_tags", "ti_typed", "tt_idx",
-            "tt_name", "yo_req", "yo_name", "idxs", "ords", "payloads", "tags_csv", "metas")}
-        items = 0
+    def _group_params(batch: Sequence[_Conditional]) -> dict[str, str]:
+        """``journal_append_if_many.sql``'s five JSON arrays from the members' own
+        parameters (those of ``journal_append_if.sql``): request r's items, types and
+        events carry r; item numbers are made unique across the group."""
+        reqs: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        item_types: list[dict[str, Any]] = []
+        type_items: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        offset = 0
         for r, c in enumerate(batch, start=1):
             p = c.params
-            group["pids"].append(p["pid"])
-            group["expecteds"].append(p["expected"])
-            group["los"].append(p["lo"])
-            group["snaps"].append(p["snap"])
-            for bound in ("u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq"):
-                group[f"{bound}s"].append(p[bound])
-            group["ti_req"].extend(r for _ in p["ti_idx"])
-            group["ti_idx"].extend(items + i for i in p["ti_idx"])
-            group["ti_tag"].extend(p["ti_tag"])
-            group["ti_tags"].extend(p["ti_tags"])
-            group["ti_typed"].extend(p["ti_typed"])
-            group["tt_idx"].extend(items + i for i in p["tt_idx"])
-            group["tt_name"].extend(p["tt_name"])
-            group["yo_req"].extend(r for _ in p["yo_name"])
-            group["yo_name"].extend(p["yo_name"])
-            items += len(c.query.items)
-            group["idxs"].extend(r for _ in p["payloads"])
-            group["ords"].extend(range(1, len(p["payloads"]) + 1))
-            group["payloads"].extend(p["payloads"])
-            group["tags_csv"].extend(p["tags_csv"])
-            group["metas"].extend(p["metas"])
-        return group
+            reqs.append({"idx": r, "pid": p["pid"], "expected": p["expected"], "lo": p["lo"],
+                         "snap": p["snap"], "u_pos": p["u_pos"], "u_pid": p["u_pid"],
+                         "u_seq": p["u_seq"], "a_pos": p["a_pos"], "a_pid": p["a_pid"],
+                         "a_seq": p["a_seq"]})
+            items.extend({"req": r, "idx": offset + i, "tag": tag, "tags": tags, "typed": typed}
+                         for i, tag, tags, typed in zip(p["ti_idx"], p["ti_tag"], p["ti_tags"],
+                                                        p["ti_typed"], strict=True))
+            item_types.extend({"idx": offset + i, "name": name}
+                              for i, name in zip(p["tt_idx"], p["tt_name"], strict=True))
+            type_items.extend({"req": r, "name": name} for name in p["yo_name"])
+            offset += len(c.query.items)
+            events.extend({"idx": r, "ord": k, "payload": payload, "tags": tags, "meta": meta}
+                          for k, (payload, tags, meta) in enumerate(
+                              zip(p["payloads"], p["tags_csv"], p["metas"], strict=True),
+                              start=1))
+        dumps = orjson.dumps
+        return {"reqs": dumps(reqs).decode(), "items": dumps(items).decode(),
+                "item_types": dumps(item_types).decode(),
+                "type_items": dumps(type_items).decode(), "events": dumps(events).decode()}
 
     async def _condition_lost(self, request: AppendRequest) -> JournalConcurrencyError:
         """A racing writer on the stream won (or a deadlock picked this append)."""

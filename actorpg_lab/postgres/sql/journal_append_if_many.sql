@@ -3,22 +3,32 @@
 -- keys, so this statement's snapshot is taken after all of them are held).  The
 -- members' boundaries do not meet (the journal groups only such appends), so no
 -- member's rows can match another's condition and each check sees what it would see
--- alone.  Request r (1-based, %(pids)s / %(expecteds)s / its "after" bound in the
--- %(a_*)s, %(u_*)s, %(snaps)s and %(los)s arrays) has the tag items of %(ti_*)s whose
--- ti_req is r (their types in %(tt_*)s by item) and the types-only names of %(yo_*)s
--- whose yo_req is r: journal_match.sql's tag and type branches, per request.  Only the
--- requests whose head matches and whose condition finds no event insert their events
--- (event k of request r is the row with idx = r, ord = k) and tag rows.
+-- alone.  The group arrives as five JSON arrays (one text parameter each: the client
+-- encodes them in microseconds, where binding two dozen SQL arrays costs more than the
+-- server's work): %(reqs)s, request r (1-based idx) with its stream, expected head
+-- and "after" bound (lo, snap, u_*, a_*); %(items)s, the tag items of request r
+-- (journal_match.sql's tag branch: idx unique in the group), their types in
+-- %(item_types)s; %(type_items)s, the types-only names of request r (the type
+-- branch); %(events)s, event ord of request r.  Only the requests whose head matches
+-- and whose condition finds no event insert their events and tag rows.
 -- Returns, per request in order: its head, the timestamp, the written position, and
 -- the first conflicting event's key, type and tags (NULL when none).
 WITH req AS (
     SELECT r.idx, r.pid, r.expected, r.lo::xid8 AS lo, r.snap::pg_snapshot AS snap,
            r.u_pos::xid8 AS u_pos, r.u_pid, r.u_seq, r.a_pos::xid8 AS a_pos, r.a_pid, r.a_seq
-    FROM unnest(%(pids)s::text[], %(expecteds)s::bigint[], %(los)s::text[], %(snaps)s::text[],
-                %(u_poss)s::text[], %(u_pids)s::text[], %(u_seqs)s::bigint[],
-                %(a_poss)s::text[], %(a_pids)s::text[], %(a_seqs)s::bigint[])
-             WITH ORDINALITY AS r (pid, expected, lo, snap, u_pos, u_pid, u_seq, a_pos, a_pid,
-                                   a_seq, idx)
+    FROM json_to_recordset(%(reqs)s::json) AS r (
+        idx int, pid text, expected bigint, lo text, snap text, u_pos text, u_pid text,
+        u_seq bigint, a_pos text, a_pid text, a_seq bigint)
+),
+it AS (
+    SELECT * FROM json_to_recordset(%(items)s::json)
+                      AS i (req int, idx int, tag text, tags text, typed bool)
+),
+tt AS (
+    SELECT * FROM json_to_recordset(%(item_types)s::json) AS t (idx int, name text)
+),
+yo AS (
+    SELECT * FROM json_to_recordset(%(type_items)s::json) AS y (req int, name text)
 ),
 conflict AS (
     SELECT req.idx, c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
@@ -27,22 +37,18 @@ conflict AS (
                {type_fn}(m.payload) AS type, m.tags
         FROM (
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
-            FROM unnest(%(ti_req)s::int[], %(ti_idx)s::int[], %(ti_tag)s::text[],
-                        %(ti_tags)s::text[], %(ti_typed)s::bool[])
-                     AS it (req, idx, tag, tags, typed)
+            FROM it
                  JOIN {tags} t ON t.tag = it.tag AND t.position >= req.lo
                  JOIN {events} e ON e.persistence_id = t.persistence_id
                                 AND e.sequence_nr = t.sequence_nr
             WHERE it.req = req.idx
               AND string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
               AND (NOT it.typed OR {type_fn}(e.payload) IN (
-                    SELECT tt.name
-                    FROM unnest(%(tt_idx)s::int[], %(tt_name)s::text[]) AS tt (idx, name)
-                    WHERE tt.idx = it.idx))
+                    SELECT tt.name FROM tt WHERE tt.idx = it.idx))
               AND {after}
             UNION ALL
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
-            FROM unnest(%(yo_req)s::int[], %(yo_name)s::text[]) AS yo (req, name)
+            FROM yo
                  JOIN {events} e ON {type_fn}(e.payload) = yo.name AND e.position >= req.lo
             WHERE yo.req = req.idx AND {after}
         ) AS m
@@ -68,9 +74,8 @@ clock AS (
 inserted_events AS (
     INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
     SELECT ok.pid, ok.expected + ev.ord, ev.payload, ev.tags, clock.ms{metadata_value}
-    FROM unnest(%(idxs)s::bigint[], %(ords)s::bigint[], %(payloads)s::text[],
-                %(tags_csv)s::text[], %(metas)s::text[])
-             AS ev (idx, ord, payload, tags, meta)
+    FROM json_to_recordset(%(events)s::json)
+             AS ev (idx int, ord bigint, payload text, tags text, meta text)
          JOIN ok ON ok.idx = ev.idx,
          clock
     RETURNING persistence_id, sequence_nr, tags, pg_current_xact_id() AS position
