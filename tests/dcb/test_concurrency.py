@@ -168,7 +168,7 @@ async def _randomized(journal: PostgresJournal, writers: int, batches: int, seed
                                         for k in rng.sample(["k1", "k2"], rng.randint(0, 2))))
                 for i in range(rng.randint(1, 5))]
             try:
-                written = await journal.append(f"r-{w}", entries, head,
+                written = await journal.append(f"r-{seed}-{w}", entries, head,
                                                condition=AppendCondition(q, read.token))
             except AppendConditionError:
                 continue
