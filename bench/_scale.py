@@ -17,7 +17,11 @@ stream, and at each size the same measurements run, so the curves sit side by si
 * **streams_frame** (the 1,001-stream overview) time;
 * **tag_frame** of one tag of ten, rows/s;
 * **recovery** of the long stream (a ``PersistentActor`` spawned on it; ``replay_state``
-  inside), events/s.
+  inside), events/s;
+* **decision latency** (DCB, D9): ``read_matching`` of an empty boundary for a token,
+  then a conditional append whose condition covers one tag of ten (a tenth of the
+  journal) and the event type every event has (all of it): the check reads only what
+  committed after the token, so its cost must not follow the journal's size.
 
 A flat curve is the goal: the last column divides the largest size's figure by the
 smallest's (1.00 = flat).  The footer gives the load average at the start and the
@@ -100,6 +104,8 @@ class Point:
     streams_stats_seconds: float | None = None
     tag_rate: float = 0.0
     recovery_rate: float = 0.0
+    #: Seconds per decision (read_matching + conditional append), median of rounds.
+    decision_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -119,6 +125,8 @@ class ScaleJournal:
         self.seeded = 0  # events written by COPY (tagged; the long stream is not)
         self.appended = 0  # events written by the append measurements (untagged)
         self.tag3 = 0
+        #: The head of the decision point's one stream (``decider``).
+        self.decider_head = 0
         self.next_i = 0
         self.base_ms = int(time.time() * 1000) - 20_000_000
         self.cursor = 0
@@ -321,8 +329,9 @@ def _frames_point(data: ScaleJournal, point: Point, repeats: int) -> None:
             started = time.perf_counter()
             got = len(wb.streams_frame(**kwargs))
             elapsed = time.perf_counter() - started
-            if got != STREAMS + 1:
-                raise AssertionError(f"streams_frame: expected {STREAMS + 1} rows, got {got}")
+            want = STREAMS + 1 + (data.decider_head > 0)  # + the decision point's stream
+            if got != want:
+                raise AssertionError(f"streams_frame: expected {want} rows, got {got}")
             return elapsed
 
         def tagged() -> float:
@@ -379,6 +388,37 @@ async def _recovery_point(data: ScaleJournal, point: Point, repeats: int) -> Non
             await close()
 
 
+async def _decision_point(data: ScaleJournal, point: Point, repeats: int) -> None:
+    """D9 at this size: decisions whose condition spans a tenth of the journal (tag-3)
+    and all of it (the type), each on a fresh token; the appended events are tagged
+    ``dcb`` (the tag_frame point keeps counting tag-3)."""
+    from actorpg_lab import AppendCondition, Query, QueryItem
+    from actorpg_lab.postgres import PostgresJournal
+
+    journal = PostgresJournal(url=data.url)
+    condition = Query([QueryItem(tags=["tag-3"]), QueryItem(types=["bench.Deposited"])])
+    per_round = 10 if data.ctx.quick else 50
+    rounds = iter(range(10**9))
+    try:
+        async def step() -> float:
+            run = next(rounds)
+            started = time.perf_counter()
+            for i in range(per_round):
+                token = (await journal.read_matching(
+                    Query([QueryItem(tags=[f"none:{point.events}-{run}"])]))).token
+                await journal.append("decider", [JournalEntry(deposited(i), tags=("dcb",))],
+                                     data.decider_head,
+                                     condition=AppendCondition(condition, token))
+                data.decider_head += 1
+            data.appended += per_round
+            return (time.perf_counter() - started) / per_round
+
+        await step()  # warm: the statements prepared, the plans cached
+        point.decision_seconds = (await interleave({"d": step}, max(5, repeats)))["d"]
+    finally:
+        await journal.close()
+
+
 async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[Point]:
     """Grow one journal through ``sizes`` and measure at each size."""
     long_events = 2_000 if quick else 100_000
@@ -399,6 +439,8 @@ async def run_scale(ctx: Context, sizes: Sequence[int], *, quick: bool) -> list[
         _frames_point(data, point, frame_repeats)
         log(f"{data.total} events: recovery of the {long_events}-event stream")
         await _recovery_point(data, point, repeats)
+        log(f"{data.total} events: decision latency (read_matching + conditional append)")
+        await _decision_point(data, point, repeats)
         points.append(point)
         log(f"{data.total} events done: {point}")
     return points
@@ -445,6 +487,9 @@ def render(points: Sequence[Point], long_events: int) -> str:
         lambda v: fmt_rate(v, "rows/s"))
     row(f"recovery of a {_label(long_events)}-event stream (PersistentActor)",
         [p.recovery_rate for p in points], fmt_rate)
+    row("decision: read_matching + conditional append over a tag of 10 and every event's "
+        "type", [p.decision_seconds or None for p in points],
+        lambda v: f"{v * 1000:.2f} ms")
     return "\n".join(lines)
 
 
@@ -464,6 +509,9 @@ HOW_TO_READ = """## How to read this run
   `MALLOC_MMAP_THRESHOLD_=131072` removes it).
 * **streams_frame()** costs O(streams) (index probes); `stats=True` is the full scan,
   O(events), on request.
+* **decision** latency should stay flat (target: 10M ≤ 1.2× the smallest size): the
+  condition's check is an index range scan from the token up, whatever the boundary's
+  size.
 """
 
 
