@@ -66,12 +66,13 @@ def journal_schema(events: str, tags: str, meta: str, *,
     columns = [
         ColumnSpec(events, "position", add_position),
         ColumnSpec(tags, "position", add_position),
-        ColumnSpec(events, "metadata", statement("journal_add_metadata", events=events)),
+        ColumnSpec(events, "metadata", statement("journal_add_metadata", events=events),
+                   METADATA_MIGRATION),
     ]
     if log_conflicts:
         tables.append(TableSpec(f"{events}_conflicts", ConflictLog.schema(events)))
         columns.append(ColumnSpec(f"{events}_conflicts", "kind",
-                                  ConflictLog.add_condition_columns(events)))
+                                  ConflictLog.add_condition_columns(events), DCB_MIGRATION))
     return SchemaSpec(
         "PostgresJournal",
         tables=tables,

@@ -77,11 +77,13 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """A column added after ``table``'s first release and the script that adds it."""
+    """A column added after ``table``'s first release, the statement that adds it, and
+    the manual migration a DBA runs instead (``None``: the schema's ``manual_script``)."""
 
     table: str
     name: str
     add: sql.Composed
+    script: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,11 +198,16 @@ async def ensure_schema(
 
 
 def missing_columns_error(spec: SchemaSpec, missing: Iterable[str]) -> JournalError:
-    """The error for an operation that needs columns a migration adds."""
+    """The error for an operation that needs columns a migration adds: it names the
+    script(s) that add exactly those columns."""
+    missing = sorted(missing)
+    scripts = {c.script or spec.manual_script for c in spec.columns
+               if f"{c.table}.{c.name}" in missing} - {None}
+    named = " and ".join(sorted(s for s in scripts if s)) or spec.manual_script
     return JournalError(
-        f"{spec.owner}: column(s) {', '.join(sorted(missing))} missing: the tables predate "
+        f"{spec.owner}: column(s) {', '.join(missing)} missing: the tables predate "
         f"this version and auto_create_tables=False, so they are not migrated "
-        f"automatically; have an administrator run {spec.manual_script} (with the table "
+        f"automatically; have an administrator run {named} (with the table "
         f"names adjusted), or enable auto_create_tables"
     )
 

@@ -6,6 +6,7 @@ bounded below by the token, so its cost follows what is new, not the journal's s
 from __future__ import annotations
 
 import asyncio
+import logging
 from importlib import resources
 from typing import Any
 
@@ -111,7 +112,8 @@ async def test_d9_checks_are_index_range_scans(pg_pool: Any, items: list[QueryIt
     await journal.close()
 
 
-async def test_journal_without_the_metadata_column(pg_pool: Any) -> None:
+async def test_journal_without_the_metadata_column(pg_pool: Any,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     from actorpg_lab import metadata
 
     first = PostgresJournal(pool=pg_pool)
@@ -120,7 +122,11 @@ async def test_journal_without_the_metadata_column(pg_pool: Any) -> None:
     async with pg_pool.connection() as conn:
         await conn.execute("ALTER TABLE events DROP COLUMN metadata")
     journal = PostgresJournal(pool=pg_pool, auto_create_tables=False)
-    await journal.append("p", [JournalEntry({"n": 2}), JournalEntry({"n": 3})], 1)
+    with caplog.at_level(logging.WARNING, logger="actorpg_lab"):
+        await journal.append("p", [JournalEntry({"n": 2}), JournalEntry({"n": 3})], 1)
+    # The warning names the script that adds THIS column (not the positions one).
+    assert "events.metadata" in caplog.text and "migrate_metadata.sql" in caplog.text
+    assert "migrate_positions.sql" not in caplog.text
     with metadata(correlation_id="req"):  # from the context: left out
         await journal.append("p", [JournalEntry({"n": 4})], 3)
     with pytest.raises(JournalError, match=r"migrate_metadata\.sql"):
@@ -165,4 +171,36 @@ async def test_an_earlier_strict_type_function_is_replaced_on_open(pg_pool: Any)
         assert await cur.fetchone() == (None, None, True)
     plan = await _plans(pg_pool, journal, Query([QueryItem(types=[SEAT])]), read.token)
     assert "events_by_type" in plan, plan
+    await journal.close()
+
+
+async def test_a_preprovisioned_conflict_log_gets_its_condition_columns_from_the_script(
+    pg_url: str, pg_pool: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A conflicts table from before condition logging, with auto_create_tables=False:
+    the warning names migrate_dcb.sql, whose ALTER adds the columns; then a failed
+    condition is recorded."""
+    first = PostgresJournal(pool=pg_pool, log_conflicts=True)
+    await first.append("p", [seat(1, 0, "course:x")], 0)
+    await first.close()
+    async with pg_pool.connection() as conn:
+        await conn.execute("ALTER TABLE events_conflicts DROP COLUMN kind, DROP COLUMN query, "
+                           "DROP COLUMN conflict_position, DROP COLUMN conflict_pid, "
+                           "DROP COLUMN conflict_seq")
+    journal = PostgresJournal(pool=pg_pool, auto_create_tables=False, log_conflicts=True)
+    with caplog.at_level(logging.WARNING, logger="actorpg_lab"):
+        await journal.highest_seq("p")
+    assert "events_conflicts.kind" in caplog.text and "migrate_dcb.sql" in caplog.text
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        for statement in _script():
+            await conn.execute(statement)
+    await journal.close()
+    journal = PostgresJournal(pool=pg_pool, auto_create_tables=False, log_conflicts=True)
+    q = Query([QueryItem(types=[SEAT], tags=["course:x"])])
+    with pytest.raises(AppendConditionError):
+        await journal.append("c", [seat(2, 0, "course:x")], 0,
+                             condition=AppendCondition(q, None))
+    async with pg_pool.connection() as conn:
+        cur = await conn.execute("SELECT kind, conflict_pid, conflict_seq FROM events_conflicts")
+        assert await cur.fetchall() == [("condition", "p", 1)]
     await journal.close()

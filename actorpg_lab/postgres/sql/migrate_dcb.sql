@@ -34,3 +34,13 @@ END $$;
 -- (DROP INDEX CONCURRENTLY events_by_type;) and rerun.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS events_by_type
     ON events (events_type_v1(payload), position, persistence_id, sequence_nr);
+
+-- With PostgresJournal(log_conflicts=True): the conflict log (events_conflicts, if it
+-- exists) records failed conditions too, in these nullable columns (catalog-only: no
+-- rewrite, older rows read NULL, a head conflict).  Until they exist, a failed
+-- condition is logged as a warning instead of recorded.
+ALTER TABLE IF EXISTS events_conflicts ADD COLUMN IF NOT EXISTS kind TEXT,
+    ADD COLUMN IF NOT EXISTS query TEXT,
+    ADD COLUMN IF NOT EXISTS conflict_position BIGINT,
+    ADD COLUMN IF NOT EXISTS conflict_pid TEXT,
+    ADD COLUMN IF NOT EXISTS conflict_seq BIGINT;
