@@ -133,20 +133,19 @@ class AppendRequest:
 class _Conditional:
     """One conditional append (DCB) waiting for (or in) its transaction."""
 
-    __slots__ = ("exclusive", "keys", "lock_all", "params", "query", "request", "statement")
+    __slots__ = ("exclusive", "keys", "lock_all", "params", "query", "request")
 
     def __init__(self, request: AppendRequest, query: Query, params: dict[str, Any],
-                 exclusive: frozenset[int], statement: bytes) -> None:
+                 exclusive: frozenset[int]) -> None:
         self.request = request
         self.query = query
-        #: ``journal_append_if.sql``'s parameters.
+        #: The decision's parameters (``journal_match.sql``'s, and the append's).
         self.params = params
         #: The condition's keys (locked exclusively) and every key it locks.
         self.exclusive = exclusive
         self.keys = exclusive.union(request.keys)
         #: ``Query.all()``: the table lock too, and a transaction of its own.
         self.lock_all = query.matches_all
-        self.statement = statement
 
 
 class PostgresJournal(PostgresStore):
@@ -319,8 +318,8 @@ class PostgresJournal(PostgresStore):
                 ("snap", "pg_snapshot"), ("u_pos", "xid8"), ("u_pid", "text"),
                 ("u_seq", "bigint"), ("a_pos", "xid8"), ("a_pid", "text"), ("a_seq", "bigint"))})
         # The group version: each request's bound from its row of the req CTE.
-        self._append_if_many_sql = statement(
-            "journal_append_if_many", type_fn=type_fn, **many, **names,
+        self._append_if_sql = statement(
+            "journal_append_if", type_fn=type_fn, **many, **names,
             after=statement("journal_match_after", **{
                 name: sql.SQL(f"req.{name}") for name in (
                     "snap", "u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq")}),
@@ -790,11 +789,9 @@ class PostgresJournal(PostgresStore):
         params.update(
             pid=request.pid, expected=request.expected, payloads=request.payloads,
             tags_csv=[",".join(tags) for _, tags in request.checked],
-            metas=request.metas_param(),
-            notify=False, channel=self.channel)  # notified after the commit
-        return await self._conditional.submit(_Conditional(
-            request, query, params, frozenset(exclusive),
-            self._dcb_bytes("journal_append_if", query)))
+            metas=request.metas_param())
+        return await self._conditional.submit(_Conditional(request, query, params,
+                                                           frozenset(exclusive)))
 
     def _lock_params(self, batch: Sequence[_Conditional]) -> dict[str, Any]:
         """``journal_lock_boundary.sql``'s parameters for conditional appends written
@@ -811,79 +808,71 @@ class PostgresJournal(PostgresStore):
 
     async def _append_if_one(self, c: _Conditional, *,
                              maybe_written: bool = False) -> list[PersistentEvent]:
-        """One conditional append in its own transaction.  ``maybe_written``: an earlier
-        attempt (a failed group) may have committed it."""
-        lock_params = self._lock_params([c])
-        attempts = 0
-
-        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
-            nonlocal attempts
-            attempts += 1
-            # One round trip: BEGIN, the locks, the check-and-append, COMMIT and the NOTIFY
-            # go out together (explicit BEGIN/COMMIT: a transaction block in a pipeline
-            # would wait for each result).  A failure skips the rest (the pipeline aborts)
-            # and leaves the transaction to Database.run's rollback.
-            async with conn.pipeline():
-                await conn.execute(self._begin_sql)
-                await conn.execute(self._lock_boundary_sql, lock_params)
-                if c.lock_all:
-                    await conn.execute(self._lock_all_sql)
-                cur = await conn.execute(c.statement, c.params)
-                await conn.execute(self._commit_sql)
-                if self.notify:  # after the commit: see journal_notify.sql
-                    await conn.execute(self._notify_sql, {"channel": self.channel})
-                row = await cur.fetchone()
-            return row
-
-        request = c.request
-        pid = request.pid
-        try:
-            row = await self._db.run(f"conditional append to {pid!r}", work)
-        except WriteConflict as exc:  # a racing writer on the stream, or a deadlock victim
-            raise await self._condition_lost(request) from exc
-        except JournalError:
-            self._report(pid, request.expected, -1, None, "error", request.started,
-                         len(request.payloads))
-            raise
-        assert row is not None
-        return await self._condition_outcome(c, row, attempts > 1 or maybe_written)
+        """One conditional append in its own transaction: the group statement with one
+        member.  ``maybe_written``: an earlier attempt (a failed group) may have
+        committed it."""
+        ((result, error),) = await self._write_conditionals([c], maybe_written=maybe_written)
+        if error is not None:
+            raise error
+        assert result is not None
+        return result
 
     async def _append_if_many(
         self, batch: list[_Conditional]
     ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
         """Group commit of conditional appends whose boundaries do not meet (the
-        coalescer's ``exclusive`` rule; distinct streams): ONE transaction, one round
-        trip and one commit — BEGIN, every key locked in one statement (ascending),
-        each append's own check-and-append statement, COMMIT.
+        coalescer's ``exclusive`` rule; distinct streams): see _write_conditionals."""
+        return await self._write_conditionals(batch)
 
-        Why this is the same as committing them one by one: no append of the group
-        writes an event another's condition can match (matching needs a key the
-        condition locks exclusively, and those keys are disjoint from every other
-        member's), so each check sees exactly what it would see alone, and the group
-        serialises as its members in any order.  A failed condition or a moved head
-        writes nothing for that append and leaves the others alone; a statement that
-        fails (a racing writer on a stream: 23505, a deadlock) rolls back the group,
-        whose members are then written one by one."""
+    async def _write_conditionals(
+        self, batch: list[_Conditional], *, maybe_written: bool = False,
+    ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
+        """Conditional appends in ONE transaction, one round trip and one commit: BEGIN,
+        every key locked in one statement (ascending; ``journal_lock_boundary.sql``),
+        the table lock for ``Query.all()`` (always alone), the one check-and-append
+        statement of all members (``journal_append_if.sql``), COMMIT, then the
+        NOTIFY (``journal_notify.sql`` says why after).
+
+        Why a group is the same as its members committed one by one: no member writes
+        an event another's condition can match (matching needs a key the condition
+        locks exclusively, and those keys are disjoint from every other member's), so
+        each check sees exactly what it would see alone, and the group serialises as
+        its members in any order.  A failed condition or a moved head writes nothing
+        for that member and leaves the others alone; a statement that fails (a racing
+        writer on a stream: 23505, a deadlock) rolls the group back, and a group's
+        members are then written one by one."""
         lock_params = self._lock_params(batch)
         params = self._group_params(batch)
+        lock_all = any(c.lock_all for c in batch)
         attempts = 0
 
         async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             nonlocal attempts
             attempts += 1
+            # Explicit BEGIN/COMMIT: a transaction block in a pipeline would wait for
+            # each result.  A failure skips the rest (the pipeline aborts) and leaves the
+            # transaction to Database.run's rollback.
             async with conn.pipeline():
                 await conn.execute(self._begin_sql)
                 await conn.execute(self._lock_boundary_sql, lock_params)
-                cur = await conn.execute(self._append_if_many_sql, params)
+                if lock_all:
+                    await conn.execute(self._lock_all_sql)
+                cur = await conn.execute(self._append_if_sql, params)
                 await conn.execute(self._commit_sql)
                 if self.notify:
                     await conn.execute(self._notify_sql, {"channel": self.channel})
                 rows = await cur.fetchall()
             return rows
 
+        what = (f"conditional append to {batch[0].request.pid!r}" if len(batch) == 1
+                else f"conditional appends to {len(batch)} streams")
         try:
-            rows = await self._db.run(f"conditional appends to {len(batch)} streams", work)
+            rows = await self._db.run(what, work)
         except WriteConflict as exc:
+            if len(batch) == 1:  # a racing writer on the stream, or a deadlock victim
+                lost = await self._condition_lost(batch[0].request)
+                lost.__cause__ = exc
+                return [(None, lost)]
             _log.debug("group of %d conditional appends failed (%s); writing them one by one",
                        len(batch), exc)
             return [await outcome(self._append_if_one(c, maybe_written=attempts > 1))
@@ -894,13 +883,13 @@ class PostgresJournal(PostgresStore):
                 self._report(r.pid, r.expected, -1, None, "error", r.started,
                              len(r.payloads))
             return [(None, exc) for _ in batch]
-        return [await outcome(self._condition_outcome(c, row, attempts > 1))
+        return [await outcome(self._condition_outcome(c, row, attempts > 1 or maybe_written))
                 for c, row in zip(batch, rows, strict=True)]
 
     @staticmethod
     def _group_params(batch: Sequence[_Conditional]) -> dict[str, str]:
-        """``journal_append_if_many.sql``'s five JSON arrays from the members' own
-        parameters (those of ``journal_append_if.sql``): request r's items, types and
+        """``journal_append_if.sql``'s five JSON arrays from the members' own
+        parameters (the decision's, see :meth:`_match_params`): request r's items, types and
         events carry r; item numbers are made unique across the group."""
         reqs: list[dict[str, Any]] = []
         items: list[dict[str, Any]] = []
@@ -910,7 +899,8 @@ class PostgresJournal(PostgresStore):
         offset = 0
         for r, c in enumerate(batch, start=1):
             p = c.params
-            reqs.append({"idx": r, "pid": p["pid"], "expected": p["expected"], "lo": p["lo"],
+            reqs.append({"idx": r, "pid": p["pid"], "expected": p["expected"],
+                         "match_all": p["match_all"], "lo": p["lo"],
                          "snap": p["snap"], "u_pos": p["u_pos"], "u_pid": p["u_pid"],
                          "u_seq": p["u_seq"], "a_pos": p["a_pos"], "a_pid": p["a_pid"],
                          "a_seq": p["a_seq"]})

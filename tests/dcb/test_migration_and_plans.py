@@ -112,6 +112,46 @@ async def test_d9_checks_are_index_range_scans(pg_pool: Any, items: list[QueryIt
     await journal.close()
 
 
+@pytest.mark.parametrize("items", [
+    [QueryItem(types=[SEAT])],
+    [QueryItem(tags=["course:x"])],
+    [QueryItem(types=[SEAT], tags=["course:x", "b"])],
+    [],
+], ids=["types", "tag", "types_and_tags", "all"])
+async def test_d9_condition_checks_are_index_range_scans(pg_pool: Any,
+                                                         items: list[QueryItem]) -> None:
+    """The conditional-append statement (one member, as a lone append sends it): every
+    branch of the check is an index scan bounded below by the token."""
+    from actorpg_lab.postgres._journal import _Conditional
+
+    journal = PostgresJournal(pool=pg_pool)
+    await journal.append("s", [seat(1, 0, "course:x")], 0)
+    read = await journal.read_matching(Query(items))
+    request = journal._request("t", [seat(2, 0, "course:y")], 0)
+    assert request is not None
+    params, exclusive = journal._match_params(Query(items), read.token)
+    params.update(pid="t", expected=0, payloads=request.payloads, tags_csv=["course:y"],
+                  metas=request.metas_param())
+    group = journal._group_params([_Conditional(request, Query(items), params,
+                                                frozenset(exclusive))])
+    async with pg_pool.connection() as conn:
+        await conn.execute("SET enable_seqscan = off")
+        try:
+            cur = await conn.execute(b"EXPLAIN " + journal._append_if_sql, group)
+            plan = "\n".join(r[0] for r in await cur.fetchall())
+        finally:
+            await conn.execute("RESET enable_seqscan")
+    assert "Seq Scan on events " not in plan and "Seq Scan on events_tags" not in plan, plan
+    # Each branch that can run is bounded below by the request's lo; the tag branch is
+    # driven by the tag index, the types branch by the type index.
+    assert '"position" >= req.lo' in plan, plan
+    if any(i.tags for i in items):
+        assert 'Index Cond: ((tag = i.tag) AND ("position" >= req.lo))' in plan, plan
+    if any(not i.tags for i in items):
+        assert "Index Scan using events_by_type" in plan, plan
+    await journal.close()
+
+
 async def test_journal_without_the_metadata_column(pg_pool: Any,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     from actorpg_lab import metadata

@@ -1,5 +1,5 @@
--- Fragment of the multi-event append statements ({events_rows} in journal_append.sql,
--- journal_append_keyed.sql, journal_append_if.sql): the event rows, inserted only when
+-- Fragment of the multi-event append statements ({events_rows} in journal_append.sql
+-- and journal_append_keyed.sql): the event rows, inserted only when
 -- the head equals %(expected)s and the statement's own `guard` CTE says ok (its boundary
 -- locks taken, its key new, its condition holding).  Arrays go in binary.
 inserted_events AS (

@@ -1,7 +1,7 @@
 -- The events matching a DCB query: the branches journal_match_all.sql,
 -- journal_match_tags.sql and journal_match_types.sql, those the query needs joined with
--- UNION ALL (a fragment: journal_read_matching.sql and journal_append_if.sql select from
--- it; fewer branches plan faster).  Each branch is driven by an index and bounded
+-- UNION ALL (a fragment: journal_read_matching.sql selects from it; fewer branches plan
+-- faster; journal_append_if.sql has the same branches per request of a group).  Each branch is driven by an index and bounded
 -- below by %(lo)s (the lowest position the "after" bound can let through, so the cost
 -- follows what is new, not the journal's size):
 -- * %(match_all)s: every event (events_by_position);

@@ -1,5 +1,5 @@
 -- "Not seen by the decision" (a fragment of journal_match.sql and
--- journal_append_if_many.sql, for the event row e): with a consistency token {snap}
+-- journal_append_if.sql, for the event row e): with a consistency token {snap}
 -- (the read's pg_current_snapshot()): every event the snapshot does not see — wherever
 -- its position falls, so a transaction that stays open causes no false conflict — or,
 -- for a read cut off by its limit, whose key is past the last event read ({u_pos},
