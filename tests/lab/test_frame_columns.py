@@ -84,3 +84,48 @@ def test_frame_columns_match_the_to_pandas_conversion(shape: str) -> None:
         frame.loc[0, "sequence_nr"] = 99
         frame.loc[0, "timestamp"] = pd.Timestamp(0, unit="ms", tz="UTC")
         assert frame["sequence_nr"].iloc[0] == 99
+
+
+def _typed_batch(payloads: list[str | None]) -> pa.RecordBatch:
+    n = len(payloads)
+    return pa.record_batch({
+        "persistence_id": pa.array(["p"] * n), "sequence_nr": pa.array(range(n), pa.int64()),
+        "position": pa.array(range(n), pa.int64()), "payload": pa.array(payloads, pa.string()),
+        "tags": pa.array([""] * n), "timestamp": pa.array(range(n), pa.int64()),
+        "correlation_id": pa.array([None] * n, pa.string()),
+        "causation_id": pa.array([None] * n, pa.string()),
+    })
+
+
+def _envelope(name: str) -> str:
+    return '{"$type":"' + name + '","$value":{"n":1}}'
+
+
+@pytest.mark.parametrize("shape", ["short names", "a name longer than the head", "one batch",
+                                   "a NULL payload"])
+def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: str) -> None:
+    """The builder encodes each batch's payload heads as the batch arrives and names them
+    once in frame(): the same categories (first-seen order) and codes as
+    :func:`event_types` over the whole column, whatever the batches' own dictionaries."""
+    from actorpg_lab.lab.frames.builder import _shared_categorical, event_types
+
+    batches = {
+        "short names": [[_envelope("b.B"), '{"plain": 1}', _envelope("a.A")],
+                        [_envelope("c.C"), _envelope("a.A"), "not json"],
+                        [_envelope("b.B")]],
+        "a name longer than the head": [[_envelope("a.A")],
+                                        [_envelope("x." + "long" * 10), _envelope("a.A")]],
+        "one batch": [[_envelope("a.A"), _envelope("a.A")]],
+        "a NULL payload": [[_envelope("a.A"), None], [None, _envelope("b.B")]],
+    }[shape]
+    builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True,
+                           metadata=True)
+    for payloads in batches:
+        builder.add(_typed_batch(payloads))
+    column = builder.frame()["event_type"].array
+    # What frame() built before: the whole column's event_types as one categorical.
+    whole = _shared_categorical(event_types(
+        pa.chunked_array([pa.array(p, pa.string()) for p in batches])))
+    pd.testing.assert_extension_array_equal(column, whole)
+    assert column.categories.tolist() == whole.categories.tolist()  # first-seen order
+    assert column.codes.tolist() == whole.codes.tolist()

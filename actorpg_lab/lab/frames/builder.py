@@ -74,6 +74,10 @@ class FrameBuilder:
         if not expand:
             self.columns["payload"] = []
         self.expander = PayloadExpander(errors=errors, position=second)
+        #: journal frames without ``expand``: each batch's payload heads, dictionary-encoded
+        #: as the batch arrives (:func:`payload_heads`; in the worker thread of a parallel
+        #: load), the event_type column's input.
+        self.heads: list[pa.DictionaryArray] = []
         self.rows = 0
 
     def sibling(self) -> FrameBuilder:
@@ -100,13 +104,16 @@ class FrameBuilder:
             cols["position"].append(position)
         if self.tags:
             cols["tags"].append(split_tags(batch.column("tags"), parse_pool()))
-        if self.metadata:  # (event_type: in frame(), over every payload at once)
+        if self.metadata:
             cols["correlation_id"].append(_one_chunk(batch.column("correlation_id")))
             cols["causation_id"].append(_one_chunk(batch.column("causation_id")))
         if self.expand:
             self.expander.add(_one_chunk(batch.column("payload")), (pids, seconds))
         else:
-            cols["payload"].append(_one_chunk(batch.column("payload")))
+            payload = _one_chunk(batch.column("payload"))
+            cols["payload"].append(payload)
+            if self.metadata:  # (the names: in frame(), once per distinct head)
+                self.heads.append(payload_heads(payload))
 
     def add_all(self, batches: Iterable[pa.RecordBatch]) -> int:
         """Add every batch; returns how many rows they held.  A stream that fails half
@@ -126,14 +133,17 @@ class FrameBuilder:
         for name, chunks in other.columns.items():
             self.columns[name].extend(chunks)
         self.expander.extend(other.expander)
+        self.heads.extend(other.heads)
         self.rows += other.rows
         other.columns = {}
+        other.heads = []
 
     def frame(self) -> pd.DataFrame:
         """The DataFrame, each column built straight from its Arrow chunks (no
         ``Table.to_pandas``, whose per-call conversion machinery cost ~2x these few
         direct steps at 30k rows); dtypes as in the module docstring."""
         cols, self.columns = self.columns, {}
+        heads, self.heads = self.heads, []
         data: dict[str, Any] = {"persistence_id": _categorical(cols.pop("persistence_id")),
                                 self.second: _int64(cols.pop(self.second))}
         if self.position:
@@ -144,8 +154,7 @@ class FrameBuilder:
                 pa.chunked_array(cols.pop("tags"), type=pa.list_(pa.string())))
         if self.metadata:
             if not self.expand:  # one regular expression per distinct head of the column
-                data["event_type"] = _shared_categorical(event_types(
-                    pa.chunked_array(cols["payload"], type=pa.string())))
+                data["event_type"] = _event_type_categorical(heads, cols["payload"])
             data["correlation_id"] = _strings(cols.pop("correlation_id"))
             data["causation_id"] = _strings(cols.pop("causation_id"))
         if not self.expand:
@@ -209,6 +218,42 @@ def _shared_categorical(column: pa.ChunkedArray) -> Any:
         validate=False)  # every index points into the shared dictionary
 
 
+def _event_type_categorical(heads: list[pa.DictionaryArray],
+                            payloads: list[pa.Array]) -> Any:
+    """The ``event_type`` column of payload chunks whose heads (:func:`payload_heads`,
+    one per chunk) were encoded as they arrived: :data:`TYPE_PATTERN` once per distinct
+    head of all of them, the codes mapped with numpy (no unified dictionary column, no
+    second pass); the exact rule (:func:`exact_event_types`) when a head cuts a name."""
+    if not heads:
+        return _categorical([])
+    pool = parse_pool()
+    # Every chunk's distinct heads, first-seen order kept: their union, encoded once.
+    union = pc.dictionary_encode(pa.chunked_array([h.dictionary for h in heads],
+                                                  heads[0].dictionary.type),
+                                 memory_pool=pool)
+    distinct = union.chunk(0).dictionary if union.num_chunks else pa.array([], pa.binary())
+    names = _head_names(distinct)
+    if names is None:
+        return _shared_categorical(exact_event_types(pa.chunked_array(payloads, pa.string())))
+    encoded = pc.dictionary_encode(names, memory_pool=pool)
+    # -1 (a missing category) for heads without a name; one more -1 for NULL payloads.
+    name_codes = np.append(pc.fill_null(encoded.indices, -1).to_numpy(), np.int32(-1))
+    codes = np.empty(sum(len(h) for h in heads), dtype=np.int32)
+    at = 0
+    for head, chunk_union in zip(heads, union.chunks, strict=True):
+        of_head = name_codes[chunk_union.indices.to_numpy()]  # this chunk's heads -> codes
+        indices = head.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(of_head))
+            of_head = np.append(of_head, np.int32(-1))
+        np.take(of_head, indices.to_numpy(), out=codes[at:at + len(head)])
+        at += len(head)
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(pd.Index(encoded.dictionary.to_pandas()),
+                                         ordered=False),
+        validate=False)  # every code points into the names' dictionary (or is -1)
+
+
 def _int32(chunks: list[pa.Array]) -> Any:
     if not chunks:
         return np.empty(0, dtype=np.int32)
@@ -229,6 +274,33 @@ TYPE_PATTERN = r'^\{"\$type":"(?P<t>(?:[^"\\]|\\.)*)"'
 HEAD_BYTES = 32
 
 
+def payload_heads(payloads: pa.Array | pa.ChunkedArray) -> Any:
+    """The first :data:`HEAD_BYTES` bytes of each payload, dictionary-encoded (what
+    :func:`event_types` runs the type rule on, once per distinct value).  Arrow's
+    default pool, not :func:`parse_pool`: the sliced heads live only until they are
+    encoded, and the system allocator's fresh pages for them cost 3x the whole step
+    (300k rows in 4 MiB batches: 17 vs 5.6 ms, measured)."""
+    pool = pa.default_memory_pool()
+    as_bytes = pa.large_binary() if pa.types.is_large_string(payloads.type) else pa.binary()
+    raw = (pa.chunked_array([c.view(as_bytes) for c in payloads.chunks], as_bytes)
+           if isinstance(payloads, pa.ChunkedArray) else payloads.view(as_bytes))
+    return pc.dictionary_encode(pc.binary_slice(raw, 0, HEAD_BYTES, memory_pool=pool),
+                                memory_pool=pool)
+
+
+def _head_names(distinct: pa.Array) -> pa.Array | None:
+    """:data:`TYPE_PATTERN`'s name (str or null) for each distinct payload head, or
+    ``None`` when a head holds the start of an envelope but not the end of its name (a
+    longer name: the caller takes the exact rule, :func:`exact_event_types`)."""
+    pool = parse_pool()
+    names = pc.struct_field(pc.extract_regex(distinct, TYPE_PATTERN, memory_pool=pool), [0])
+    cut = pc.and_(pc.is_null(names), pc.equal(pc.binary_length(distinct), HEAD_BYTES))
+    if pc.any(pc.and_(cut, pc.starts_with(distinct.view(pa.string()), '{"$type":"'))).as_py():
+        return None
+    result: pa.Array = names.cast(pa.string())
+    return result
+
+
 def event_types(payloads: Any) -> Any:
     """The stored type name of each payload (null for plain JSON), dictionary-encoded: an
     array for an array, a chunked array (its chunks sharing one dictionary) for a
@@ -243,18 +315,13 @@ def event_types(payloads: Any) -> Any:
     pool = parse_pool()
     column = (payloads if isinstance(payloads, pa.ChunkedArray)
               else pa.chunked_array([payloads], payloads.type))
-    as_bytes = pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()
-    heads = pc.dictionary_encode(pc.binary_slice(
-        pa.chunked_array([c.view(as_bytes) for c in column.chunks], as_bytes), 0, HEAD_BYTES,
-        memory_pool=pool), memory_pool=pool)
+    heads = payload_heads(column)
     if heads.num_chunks == 0:
         return exact_event_types(payloads)
-    distinct = heads.chunk(0).dictionary  # one dictionary for every chunk
-    names = pc.struct_field(pc.extract_regex(distinct, TYPE_PATTERN, memory_pool=pool), [0])
-    cut = pc.and_(pc.is_null(names), pc.equal(pc.binary_length(distinct), HEAD_BYTES))
-    if pc.any(pc.and_(cut, pc.starts_with(distinct.view(pa.string()), '{"$type":"'))).as_py():
+    names = _head_names(heads.chunk(0).dictionary)  # one dictionary for every chunk
+    if names is None:
         return exact_event_types(payloads)
-    encoded = pc.dictionary_encode(names.cast(pa.string()), memory_pool=pool)
+    encoded = pc.dictionary_encode(names, memory_pool=pool)
     chunks = [pa.DictionaryArray.from_arrays(pc.take(encoded.indices, chunk.indices,
                                                      memory_pool=pool), encoded.dictionary)
               for chunk in heads.chunks]
