@@ -129,3 +129,29 @@ def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: s
     pd.testing.assert_extension_array_equal(column, whole)
     assert column.categories.tolist() == whole.categories.tolist()  # first-seen order
     assert column.codes.tolist() == whole.codes.tolist()
+
+
+@pytest.mark.parametrize("ids", [
+    [None, None],                                        # no metadata at all
+    [None, ["req-1", "cmd-1"], ["req-2", None], [None, None]],
+    [["a", "b"]],
+])
+def test_metadata_ids_list_column_splits_into_the_two_columns(
+        ids: list[list[str | None] | None]) -> None:
+    """A batch with the ids as one list column (NULL: no metadata) gives the frame the
+    two columns it gets when they come separately."""
+    def frame(**columns: pa.Array) -> pd.DataFrame:
+        batch = _typed_batch([_envelope("a.A")] * len(ids)).drop_columns(
+            ["correlation_id", "causation_id"])
+        for name, values in columns.items():
+            batch = batch.append_column(name, values)
+        builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True,
+                               metadata=True)
+        builder.add(batch)
+        return builder.frame()
+
+    listed = frame(metadata_ids=pa.array(ids, pa.list_(pa.string())))
+    separate = frame(
+        correlation_id=pa.array([None if v is None else v[0] for v in ids], pa.string()),
+        causation_id=pa.array([None if v is None else v[1] for v in ids], pa.string()))
+    pd.testing.assert_frame_equal(listed, separate, check_exact=True)

@@ -79,6 +79,9 @@ class FrameBuilder:
         #: load), the event_type column's input.
         self.heads: list[pa.DictionaryArray] = []
         self.rows = 0
+        #: journal frames: how many of the rows carry metadata (with the ids as two
+        #: columns: those with at least one id; see :func:`_metadata_ids`).
+        self.metadata_rows = 0
 
     def sibling(self) -> FrameBuilder:
         """An empty builder of the same shape (for rows loaded in parallel)."""
@@ -105,8 +108,10 @@ class FrameBuilder:
         if self.tags:
             cols["tags"].append(split_tags(batch.column("tags"), parse_pool()))
         if self.metadata:
-            cols["correlation_id"].append(_one_chunk(batch.column("correlation_id")))
-            cols["causation_id"].append(_one_chunk(batch.column("causation_id")))
+            correlation, causation, with_ids = _metadata_ids(batch)
+            cols["correlation_id"].append(correlation)
+            cols["causation_id"].append(causation)
+            self.metadata_rows += with_ids
         if self.expand:
             self.expander.add(_one_chunk(batch.column("payload")), (pids, seconds))
         else:
@@ -135,6 +140,7 @@ class FrameBuilder:
         self.expander.extend(other.expander)
         self.heads.extend(other.heads)
         self.rows += other.rows
+        self.metadata_rows += other.metadata_rows
         other.columns = {}
         other.heads = []
 
@@ -169,6 +175,24 @@ class FrameBuilder:
                                         {*frame.columns, "payload"}, renamed=True)
         combined: pd.DataFrame = pd.concat([frame, expanded], axis=1)
         return combined
+
+
+def _metadata_ids(batch: pa.RecordBatch | pa.Table) -> tuple[pa.Array, pa.Array, int]:
+    """``(correlation_id, causation_id, rows with metadata)`` of a batch that holds them
+    as two columns or as ONE list column ``metadata_ids`` (NULL: no metadata; see
+    :func:`..db.statements.metadata_ids`).  With two columns the count is a lower bound
+    (the rows with the more frequent id), free from the null counts."""
+    if "metadata_ids" not in batch.schema.names:
+        correlation = _one_chunk(batch.column("correlation_id"))
+        causation = _one_chunk(batch.column("causation_id"))
+        return correlation, causation, len(correlation) - min(correlation.null_count,
+                                                              causation.null_count)
+    ids = _one_chunk(batch.column("metadata_ids"))
+    if ids.null_count == len(ids):  # no event has metadata: nothing to split
+        nulls = pa.nulls(len(ids), pa.string())
+        return nulls, nulls, 0
+    return (pc.list_element(ids, 0).cast(pa.string()), pc.list_element(ids, 1).cast(pa.string()),
+            len(ids) - ids.null_count)
 
 
 def _int64(chunks: list[pa.Array]) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg import sql
 
 from ..db.session import AdbcSession
-from ..db.statements import metadata_columns, position_column
+from ..db.statements import metadata_columns, metadata_ids, position_column
 
 __all__ = ["event_columns", "event_position"]
 
@@ -27,8 +27,12 @@ def event_position(session: AdbcSession, events: str, alias: str) -> Any:
     return position_column(alias, False)
 
 
-def event_columns(session: AdbcSession, events: str, alias: str) -> dict[str, Any]:
+def event_columns(session: AdbcSession, events: str, alias: str, *,
+                  ids_as_list: bool = False) -> dict[str, Any]:
     """``{position}``, ``{correlation_id}`` and ``{causation_id}`` of an event SELECT over
-    ``events`` aliased ``alias``."""
+    ``events`` aliased ``alias``, and ``{metadata_ids}``: both ids' select-list entries,
+    as two columns or (``ids_as_list``) one (:func:`..db.statements.metadata_ids`)."""
+    present = session.has_column(events, "metadata")
     return {"position": event_position(session, events, alias),
-            **metadata_columns(alias, session.has_column(events, "metadata"))}
+            **metadata_columns(alias, present),
+            "metadata_ids": metadata_ids(alias, present, ids_as_list or not present)}

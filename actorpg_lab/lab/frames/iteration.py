@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ..._dsn import DEFAULT_CONNECT_TIMEOUT
 from ..db.session import AdbcSession
-from ..db.statements import fragment, metadata_columns, position_column, render
+from ..db.statements import fragment, metadata_ids, position_column, render
 from .builder import FrameBuilder
 from .filter import EventFilter
 
@@ -48,9 +48,10 @@ def journal_select(session: AdbcSession, events_table: str) -> str:
     """The rendered SELECT of ``journal_frame()`` for ``events_table`` (its ``position``
     and ``metadata`` columns read, or ``0`` / ``NULL`` when the table has none: asked
     through ``session``)."""
+    metadata = session.has_column(events_table, "metadata")
     return render("journal_select", events=events_table, where=fragment("journal_where"),
                   position=position_column("e", session.has_column(events_table, "position")),
-                  **metadata_columns("e", session.has_column(events_table, "metadata")))
+                  metadata_ids=metadata_ids("e", metadata, as_list=False))
 
 
 def journal_values(where: EventFilter, *, range_from: str | None = None,

@@ -6,15 +6,16 @@
 -- {where} is journal_where.sql (its tag filters NULL for a single tag); $tag the tag;
 -- $row_limit (NULL = no limit); $range_from/$range_to a tag-timestamp range [from, to)
 -- (NULL = open; a parallel load's halves).
--- {correlation_id}/{causation_id}: the ids in x.metadata (NULL without; frames/event_columns.py).
+-- {metadata_ids}: the ids in x.metadata, as two columns or one list (NULL without;
+-- frames/event_columns.py, db/statements.metadata_ids); the outer e.* is the lookup's
+-- columns in its order.
 -- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
 -- _sql.position_column).
-SELECT e.persistence_id, e.sequence_nr, e.position, e.payload, e.tags, e."timestamp",
-       e.correlation_id, e.causation_id
+SELECT e.*
 FROM {tags} t
 CROSS JOIN LATERAL (
     SELECT x.persistence_id, x.sequence_nr, {position} AS position, x.payload, x.tags, x."timestamp",
-           {correlation_id} AS correlation_id, {causation_id} AS causation_id
+           {metadata_ids}
     FROM {events} x
     WHERE x.persistence_id = t.persistence_id AND x.sequence_nr = t.sequence_nr
     OFFSET 0

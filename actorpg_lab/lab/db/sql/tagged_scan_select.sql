@@ -2,9 +2,9 @@
 -- TagFilter(not_=[...]) = every event without those tags): the events table itself in
 -- (timestamp, persistence_id, sequence_nr) order, one streamed query.  {where} is
 -- journal_where.sql (its $tags_not applies not_); {position} the position column;
+-- {metadata_ids} the ids in e.metadata (frames/event_columns.py);
 -- $row_limit (NULL = no limit).
-SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp", {correlation_id} AS correlation_id,
-       {causation_id} AS causation_id
+SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp", {metadata_ids}
 FROM {events} e
 WHERE {where}
 ORDER BY e."timestamp", e.persistence_id, e.sequence_nr

@@ -2,11 +2,11 @@
 -- streamed query.  The tag index narrows the candidates ($candidates: every tag that can
 -- match, a JSON array); {where} (journal_where.sql) applies the exact all/any/not_ rules.
 -- $row_limit (NULL = no limit).  (Only the single-tag shape is split in halves.)
--- {correlation_id}/{causation_id}: the ids in e.metadata (NULL without; frames/event_columns.py).
+-- {metadata_ids}: the ids in e.metadata, as two columns or one list (NULL without;
+-- frames/event_columns.py, db/statements.metadata_ids).
 -- {position}: the event's commit-ordered position as bigint (or 0 on a table without it;
 -- _sql.position_column).
-SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp", {correlation_id} AS correlation_id,
-       {causation_id} AS causation_id
+SELECT e.persistence_id, e.sequence_nr, {position} AS position, e.payload, e.tags, e."timestamp", {metadata_ids}
 FROM {events} e
 JOIN (
     SELECT DISTINCT t.persistence_id, t.sequence_nr
