@@ -421,31 +421,41 @@ async def run_metadata_reads(ctx: Context) -> list[Comparison]:
     await journal.close()
 
     wb = lab.connect(url)
-    names = event_columns.__dict__  # the module's globals: swap its metadata_columns
-    real = names["metadata_columns"]
+    names = event_columns.__dict__  # the module's globals: swap its metadata_ids
+    real = names["metadata_ids"]
 
+    from actorpg_lab.lab.db.statements import metadata_ids
     from actorpg_lab.lab.frames import builder
 
-    real_types = builder.__dict__["event_types"]
+    real_heads = builder.__dict__["payload_heads"]
+    real_types = builder.__dict__["_event_type_categorical"]
 
-    def null_columns(alias: str, present: bool) -> dict[str, sql.Composable]:
-        return {k: sql.SQL("NULL::text") for k in ("correlation_id", "causation_id")}
+    def null_ids(alias: str, present: bool, as_list: bool) -> sql.Composable:
+        return metadata_ids(alias, False, True)  # as on a table without the column
 
-    def no_types(payloads: Any) -> Any:
-        import pyarrow as pa
+    def no_heads(payloads: Any) -> Any:
+        return None
 
-        return pa.chunked_array([pa.nulls(len(payloads), pa.dictionary(pa.int32(), pa.string()))])
+    def no_types(heads: list[Any], payloads: list[Any]) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        rows = sum(len(p) for p in payloads)
+        return pd.Categorical.from_codes(np.full(rows, -1, dtype=np.int32),
+                                         dtype=pd.CategoricalDtype(pd.Index([], dtype=str)))
 
     async def frame(with_columns: bool) -> float:
-        names["metadata_columns"] = real if with_columns else null_columns
-        builder.__dict__["event_types"] = real_types if with_columns else no_types
+        names["metadata_ids"] = real if with_columns else null_ids
+        builder.__dict__["payload_heads"] = real_heads if with_columns else no_heads
+        builder.__dict__["_event_type_categorical"] = real_types if with_columns else no_types
         try:
             started = time.perf_counter()
             rows = len(await asyncio.to_thread(wb.journal_frame, progress=False))
             elapsed = time.perf_counter() - started
         finally:
-            names["metadata_columns"] = real
-            builder.__dict__["event_types"] = real_types
+            names["metadata_ids"] = real
+            builder.__dict__["payload_heads"] = real_heads
+            builder.__dict__["_event_type_categorical"] = real_types
         assert rows == frame_rows
         return rate(rows, elapsed)
 

@@ -76,3 +76,36 @@ def test_parallel_tag_frame_halves_give_the_serial_frame(wb: lab.Workbench, pg_u
     events = wb.run(wb.journal.read_by_tag(TagFilter(all=["odd"])))
     assert list(zip(serial[0]["persistence_id"].astype(str), serial[0]["sequence_nr"],
                     strict=True)) == [(e.persistence_id, e.sequence_nr) for e in events]
+
+
+def test_split_value_is_kept_until_the_row_estimate_moves(wb: lab.Workbench,
+                                                          pg_url: str) -> None:
+    """The halves' split value (a pg_stats query) is asked once per table while its
+    row estimate holds, and again once ANALYZE moved the estimate by more than 10 %."""
+    _seed(wb, pg_url)
+    wb.frames.parallel_min_rows = 1
+    session = wb.frames.session
+    asked: list[tuple[str, str]] = []
+    real = session.split_key
+
+    def counting(table: str, column: str) -> tuple[int, str | None]:
+        asked.append((table, column))
+        return real(table, column)
+
+    session.split_key = counting  # type: ignore[method-assign]
+    first = wb.journal_frame(progress=False)
+    assert len(wb.journal_frame(progress=False)) == 240
+    wb.tag_frame("odd", progress=False)
+    wb.tag_frame("odd", progress=False)
+    assert asked == [("events", "persistence_id"), ("events_tags", "timestamp")]
+    for i in range(40, 60):  # 20 more streams: +50 % rows
+        wb.run(wb.journal.append(f"p-{i:03d}", [JournalEntry({"n": n, "s": i})
+                                                for n in range(1, 7)], 0))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ANALYZE events")
+    grown = wb.journal_frame(progress=False)
+    assert asked[-1] == ("events", "persistence_id") and len(asked) == 3
+    assert len(grown) == 360
+    assert grown["persistence_id"].astype(str).is_monotonic_increasing
+    pd.testing.assert_frame_equal(_plain(grown.iloc[:240]).astype({"persistence_id": str}),
+                                  _plain(first).astype({"persistence_id": str}))
