@@ -3,6 +3,7 @@ columns and wb.trace."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -126,11 +127,12 @@ async def test_metadata_ids_as_one_list_column_give_the_same_frames(pg_pool: Any
     the same either way, and the shape follows the previous load's share of events with
     metadata."""
     await _seed(pg_pool)
-    loads = {"journal": lambda: wb.journal_frame(), "one tag": lambda: wb.tag_frame("t"),
+    loads: dict[str, Callable[[], pd.DataFrame]] = {
+        "journal": lambda: wb.journal_frame(), "one tag": lambda: wb.tag_frame("t"),
              "any": lambda: wb.tag_frame(TagFilter(any=["t", "u"])),
              "scan": lambda: wb.tag_frame(TagFilter()),
              "filtered": lambda: wb.journal_frame(persistence_ids=["a", "c"], limit=2)}
-    frames = {}
+    frames: dict[tuple[str, bool], pd.DataFrame] = {}
     for as_list in (False, True):
         for name, load in loads.items():
             wb.frames.ids_as_list = as_list

@@ -109,7 +109,7 @@ def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: s
     :func:`event_types` over the whole column, whatever the batches' own dictionaries."""
     from actorpg_lab.lab.frames.builder import _shared_categorical, event_types
 
-    batches = {
+    shapes: dict[str, list[list[str | None]]] = {
         "short names": [[_envelope("b.B"), '{"plain": 1}', _envelope("a.A")],
                         [_envelope("c.C"), _envelope("a.A"), "not json"],
                         [_envelope("b.B")]],
@@ -117,7 +117,8 @@ def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: s
                                         [_envelope("x." + "long" * 10), _envelope("a.A")]],
         "one batch": [[_envelope("a.A"), _envelope("a.A")]],
         "a NULL payload": [[_envelope("a.A"), None], [None, _envelope("b.B")]],
-    }[shape]
+    }
+    batches = shapes[shape]
     builder = FrameBuilder("sequence_nr", tags=True, expand=False, position=True,
                            metadata=True)
     for payloads in batches:
