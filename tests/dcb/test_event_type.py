@@ -127,7 +127,12 @@ async def test_frame_types_match_the_journal_rule(journal: PostgresJournal,
     rule for a batch with a longer name) is the journal's type function, row by row."""
     import pyarrow as pa
 
-    from actorpg_lab.lab.frames.builder import HEAD_BYTES, event_types, exact_event_types
+    from actorpg_lab.lab.frames.builder import (
+        HEAD_BYTES,
+        LONGER_HEADS,
+        event_types,
+        exact_event_types,
+    )
 
     payloads = _payloads()
     await journal.append("p", [JournalEntry({"n": 1})], 0)  # creates the type function
@@ -142,4 +147,11 @@ async def test_frame_types_match_the_journal_rule(journal: PostgresJournal,
     shorter = event_types(pa.array(short))  # the head path: names end inside the head
     assert shorter.to_pylist() == exact_event_types(pa.array(short)).to_pylist()
     assert len(shorter.dictionary) == len(set(shorter.to_pylist()) - {None})
+    # names past the first head but inside the longer one: the second try, same names
+    medium = [p for p, name in zip(payloads, server, strict=True)
+              if name is None or len(name.encode()) + 11 <= LONGER_HEADS[0]]
+    assert any(name is not None and len(name.encode()) + 11 > HEAD_BYTES
+               for name in (event_types(pa.array(medium)).to_pylist()))
+    assert event_types(pa.array(medium)).to_pylist() == \
+        exact_event_types(pa.array(medium)).to_pylist()
     assert event_types(pa.array([], pa.string())).to_pylist() == []

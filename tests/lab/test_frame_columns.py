@@ -101,7 +101,8 @@ def _envelope(name: str) -> str:
     return '{"$type":"' + name + '","$value":{"n":1}}'
 
 
-@pytest.mark.parametrize("shape", ["short names", "a name longer than the head", "one batch",
+@pytest.mark.parametrize("shape", ["short names", "a name longer than the head",
+                                   "a name longer than the longer head", "one batch",
                                    "a NULL payload"])
 def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: str) -> None:
     """The builder encodes each batch's payload heads as the batch arrives and names them
@@ -115,6 +116,8 @@ def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: s
                         [_envelope("b.B")]],
         "a name longer than the head": [[_envelope("a.A")],
                                         [_envelope("x." + "long" * 10), _envelope("a.A")]],
+        "a name longer than the longer head": [[_envelope("a.A")],
+                                               [_envelope("x." + "long" * 20)]],
         "one batch": [[_envelope("a.A"), _envelope("a.A")]],
         "a NULL payload": [[_envelope("a.A"), None], [None, _envelope("b.B")]],
     }
