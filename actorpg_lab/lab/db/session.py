@@ -35,15 +35,19 @@ from .errors import connection_failed, is_driver_error, statement_failed
 from .literals import SqlValues, bind_literals
 from .statements import render
 
-__all__ = ["AdbcSession", "TableStats", "adbc_conninfo", "is_dead_connection",
-           "timeout_params"]
+__all__ = ["BATCH_BYTES", "ONE_BATCH_BYTES", "AdbcSession", "TableStats", "adbc_conninfo",
+           "is_dead_connection", "timeout_params"]
 
 _log = logging.getLogger("actorpg_lab.lab.frames")
 
 #: ADBC's target size of one record batch: rows are converted batch by batch, so smaller
 #: batches mean less transient memory (the default is 16 MB).
 _BATCH_HINT = "adbc.postgresql.batch_size_hint_bytes"
-_BATCH_BYTES = 4 << 20
+BATCH_BYTES = 4 << 20
+#: The batch size of a load expected to be small (:meth:`AdbcSession.query_batches`'s
+#: ``batch_bytes``): one batch instead of a few, whose per-batch steps (the builder's
+#: Arrow calls, unifying the batches' dictionaries) cost ~5-10 % of a 30k-row load.
+ONE_BATCH_BYTES = 16 << 20
 _USE_COPY = "adbc.postgresql.use_copy"
 
 
@@ -183,7 +187,7 @@ class AdbcSession:
             for attempt in (1, 2):
                 try:
                     with self._connection().cursor() as cur:
-                        cur.adbc_statement.set_options(**{_BATCH_HINT: str(_BATCH_BYTES)})
+                        cur.adbc_statement.set_options(**{_BATCH_HINT: str(BATCH_BYTES)})
                         if not copy:  # e.g. EXPLAIN, which COPY (...) TO STDOUT cannot wrap
                             cur.adbc_statement.set_options(**{_USE_COPY: "false"})
                         cur.execute(statement)
@@ -199,20 +203,23 @@ class AdbcSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def query_batches(self, statement: str, params: SqlValues = (), *,
-                      helper: bool = False) -> Iterator[pa.RecordBatch]:
+                      helper: bool = False,
+                      batch_bytes: int = BATCH_BYTES) -> Iterator[pa.RecordBatch]:
         """Stream the record batches of one ``SELECT``; reconnects once if the
         connection turns out dead before any row arrived.  ``helper=True`` runs it on
-        the second connection (for a parallel load)."""
-        return self._batches(bind_literals(statement, params), helper)
+        the second connection (for a parallel load); ``batch_bytes`` is ADBC's target
+        size of one batch."""
+        return self._batches(bind_literals(statement, params), helper, batch_bytes)
 
-    def _batches(self, statement: str, helper: bool) -> Iterator[pa.RecordBatch]:
+    def _batches(self, statement: str, helper: bool,
+                 batch_bytes: int = BATCH_BYTES) -> Iterator[pa.RecordBatch]:
         with self._helper_lock if helper else self._lock:
             for attempt in (1, 2):
                 conn = self._connection(helper)
                 started = False
                 try:
                     with conn.cursor() as cur:
-                        cur.adbc_statement.set_options(**{_BATCH_HINT: str(_BATCH_BYTES)})
+                        cur.adbc_statement.set_options(**{_BATCH_HINT: str(batch_bytes)})
                         cur.execute(statement)
                         for batch in cur.fetch_record_batch():
                             started = True

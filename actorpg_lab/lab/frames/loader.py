@@ -34,7 +34,7 @@ from ..._dsn import redact_dsn
 from ..._tag_filter import TagFilter, as_tag_filter
 from ..._validation import check_table_name
 from ..db.literals import SqlValues
-from ..db.session import AdbcSession, TableStats
+from ..db.session import BATCH_BYTES, ONE_BATCH_BYTES, AdbcSession, TableStats
 from ..db.statements import fragment, render
 from .builder import STREAMS_SCHEMA, FrameBuilder, streams_frame
 from .columns import type_prefix
@@ -139,9 +139,11 @@ class FrameLoader:
         return self.session.query(statement, params)
 
     def query_batches(self, statement: str, params: SqlValues = (), *,
-                      helper: bool = False) -> Iterator[pa.RecordBatch]:
+                      helper: bool = False,
+                      batch_bytes: int = BATCH_BYTES) -> Iterator[pa.RecordBatch]:
         """Stream the record batches of one ``SELECT`` (see :meth:`query`)."""
-        return self.session.query_batches(statement, params, helper=helper)
+        return self.session.query_batches(statement, params, helper=helper,
+                                          batch_bytes=batch_bytes)
 
     def table_exists(self, name: str) -> bool:
         """Whether ``name`` resolves to a relation through the connection's search_path."""
@@ -222,7 +224,10 @@ class FrameLoader:
                           bound=_rows_bound(stats), estimate=estimate)
         middle = halves() if halves is not None and limit is None else None
         if middle is None:
-            load(builder, lambda: self.query_batches(select, values), total=total, desc=what)
+            # A table no larger than one big batch on disk: its load comes as one batch.
+            batch = ONE_BATCH_BYTES if stats.bytes <= ONE_BATCH_BYTES else BATCH_BYTES
+            load(builder, lambda: self.query_batches(select, values, batch_bytes=batch),
+                 total=total, desc=what)
         else:
             load(builder,
                  lambda: self.query_batches(select, {**values, "range_to": middle}),

@@ -88,7 +88,7 @@ DEFAULT_BUCKETS = 16
 ROW_GROUP_ROWS = 65_536
 #: Most bytes (Arrow buffers) per row group: a row group is closed at the first of the
 #: two limits, so wide payloads make shorter row groups, never bigger memory.  About one
-#: ADBC record batch (``db.session._BATCH_BYTES``): what an export holds per worker.
+#: ADBC record batch (``db.session.BATCH_BYTES``): what an export holds per worker.
 ROW_GROUP_BYTES = 4 << 20
 #: Rows per file before the next part file is started.
 MAX_ROWS_PER_FILE = 2_000_000
