@@ -103,7 +103,7 @@ async def test_unusual_type_names(journal: PostgresJournal, pg_pool: Any, name: 
     assert fast == regex
     import pyarrow as pa
 
-    from actorpg_lab.lab.frames.builder import event_types
+    from actorpg_lab.lab.frames.event_type import event_types
 
     assert event_types(pa.array([payload, '{"plain": 1}'])).to_pylist() == [fast, None]
     found = await journal.read_matching(Query([QueryItem(types=[name])]))
@@ -127,7 +127,7 @@ async def test_frame_types_match_the_journal_rule(journal: PostgresJournal,
     rule for a batch with a longer name) is the journal's type function, row by row."""
     import pyarrow as pa
 
-    from actorpg_lab.lab.frames.builder import (
+    from actorpg_lab.lab.frames.event_type import (
         HEAD_BYTES,
         LONGER_HEADS,
         event_types,

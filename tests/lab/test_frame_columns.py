@@ -108,7 +108,8 @@ def test_event_type_of_heads_encoded_per_batch_matches_the_whole_column(shape: s
     """The builder encodes each batch's payload heads as the batch arrives and names them
     once in frame(): the same categories (first-seen order) and codes as
     :func:`event_types` over the whole column, whatever the batches' own dictionaries."""
-    from actorpg_lab.lab.frames.builder import _shared_categorical, event_types
+    from actorpg_lab.lab.frames.builder import _shared_categorical
+    from actorpg_lab.lab.frames.event_type import event_types
 
     shapes: dict[str, list[list[str | None]]] = {
         "short names": [[_envelope("b.B"), '{"plain": 1}', _envelope("a.A")],

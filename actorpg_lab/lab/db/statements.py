@@ -49,7 +49,7 @@ def metadata_columns(alias: str, present: bool) -> dict[str, sql.Composable]:
     """``{correlation_id}``, ``{causation_id}`` of an event SELECT over ``alias``: the ids
     in the metadata column (JSON text; NULL without metadata, and for every row of a
     table without the column).  (The frame's ``event_type`` is computed from the payload
-    in the client: :func:`..frames.builder.event_types`.)"""
+    in the client: :func:`..frames.event_type.event_types`.)"""
     if not present:
         return {"correlation_id": sql.SQL("NULL::text"), "causation_id": sql.SQL("NULL::text")}
     meta = sql.SQL("{}.metadata").format(sql.Identifier(alias))

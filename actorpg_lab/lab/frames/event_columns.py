@@ -2,7 +2,7 @@
 and the ``correlation_id`` / ``causation_id`` of the ``metadata`` column, each read the
 way the events table allows (a journal created before positions or metadata reads ``0``
 / ``NULL``).  The event type is not among them: the builder computes it from the
-payload (:func:`.builder.event_types`)."""
+payload (:func:`.event_type.event_types`)."""
 
 from __future__ import annotations
 

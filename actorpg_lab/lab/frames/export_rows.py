@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .builder import event_types
 from .columns import split_tags, xid8_to_int64
+from .event_type import event_types
 from .iteration import empty_journal_frame
 from .payloads import parse_pool
 

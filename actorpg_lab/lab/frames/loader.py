@@ -12,11 +12,8 @@ The pieces, one concern per module: arguments and the :class:`EventFilter`
 (:mod:`.strategies`) and the frame builder (:mod:`.builder`).  This module puts them
 together per frame.
 
-**Size guard.** Before a load the table's planner statistics are checked (no extra
-query: they come with the existence check); when the table is larger than the caps
-(:data:`DEFAULT_MAX_LOAD_ROWS` rows or :data:`DEFAULT_MAX_LOAD_BYTES` bytes by default),
-the planner estimates the load itself (``EXPLAIN``) and a load above a cap is refused
-with a message saying how to narrow it — or pass ``allow_large=True``.
+**Size guard** (:mod:`.size_guard`): a load the planner estimates above the caps is
+refused with a message saying how to narrow it — or pass ``allow_large=True``.
 """
 
 from __future__ import annotations
@@ -41,15 +38,10 @@ from .columns import type_prefix
 from .event_columns import event_columns
 from .filter import EventFilter, check_limit, ids_value
 from .payloads import PayloadErrors, check_errors
+from .size_guard import DEFAULT_MAX_LOAD_BYTES, DEFAULT_MAX_LOAD_ROWS, check_cap, guard, rows_bound
 from .strategies import bar_total, load
 
 __all__ = ["DEFAULT_MAX_LOAD_BYTES", "DEFAULT_MAX_LOAD_ROWS", "FrameLoader", "Tables"]
-
-#: A load the planner estimates above this many rows is refused (``allow_large=True``
-#: loads it anyway); ``None`` turns the row cap off.
-DEFAULT_MAX_LOAD_ROWS = 5_000_000
-#: A load the planner estimates above this many bytes of column data is refused.
-DEFAULT_MAX_LOAD_BYTES = 2 << 30
 
 #: An event load sends the metadata ids as one list column when at most this share of
 #: the previous load's events carried metadata (the break-even measured ~0.18: a NULL
@@ -113,8 +105,8 @@ class FrameLoader:
         self.tables = tables
         self.progress_threshold = progress_threshold
         self.parallel_min_rows = parallel_min_rows
-        self.max_load_rows = _check_cap("max_load_rows", max_load_rows)
-        self.max_load_bytes = _check_cap("max_load_bytes", max_load_bytes)
+        self.max_load_rows = check_cap("max_load_rows", max_load_rows)
+        self.max_load_bytes = check_cap("max_load_bytes", max_load_bytes)
         self.session = AdbcSession(url, connect_timeout=connect_timeout)
         #: Whether the event SELECTs send the metadata ids as ONE list column (see
         #: :func:`..db.statements.metadata_ids`): chosen from the share of events with
@@ -179,26 +171,11 @@ class FrameLoader:
 
     def _guard(self, stats: TableStats, statement: str, values: SqlValues,
                allow_large: bool, what: str) -> int | None:
-        """Refuse a load the planner estimates above the caps (see the module docstring);
-        returns the planner's row estimate of the load when it asked for one."""
-        max_rows, max_bytes = self.max_load_rows, self.max_load_bytes
-        if allow_large or (max_rows is None and max_bytes is None):
+        """:func:`.size_guard.guard` with this loader's caps and session."""
+        if allow_large:
             return None
-        small_rows = max_rows is None or _rows_bound(stats) <= max_rows
-        small_bytes = max_bytes is None or stats.bytes <= max_bytes
-        if small_rows and small_bytes:
-            return None  # the whole table fits: no need to ask the planner about this load
-        rows, size = self.session.estimate(statement, values)
-        if (max_rows is None or rows <= max_rows) and (max_bytes is None or size <= max_bytes):
-            return rows
-        raise ValueError(
-            f"{what} would load about {rows:,} rows / {_human_bytes(size)} (planner estimate), "
-            f"above the workbench's cap of {_cap(max_rows, 'rows')} / "
-            f"{_cap(max_bytes, 'bytes')}: narrow it (persistence_ids=, from_seq=/to_seq=, "
-            f"since=/until=, tags=), load the first rows with limit=N, or pass "
-            f"allow_large=True to load it anyway (caps: lab.connect(max_load_rows=..., "
-            f"max_load_bytes=...))"
-        )
+        return guard(self.session, stats, statement, values, self.max_load_rows,
+                     self.max_load_bytes, what)
 
     def _load(self, builder: FrameBuilder, select: str, values: dict[str, Any], *,
               stats: TableStats, filtered: bool, limit: int | None, progress: bool | None,
@@ -221,7 +198,7 @@ class FrameLoader:
             return self.session.estimate(select, values)[0]
 
         total = bar_total(progress, threshold=self.progress_threshold, limit=limit,
-                          bound=_rows_bound(stats), estimate=estimate)
+                          bound=rows_bound(stats), estimate=estimate)
         middle = halves() if halves is not None and limit is None else None
         if middle is None:
             # A table no larger than one big batch on disk: its load comes as one batch.
@@ -408,31 +385,3 @@ class FrameLoader:
                                   snapshots=snapshots),
                            {"ids": ids, "type_prefix": type_prefix()})
         return streams_frame(table)
-
-
-def _rows_bound(stats: TableStats) -> int:
-    """The table's planner row estimate or, never analysed, a bound from its size on
-    disk (a row takes at least ~32 bytes there)."""
-    return stats.rows if stats.rows is not None else stats.bytes // 32
-
-
-def _check_cap(name: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-    return value
-
-
-def _cap(value: int | None, unit: str) -> str:
-    if value is None:
-        return f"no {unit} cap"
-    return _human_bytes(value) if unit == "bytes" else f"{value:,} rows"
-
-
-def _human_bytes(size: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{size:,.1f} GiB"  # pragma: no cover - the loop always returns
