@@ -61,8 +61,11 @@ from ._append_coalescer import AppendCoalescer, outcome
 from ._boundary import MAX_SCALAR_KEYS, append_keys, boundary_key
 from ._database import WriteConflict, decode_stored, translate
 from ._journal_schema import (
+    APPEND_IF_ARGS,
     DCB_MIGRATION,
     METADATA_MIGRATION,
+    append_if_function_name,
+    append_if_statement,
     idempotency_table,
     journal_schema,
     type_function_name,
@@ -265,6 +268,14 @@ class PostgresJournal(PostgresStore):
         self._lock_all_sql = statement("journal_lock_all", **names).as_bytes(None)
         self._dcb_check_sql = statement("journal_dcb_check")
         self._dcb_checked = False
+        append_if_fn = append_if_function_name(self.events_table)
+        self._append_if_signature = sql.SQL("{}({})").format(
+            sql.Identifier(append_if_fn), sql.SQL(", ".join(APPEND_IF_ARGS))).as_string(None)
+        self._append_if_call = PreparedQuery(
+            statement("journal_append_if_call", function=append_if_fn).as_bytes(None))
+        #: Whether conditional appends call the function (one statement on the warm
+        #: connection) or, on a database without it, run a pipeline of statements.
+        self._append_if_function = False
         #: How long a conditional append waits for its boundary locks (seconds) before
         #: failing with a retryable JournalError (nothing written).
         self.lock_timeout = 5.0
@@ -317,13 +328,11 @@ class PostgresJournal(PostgresStore):
             name: sql.SQL(f"%({name})s::text::{cast}") for name, cast in (
                 ("snap", "pg_snapshot"), ("u_pos", "xid8"), ("u_pid", "text"),
                 ("u_seq", "bigint"), ("a_pos", "xid8"), ("a_pid", "text"), ("a_seq", "bigint"))})
-        # The group version: each request's bound from its row of the req CTE.
-        self._append_if_sql = statement(
-            "journal_append_if", type_fn=type_fn, **many, **names,
-            after=statement("journal_match_after", **{
-                name: sql.SQL(f"req.{name}") for name in (
-                    "snap", "u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq")}),
-        ).as_bytes(None)
+        # Conditional appends: the check-and-append statement with bound parameters (a
+        # database without the function), and the call of the function.
+        self._append_if_sql = append_if_statement(
+            self.events_table, self.tags_table, self.meta_table, metadata=present,
+            in_function=False).as_bytes(None)
         self._match_branches = {
             branch: statement(f"journal_match_{branch}", after=after, type_fn=type_fn, **read,
                               **names)
@@ -664,7 +673,8 @@ class PostgresJournal(PostgresStore):
             return
         row = await self._db.fetch_one("check the DCB schema", self._dcb_check_sql,
                                        {"function": self._type_signature,
-                                        "index": type_index_name(self.events_table)})
+                                        "index": type_index_name(self.events_table),
+                                        "append_if": self._append_if_signature})
         if not row or not row[0] or not row[1]:
             raise JournalError(
                 f"PostgresJournal: conditional appends and read_matching need the function "
@@ -672,6 +682,11 @@ class PostgresJournal(PostgresStore):
                 f"{type_index_name(self.events_table)}, which this database lacks "
                 f"(auto_create_tables=False): have an administrator run {DCB_MIGRATION} (with "
                 f"the table names adjusted); plain appends keep working meanwhile")
+        # The function writes the metadata column: a journal without it uses the pipeline.
+        self._append_if_function = bool(row[2]) and self._has_metadata
+        if not row[2]:
+            _log.info("%s: no %s (an earlier %s): conditional appends run as a pipeline of "
+                      "statements", self.events_table, self._append_if_signature, DCB_MIGRATION)
         self._dcb_checked = True
 
     def _match_params(self, query: Query, after: ConsistencyToken | TagOffset | None,
@@ -827,11 +842,13 @@ class PostgresJournal(PostgresStore):
     async def _write_conditionals(
         self, batch: list[_Conditional], *, maybe_written: bool = False,
     ) -> list[tuple[list[PersistentEvent] | None, BaseException | None]]:
-        """Conditional appends in ONE transaction, one round trip and one commit: BEGIN,
-        every key locked in one statement (ascending; ``journal_lock_boundary.sql``),
-        the table lock for ``Query.all()`` (always alone), the one check-and-append
-        statement of all members (``journal_append_if.sql``), COMMIT, then the
-        NOTIFY (``journal_notify.sql`` says why after).
+        """Conditional appends in ONE transaction, one round trip and one commit: ONE
+        call of ``<events>_append_if_v1`` (``journal_append_if_function.sql``: every key
+        locked, ascending; the table lock for ``Query.all()``, always alone; then the
+        check-and-append of all members, ``journal_append_if.sql``, as a new statement)
+        on the warm connection.  A database without the function (an earlier
+        ``migrate_dcb.sql``) gets the same as a pipeline: BEGIN, the locks
+        (``journal_lock_boundary.sql``), the statement, COMMIT, the NOTIFY.
 
         Why a group is the same as its members committed one by one: no member writes
         an event another's condition can match (matching needs a key the condition
@@ -846,12 +863,14 @@ class PostgresJournal(PostgresStore):
         lock_all = any(c.lock_all for c in batch)
         attempts = 0
 
-        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+        async def pipelined(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            # Without the function: BEGIN, the locks, the table lock, the statement,
+            # COMMIT and the NOTIFY in one round trip (explicit BEGIN/COMMIT: a
+            # transaction block in a pipeline would wait for each result).  A failure
+            # skips the rest (the pipeline aborts) and leaves the transaction to
+            # Database.run's rollback.
             nonlocal attempts
             attempts += 1
-            # Explicit BEGIN/COMMIT: a transaction block in a pipeline would wait for
-            # each result.  A failure skips the rest (the pipeline aborts) and leaves the
-            # transaction to Database.run's rollback.
             async with conn.pipeline():
                 await conn.execute(self._begin_sql)
                 await conn.execute(self._lock_boundary_sql, lock_params)
@@ -867,7 +886,18 @@ class PostgresJournal(PostgresStore):
         what = (f"conditional append to {batch[0].request.pid!r}" if len(batch) == 1
                 else f"conditional appends to {len(batch)} streams")
         try:
-            rows = await self._db.run(what, work)
+            if self._append_if_function:  # one statement, its own transaction
+                keys = lock_params["keys"]
+                text_rows, attempts = await self._db.run_prepared(what, self._append_if_call, {
+                    **params, "keys": int8_array(keys),
+                    "exclusive": "{" + ",".join("t" if x else "f"
+                                                for x in lock_params["exclusive"]) + "}",
+                    "lock_timeout": lock_params["lock_timeout"], "lock_all": lock_all,
+                    "notify": self.notify, "channel": self.channel})
+                rows = [tuple(None if v is None else v.decode() for v in row)
+                        for row in text_rows]
+            else:
+                rows = await self._db.run(what, pipelined)
         except WriteConflict as exc:
             if len(batch) == 1:  # a racing writer on the stream, or a deadlock victim
                 lost = await self._condition_lost(batch[0].request)

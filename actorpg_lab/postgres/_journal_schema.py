@@ -17,8 +17,9 @@ from ._schema import ColumnSpec, FunctionSpec, IndexSpec, SchemaSpec, TableSpec,
 from ._sql import statement
 from ._write_history import ConflictLog
 
-__all__ = ["DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION", "idempotency_table",
-           "journal_schema", "type_expression", "type_function_name",
+__all__ = ["APPEND_IF_ARGS", "DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION",
+           "append_if_function", "append_if_function_name", "append_if_statement",
+           "idempotency_table", "journal_schema", "type_expression", "type_function_name",
            "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
@@ -45,6 +46,49 @@ def type_expression(payload: sql.Composable) -> sql.Composed:
     """THE definition of an event's type over the payload column ``payload`` (see
     ``sql/journal_type_expression.sql``)."""
     return statement("journal_type_expression", payload=payload)
+
+
+def append_if_function_name(events: str) -> str:
+    """``<events>_append_if_v1``: the conditional-append function
+    (``sql/journal_append_if_function.sql``)."""
+    return index_name(events, "_append_if_v1")
+
+
+#: The argument types of the conditional-append function (its signature).
+APPEND_IF_ARGS = ("bigint[]", "boolean[]", "text", "boolean", "json", "json", "json", "json",
+                  "json", "boolean", "text")
+
+#: ``journal_append_if.sql``'s inputs: the function's parameters, or bound parameters.
+_FUNCTION_INPUTS = {name: sql.SQL(f"p_{name}") for name in (
+    "reqs", "items", "item_types", "type_items", "events", "notify", "channel")}
+_BOUND_INPUTS = {**{name: sql.SQL(f"%({name})s::json") for name in (
+    "reqs", "items", "item_types", "type_items", "events")},
+    "notify": sql.SQL("false"), "channel": sql.SQL("NULL::text")}
+
+
+def append_if_statement(events: str, tags: str, meta: str, *, metadata: bool,
+                        in_function: bool) -> sql.Composed:
+    """``sql/journal_append_if.sql`` for these tables: with the function's parameters
+    (``in_function``) or with bound parameters (and no NOTIFY: the caller sends it after
+    its COMMIT); ``metadata``: the events table has the metadata column."""
+    inputs = _FUNCTION_INPUTS if in_function else _BOUND_INPUTS
+    return statement(
+        "journal_append_if", type_fn=type_function_name(events), events=events, tags=tags,
+        meta=meta, metadata_column=sql.SQL(", metadata" if metadata else ""),
+        metadata_value=sql.SQL(", ev.meta" if metadata else ""),
+        after=statement("journal_match_after", **{
+            name: sql.SQL(f"req.{name}") for name in (
+                "snap", "u_pos", "u_pid", "u_seq", "a_pos", "a_pid", "a_seq")}),
+        **{f"{name}_json" if name not in ("notify", "channel") else name: value
+           for name, value in inputs.items()})
+
+
+def append_if_function(events: str, tags: str, meta: str) -> sql.Composed:
+    """The CREATE OR REPLACE of ``<events>_append_if_v1`` (with the metadata column)."""
+    return statement("journal_append_if_function", function=append_if_function_name(events),
+                     events=events,
+                     statement=append_if_statement(events, tags, meta, metadata=True,
+                                                   in_function=True))
 
 
 def type_index_name(events: str) -> str:
@@ -93,5 +137,9 @@ def journal_schema(events: str, tags: str, meta: str, *,
             sql.SQL("{}(text)").format(sql.Identifier(type_function_name(events))).as_string(None),
             statement("journal_type_function", function=type_function_name(events),
                       expression=type_expression(sql.SQL("payload"))),
+        ), FunctionSpec(
+            sql.SQL("{}({})").format(sql.Identifier(append_if_function_name(events)),
+                                     sql.SQL(", ".join(APPEND_IF_ARGS))).as_string(None),
+            append_if_function(events, tags, meta), optional=True,
         )],
     )

@@ -112,6 +112,9 @@ class FunctionSpec:
     signature: str
     create: sql.Composed
     strict: bool = False
+    #: The store works without it (slower): a role that may not create it logs the
+    #: script to run and goes on.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,8 +229,15 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
             if function.signature in catalog.stale_functions:
                 await _replace_stale(conn, spec, function)
                 continue
-            async with conn.transaction():
-                await conn.execute(function.create)
+            try:
+                async with conn.transaction():
+                    await conn.execute(function.create)
+            except errors.InsufficientPrivilege:
+                if not function.optional:
+                    raise
+                _log.warning("%s: this role may not create %s (the store works without it, "
+                             "more slowly): have the tables' owner run %s", spec.owner,
+                             function.signature, spec.function_script or spec.manual_script)
         if tables:
             async with conn.transaction():
                 for create in _distinct(t.create for t in tables):

@@ -28,10 +28,37 @@ from actorpg_lab.postgres import PostgresJournal
 from ._model import SEAT, Seat, seat
 
 
+def _script_text() -> str:
+    return resources.files("actorpg_lab.postgres").joinpath("sql", "migrate_dcb.sql").read_text()
+
+
 def _script() -> list[str]:
-    text = resources.files("actorpg_lab.postgres").joinpath("sql", "migrate_dcb.sql").read_text()
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
-    return [s.strip() for s in body.split(";\n") if s.strip()]
+    """migrate_dcb.sql's statements, as psql runs them (a statement ends with ';' at the
+    end of a line outside a dollar-quoted function body)."""
+    statements: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for line in _script_text().splitlines():
+        if not quoted and line.startswith("--"):
+            continue
+        current.append(line)
+        quoted ^= line.count("$append_if$") % 2 == 1
+        if not quoted and line.rstrip().endswith(";"):
+            statements.append("\n".join(current).strip().rstrip(";"))
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current).strip())
+    return [s for s in statements if s]
+
+
+def test_the_script_creates_the_conditional_append_function_the_journal_creates() -> None:
+    """migrate_dcb.sql carries the function's text verbatim (for the default table
+    names): a change of journal_append_if*.sql must be pasted there too."""
+    from actorpg_lab.postgres._journal_schema import append_if_function
+
+    text = append_if_function("events", "events_tags", "events_meta").as_string(None)
+    assert text.strip() + ";" in _script_text(), (
+        "migrate_dcb.sql is out of date; paste this function text into it:\n" + text)
 
 
 async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -> None:
@@ -41,6 +68,7 @@ async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -
     async with pg_pool.connection() as conn:
         await conn.execute("DROP INDEX events_by_type")
         await conn.execute("DROP FUNCTION events_type_v1(text)")
+        await conn.execute("DROP FUNCTION events_append_if_v1")
     journal = PostgresJournal(pool=pg_pool, auto_create_tables=False)
     q = Query([QueryItem(types=[SEAT])])
     with pytest.raises(JournalError, match=r"migrate_dcb\.sql"):
@@ -54,7 +82,46 @@ async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -
     await journal.append("c", [seat(1, 0)], 0, condition=AppendCondition(
         Query([QueryItem(types=["nope"])])))
     assert [t.event.persistence_id for t in (await journal.read_matching(q)).events] == ["p", "c"]
+    assert journal._append_if_function  # the script created the one-statement path
     await journal.close()
+
+
+async def test_without_the_append_if_function_conditional_appends_still_hold(
+    pg_url: str, pg_pool: Any
+) -> None:
+    """A database migrated with an earlier migrate_dcb.sql has the type function and
+    index but no events_append_if_v1: conditional appends run as a pipeline of
+    statements, with the same outcomes (exactly one winner of a race, failed conditions
+    naming the event)."""
+    first = PostgresJournal(pool=pg_pool)
+    await first.highest_seq("x")
+    await first.close()
+    async with pg_pool.connection() as conn:
+        await conn.execute("DROP FUNCTION events_append_if_v1")
+    journal = PostgresJournal(url=pg_url, auto_create_tables=False,
+                              pool_config={"max_size": 10})
+    q = Query([QueryItem(types=[SEAT], tags=["course:x"])])
+    try:
+        reads = [await journal.read_matching(q) for _ in range(8)]
+        assert not journal._append_if_function
+
+        async def attempt(w: int) -> bool:
+            try:
+                await journal.append(f"w-{w}", [seat(w, 0, "course:x")], 0,
+                                     condition=AppendCondition(q, reads[w].token))
+            except AppendConditionError as exc:
+                assert exc.conflict[1].startswith("w-")
+                return False
+            return True
+
+        won = await asyncio.gather(*(attempt(w) for w in range(8)))
+        assert sum(won) == 1
+        unrelated = await asyncio.gather(*(
+            journal.append(f"u-{w}", [seat(w, 0, f"course:u{w}")], 0, condition=AppendCondition(
+                Query([QueryItem(tags=[f"course:u{w}"])]), None)) for w in range(8)))
+        assert [len(r) for r in unrelated] == [1] * 8
+    finally:
+        await journal.close()
 
 
 async def test_d8_aliases_match_old_rows_and_lock(pg_url: str, pg_pool: Any) -> None:

@@ -95,6 +95,31 @@ async def test_an_earlier_type_function_a_role_may_not_replace_keeps_working(
     assert row == (True,)
 
 
+async def test_a_role_that_may_not_create_the_append_if_function_keeps_working(
+    pg_url: str, limited_urls: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tables provisioned by an earlier version (no events_append_if_v1), opened by a
+    DML-only role with auto_create_tables=True: the role may not create the function, so
+    it logs the script and conditional appends run as a pipeline instead."""
+    from actorpg_lab import AppendCondition, AppendConditionError, Query, QueryItem
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION events_append_if_v1")
+    journal = PostgresJournal(url=limited_urls["rw"])  # auto_create_tables=True
+    with caplog.at_level(logging.WARNING, logger="actorpg_lab"):
+        await journal.append("p", [JournalEntry({"n": 1}, tags=("t",))], 0)
+    assert "events_append_if_v1" in caplog.text and "migrate_dcb.sql" in caplog.text
+    q = Query([QueryItem(tags=["t"])])
+    read = await journal.read_matching(q)
+    await journal.append("p", [JournalEntry({"n": 2}, tags=("t",))], 1,
+                         condition=AppendCondition(q, read.token))
+    with pytest.raises(AppendConditionError):
+        await journal.append("q", [JournalEntry({"n": 3}, tags=("t",))], 0,
+                             condition=AppendCondition(q, read.token))
+    assert not journal._append_if_function
+    await journal.close()
+
+
 # -- a SELECT-only role --------------------------------------------------------------------
 async def test_select_only_role_reads_and_gets_clear_errors_on_writes(
     pg_url: str, limited_urls: dict[str, str]

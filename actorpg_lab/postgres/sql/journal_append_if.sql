@@ -7,32 +7,34 @@
 -- its decision did not see: journal_match.sql's branches (tag items, types-only items,
 -- every event), each index-driven and bounded below by the request's lo, with the
 -- request's "after" bound (journal_match_after.sql over its req columns).
--- The appends arrive as five JSON arrays (one text parameter each: the client encodes
--- them in microseconds, where binding two dozen SQL arrays costs more than the
--- server's work): %(reqs)s, request r (1-based idx) with its stream, expected head,
--- match_all and "after" bound (lo, snap, u_*, a_*); %(items)s, the tag items of
--- request r (idx unique in the statement), their types in %(item_types)s;
--- %(type_items)s, the types-only names of request r; %(events)s, event ord of request
--- r.  Only the requests whose head matches and whose condition finds no event insert
--- their events and tag rows.
+-- The appends arrive as five JSON arrays (the client encodes them in microseconds,
+-- where binding two dozen SQL arrays costs more than the server's work): {reqs_json},
+-- request r (1-based idx) with its stream, expected head, match_all and "after" bound
+-- (lo, snap, u_*, a_*); {items_json}, the tag items of request r (idx unique in the
+-- statement), their types in {item_types_json}; {type_items_json}, the types-only names
+-- of request r; {events_json}, event ord of request r.  Only the requests whose head
+-- matches and whose condition finds no event insert their events and tag rows, and
+-- when any did and {notify}, one NOTIFY on {channel}.  The placeholders are the
+-- parameters of journal_append_if_function.sql (what runs it) or, on a database
+-- without that function, bound parameters of the statement itself.
 -- Returns, per request in order: its head, the timestamp, the written position, and
 -- the first conflicting event's key, type and tags (NULL when none).
 WITH req AS (
     SELECT r.idx, r.pid, r.expected, r.match_all, r.lo::xid8 AS lo,
            r.snap::pg_snapshot AS snap, r.u_pos::xid8 AS u_pos, r.u_pid, r.u_seq, r.a_pos::xid8 AS a_pos, r.a_pid, r.a_seq
-    FROM json_to_recordset(%(reqs)s::json) AS r (
+    FROM json_to_recordset({reqs_json}) AS r (
         idx int, pid text, expected bigint, match_all bool, lo text, snap text, u_pos text,
         u_pid text, u_seq bigint, a_pos text, a_pid text, a_seq bigint)
 ),
 it AS (
-    SELECT * FROM json_to_recordset(%(items)s::json)
+    SELECT * FROM json_to_recordset({items_json})
                       AS i (req int, idx int, tag text, tags text, typed bool)
 ),
 tt AS (
-    SELECT * FROM json_to_recordset(%(item_types)s::json) AS t (idx int, name text)
+    SELECT * FROM json_to_recordset({item_types_json}) AS t (idx int, name text)
 ),
 yo AS (
-    SELECT * FROM json_to_recordset(%(type_items)s::json) AS y (req int, name text)
+    SELECT * FROM json_to_recordset({type_items_json}) AS y (req int, name text)
 ),
 conflict AS (
     SELECT req.idx, c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
@@ -82,7 +84,7 @@ clock AS (
 inserted_events AS (
     INSERT INTO {events} (persistence_id, sequence_nr, payload, tags, timestamp{metadata_column})
     SELECT ok.pid, ok.expected + ev.ord, ev.payload, ev.tags, clock.ms{metadata_value}
-    FROM json_to_recordset(%(events)s::json)
+    FROM json_to_recordset({events_json})
              AS ev (idx int, ord bigint, payload text, tags text, meta text)
          JOIN ok ON ok.idx = ev.idx,
          clock
@@ -95,10 +97,13 @@ inserted_tags AS (
          CROSS JOIN LATERAL unnest(string_to_array(i.tags, ',')) AS t (tag),
          clock
     WHERE i.tags <> ''
+),
+notified AS (
+    SELECT CASE WHEN {notify} AND EXISTS (SELECT 1 FROM ok) THEN pg_notify({channel}, '') END
 )
 SELECT head.seq AS head,
        clock.ms AS timestamp,
        (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position,
        c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
-FROM head CROSS JOIN clock LEFT JOIN conflict c ON c.idx = head.idx
+FROM head CROSS JOIN clock CROSS JOIN notified LEFT JOIN conflict c ON c.idx = head.idx
 ORDER BY head.idx

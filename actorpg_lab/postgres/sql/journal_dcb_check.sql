@@ -1,5 +1,8 @@
 -- Whether what conditional appends need exists: the event-type function and its index
 -- (both valid).  A database without them (auto_create_tables=False) gets migrate_dcb.sql.
+-- Third: whether the conditional-append function exists (without it, from an earlier
+-- migrate_dcb.sql, conditional appends run as a pipeline of statements instead).
 SELECT to_regprocedure(%(function)s) IS NOT NULL,
        EXISTS (SELECT 1 FROM pg_index i
-               WHERE i.indexrelid = to_regclass(quote_ident(%(index)s)) AND i.indisvalid)
+               WHERE i.indexrelid = to_regclass(quote_ident(%(index)s)) AND i.indisvalid),
+       to_regprocedure(%(append_if)s) IS NOT NULL

@@ -14,6 +14,11 @@
 -- * creates (or, from an earlier version's STRICT body, replaces: same results, faster
 --   because PostgreSQL can inline it) the IMMUTABLE function events_type_v1(payload): the event type is the name
 --   in the codec's envelope, so no column is added and no row is rewritten;
+-- * creates the function events_append_if_v1 that runs a conditional append (or a group
+--   of them) as one statement: its boundary locks, then the check and the append (the
+--   text below is what PostgresJournal creates itself with auto_create_tables=True; a
+--   database without it runs conditional appends as a pipeline of statements instead,
+--   correct but slower);
 -- * builds the index events_by_type on it CONCURRENTLY: writers keep writing.  (CREATE
 --   INDEX CONCURRENTLY cannot run inside a transaction block: run this file with psql's
 --   default autocommit, not with --single-transaction.)
@@ -29,6 +34,126 @@ AS $$ SELECT CASE WHEN starts_with(payload, '{"' || chr(36) || 'type":"') THEN
          ELSE substring(left(payload, 1024) from '^\{"[$]type":"((?:[^"\\]|\\.)*)"')
     END
 END $$;
+
+CREATE OR REPLACE FUNCTION "events_append_if_v1"(
+    p_keys bigint[], p_exclusive boolean[], p_lock_timeout text, p_lock_all boolean,
+    p_reqs json, p_items json, p_item_types json, p_type_items json, p_events json,
+    p_notify boolean, p_channel text)
+RETURNS TABLE (o_head bigint, o_timestamp bigint, o_position bigint, o_c_position bigint,
+               o_c_pid text, o_c_seq bigint, o_c_type text, o_c_tags text)
+LANGUAGE plpgsql VOLATILE AS $append_if$
+BEGIN
+    PERFORM set_config('lock_timeout', p_lock_timeout, true),
+            set_config('plan_cache_mode', 'force_generic_plan', true);
+    PERFORM count(*) FROM unnest(p_keys, p_exclusive) AS l (k, x)
+    WHERE (CASE WHEN l.x THEN pg_advisory_xact_lock(l.k)
+                ELSE pg_advisory_xact_lock_shared(l.k) END) IS NOT NULL;
+    IF p_lock_all THEN
+        LOCK TABLE "events" IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    RETURN QUERY
+WITH req AS (
+    SELECT r.idx, r.pid, r.expected, r.match_all, r.lo::xid8 AS lo,
+           r.snap::pg_snapshot AS snap, r.u_pos::xid8 AS u_pos, r.u_pid, r.u_seq, r.a_pos::xid8 AS a_pos, r.a_pid, r.a_seq
+    FROM json_to_recordset(p_reqs) AS r (
+        idx int, pid text, expected bigint, match_all bool, lo text, snap text, u_pos text,
+        u_pid text, u_seq bigint, a_pos text, a_pid text, a_seq bigint)
+),
+it AS (
+    SELECT * FROM json_to_recordset(p_items)
+                      AS i (req int, idx int, tag text, tags text, typed bool)
+),
+tt AS (
+    SELECT * FROM json_to_recordset(p_item_types) AS t (idx int, name text)
+),
+yo AS (
+    SELECT * FROM json_to_recordset(p_type_items) AS y (req int, name text)
+),
+conflict AS (
+    SELECT req.idx, c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
+    FROM req CROSS JOIN LATERAL (
+        SELECT m.position::text::bigint AS position, m.persistence_id, m.sequence_nr,
+               "events_type_v1"(m.payload) AS type, m.tags
+        FROM (
+            SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
+            FROM it
+                 JOIN "events_tags" t ON t.tag = it.tag AND t.position >= req.lo
+                 JOIN "events" e ON e.persistence_id = t.persistence_id
+                                AND e.sequence_nr = t.sequence_nr
+            WHERE it.req = req.idx
+              AND string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
+              AND (NOT it.typed OR "events_type_v1"(e.payload) IN (
+                    SELECT tt.name FROM tt WHERE tt.idx = it.idx))
+              AND (req.snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, req.snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.u_pos, req.u_pid, req.u_seq))
+AND (req.a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.a_pos, req.a_pid, req.a_seq))
+            UNION ALL
+            SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
+            FROM yo
+                 JOIN "events" e ON "events_type_v1"(e.payload) = yo.name AND e.position >= req.lo
+            WHERE yo.req = req.idx AND (req.snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, req.snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.u_pos, req.u_pid, req.u_seq))
+AND (req.a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.a_pos, req.a_pid, req.a_seq))
+            UNION ALL
+            SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
+            FROM "events" e
+            WHERE req.match_all AND e.position >= req.lo AND (req.snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, req.snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.u_pos, req.u_pid, req.u_seq))
+AND (req.a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (req.a_pos, req.a_pid, req.a_seq))
+        ) AS m
+        LIMIT 1
+    ) AS c
+),
+head AS (
+    SELECT req.idx, req.pid, req.expected, GREATEST(
+        COALESCE((SELECT max(e.sequence_nr) FROM "events" e WHERE e.persistence_id = req.pid), 0),
+        COALESCE((SELECT m.deleted_to FROM "events_meta" m WHERE m.persistence_id = req.pid), 0)
+    ) AS seq
+    FROM req
+),
+ok AS (
+    SELECT head.idx, head.pid, head.expected
+    FROM head
+    WHERE head.seq = head.expected
+      AND NOT EXISTS (SELECT 1 FROM conflict c WHERE c.idx = head.idx)
+),
+clock AS (
+    SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms
+),
+inserted_events AS (
+    INSERT INTO "events" (persistence_id, sequence_nr, payload, tags, timestamp, metadata)
+    SELECT ok.pid, ok.expected + ev.ord, ev.payload, ev.tags, clock.ms, ev.meta
+    FROM json_to_recordset(p_events)
+             AS ev (idx int, ord bigint, payload text, tags text, meta text)
+         JOIN ok ON ok.idx = ev.idx,
+         clock
+    RETURNING persistence_id, sequence_nr, tags, pg_current_xact_id() AS position
+),
+inserted_tags AS (
+    INSERT INTO "events_tags" (persistence_id, sequence_nr, tag, timestamp)
+    SELECT i.persistence_id, i.sequence_nr, t.tag, clock.ms
+    FROM inserted_events i
+         CROSS JOIN LATERAL unnest(string_to_array(i.tags, ',')) AS t (tag),
+         clock
+    WHERE i.tags <> ''
+),
+notified AS (
+    SELECT CASE WHEN p_notify AND EXISTS (SELECT 1 FROM ok) THEN pg_notify(p_channel, '') END
+)
+SELECT head.seq AS head,
+       clock.ms AS timestamp,
+       (SELECT i.position::text::bigint FROM inserted_events i LIMIT 1) AS position,
+       c.position, c.persistence_id, c.sequence_nr, c.type, c.tags
+FROM head CROSS JOIN clock CROSS JOIN notified LEFT JOIN conflict c ON c.idx = head.idx
+ORDER BY head.idx;
+END
+$append_if$;
 
 -- A failed concurrent build leaves an INVALID index behind: drop it first if so
 -- (DROP INDEX CONCURRENTLY events_by_type;) and rerun.
