@@ -200,18 +200,17 @@ def _keyed_params(journal: Any, pid: str, seq: int, payload: str,
     return params
 
 
-async def main_async(args: argparse.Namespace, dsn: str) -> None:
-    ctx = Context(dsn=dsn, sizes=Sizes.quick(), quick=True)
-    schema = new_schema(ctx, "profile")
-    probe = Probe(schema_url(dsn, schema), args.calls)
-    await probe.open()
-    cases: dict[str, Callable[[], Awaitable[None]]] = {
-        name: getattr(probe, name) for name in args.cases}
+async def measure(probe: Any, cases: dict[str, Callable[[], Awaitable[None]]],
+                  rounds: int, calls: int) -> dict[str, dict[str, list[float]]]:
+    """Run ``cases`` (each ``calls`` calls) in ``rounds`` interleaved rounds (order
+    reversed every other round, one warm-up round first) and return per case its wall,
+    client CPU, whole-server CPU (µs per call) and WAL bytes per call, one value a round.
+    ``probe`` gives ``server_pids()``, ``wal_lsn()`` and ``wal_bytes(since)``."""
     results: dict[str, dict[str, list[float]]] = {
         name: {"wall": [], "cpu": [], "server": [], "wal": []} for name in cases}
     for name in cases:  # warm-up (prepares statements, fills caches)
         await cases[name]()
-    for r in range(args.rounds):
+    for r in range(rounds):
         order = list(cases) if r % 2 == 0 else list(cases)[::-1]
         for name in order:
             pids = probe.server_pids()
@@ -221,21 +220,36 @@ async def main_async(args: argparse.Namespace, dsn: str) -> None:
             await cases[name]()
             w1, c1 = time.perf_counter(), time.process_time()
             s1 = sum(backend_cpu(p) for p in pids)
-            n = args.calls
-            results[name]["wal"].append(probe.wal_bytes(l0) / n)
-            results[name]["wall"].append((w1 - w0) / n * 1e6)
-            results[name]["cpu"].append((c1 - c0) / n * 1e6)
-            results[name]["server"].append((s1 - s0) / n * 1e6)
-    await probe.close()
+            results[name]["wal"].append(probe.wal_bytes(l0) / calls)
+            results[name]["wall"].append((w1 - w0) / calls * 1e6)
+            results[name]["cpu"].append((c1 - c0) / calls * 1e6)
+            results[name]["server"].append((s1 - s0) / calls * 1e6)
+    return results
+
+
+def print_table(results: dict[str, dict[str, list[float]]], rounds: int, calls: int) -> None:
+    """The medians of :func:`measure` as one markdown table, with the load average."""
     print("| case | wall µs/call | client CPU µs/call | server CPU µs/call | WAL bytes/call |")
     print("|---|---:|---:|---:|---:|")
     for name, per in results.items():
         print(f"| {name} | {statistics.median(per['wall']):.0f} | "
               f"{statistics.median(per['cpu']):.0f} | {statistics.median(per['server']):.0f} | "
               f"{statistics.median(per['wal']):.0f} |")
-    print(f"\n{args.rounds} interleaved rounds of {args.calls} calls, medians; load average "
+    print(f"\n{rounds} interleaved rounds of {calls} calls, medians; load average "
           f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+async def main_async(args: argparse.Namespace, dsn: str) -> None:
+    ctx = Context(dsn=dsn, sizes=Sizes.quick(), quick=True)
+    schema = new_schema(ctx, "profile")
+    probe = Probe(schema_url(dsn, schema), args.calls)
+    await probe.open()
+    cases: dict[str, Callable[[], Awaitable[None]]] = {
+        name: getattr(probe, name) for name in args.cases}
+    results = await measure(probe, cases, args.rounds, args.calls)
+    await probe.close()
+    print_table(results, args.rounds, args.calls)
 
 
 def main() -> None:
