@@ -36,9 +36,8 @@ async def journal(pg_url: str) -> AsyncIterator[PostgresJournal]:
     await j.close()
 
 
-@pytest.fixture
-def groups(journal: PostgresJournal, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The streams of every group the journal writes in one transaction."""
+def spy_groups(journal: PostgresJournal, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The streams of every group ``journal`` writes in one transaction, from now on."""
     seen: list[list[str]] = []
     original = journal._append_if_many
 
@@ -48,6 +47,12 @@ def groups(journal: PostgresJournal, monkeypatch: pytest.MonkeyPatch) -> list[li
 
     monkeypatch.setattr(journal, "_append_if_many", spy)
     return seen
+
+
+@pytest.fixture
+def groups(journal: PostgresJournal, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The streams of every group the journal writes in one transaction."""
+    return spy_groups(journal, monkeypatch)
 
 
 def course(i: int) -> Query:
@@ -191,17 +196,11 @@ async def test_a_racing_plain_writer_fails_only_its_stream(
             assert len(await journal.read(f"s-{i}", 1, 10)) == 1
 
 
-async def test_group_commit_off_writes_each_alone(pg_url: str) -> None:
+async def test_group_commit_off_writes_each_alone(pg_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     j = PostgresJournal(url=pg_url, coalesce_appends=False, pool_config={"max_size": N + 2})
     try:
-        seen: list[int] = []
-        original = j._append_if_many
-
-        async def spy(batch: list[Any]) -> Any:
-            seen.append(len(batch))
-            return await original(batch)
-
-        j._append_if_many = spy  # type: ignore[method-assign]
+        seen = spy_groups(j, monkeypatch)
         results = await asyncio.gather(*(_conditional(j, f"s-{i}", course(i), f"course:{i}")
                                          for i in range(N)))
         assert seen == [] and len({r[0].position for r in results}) == N
@@ -310,25 +309,19 @@ async def _run_scenarios(journal: PostgresJournal, grouped: bool) -> list[Any]:
     return [await decide(n) for n in range(len(plans))]
 
 
-async def test_a_group_decides_exactly_as_one_by_one(pg_url: str) -> None:
+async def test_a_group_decides_exactly_as_one_by_one(pg_url: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Every query shape (tag+type, tag only, several tags, types only, aliases, several
     items), conflicting or not, in one group and one by one: the same outcomes."""
     grouped = PostgresJournal(url=pg_url, pool_config={"max_size": 4})
     alone = PostgresJournal(url=pg_url, events_table="alone", coalesce_appends=False)
-    seen: list[int] = []
-    original = grouped._append_if_many
-
-    async def spy(batch: list[Any]) -> Any:
-        seen.append(len(batch))
-        return await original(batch)
-
-    grouped._append_if_many = spy  # type: ignore[method-assign]
+    seen = spy_groups(grouped, monkeypatch)
     try:
         together = await _run_scenarios(grouped, True)
         one_by_one = await _run_scenarios(alone, False)
     finally:
         await grouped.close()
         await alone.close()
-    assert max(seen, default=0) > 4, seen  # the shapes really met in groups
+    assert max(map(len, seen), default=0) > 4, seen  # the shapes really met in groups
     assert together == one_by_one
     assert {o[0] for o in together} == {"ok", "condition"}
