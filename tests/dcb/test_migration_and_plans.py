@@ -311,3 +311,31 @@ async def test_a_preprovisioned_conflict_log_gets_its_condition_columns_from_the
         cur = await conn.execute("SELECT kind, conflict_pid, conflict_seq FROM events_conflicts")
         assert await cur.fetchall() == [("condition", "p", 1)]
     await journal.close()
+
+
+async def test_d9_a_read_of_a_rare_tag_is_index_driven_among_few_distinct_tags(
+    pg_pool: Any,
+) -> None:
+    """With statistics saying every event carries one of very few tags, a read of a tag
+    no event carries must still probe the tag index (it used to be planned as a scan of
+    every event: the array's tags have no statistics, so a join estimated them by the
+    column's average)."""
+    journal = PostgresJournal(pool=pg_pool)
+    for s in range(4):
+        await journal.append(f"s{s}", [seat(s, i, "common") for i in range(2000)], 0)
+    async with pg_pool.connection() as conn:
+        await conn.execute("ANALYZE events")
+        await conn.execute("ANALYZE events_tags")
+    for items in ([QueryItem(tags=["rare"])], [QueryItem(types=[SEAT], tags=["rare"])]):
+        params, _ = journal._match_params(Query(items), None)
+        params["limit"] = None
+        async with pg_pool.connection() as conn:
+            cur = await conn.execute(psycopg.sql.SQL("EXPLAIN ") + journal._dcb_statement(
+                "journal_read_matching", Query(items)), params)
+            plan = "\n".join(r[0] for r in await cur.fetchall())
+        assert "events_tags_by_position" in plan, plan
+        assert "Seq Scan on events" not in plan, plan
+        assert "using events_by_position" not in plan, plan
+        read = await journal.read_matching(Query(items))
+        assert read.events == []
+    await journal.close()

@@ -44,9 +44,17 @@ conflict AS (
         FROM (
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
             FROM it
-                 JOIN {tags} t ON t.tag = it.tag AND t.position >= req.lo
-                 JOIN {events} e ON e.persistence_id = t.persistence_id
-                                AND e.sequence_nr = t.sequence_nr
+                 CROSS JOIN LATERAL (  -- per item, never flattened: see journal_match_tags.sql
+                     SELECT t.persistence_id, t.sequence_nr FROM {tags} t
+                     WHERE t.tag = it.tag AND t.position >= req.lo
+                     OFFSET 0
+                 ) AS t
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM {events} x
+                     WHERE x.persistence_id = t.persistence_id
+                       AND x.sequence_nr = t.sequence_nr
+                     OFFSET 0
+                 ) AS e
             WHERE it.req = req.idx
               AND string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
               AND (NOT it.typed OR {type_fn}(e.payload) IN (
@@ -55,7 +63,11 @@ conflict AS (
             UNION ALL
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
             FROM yo
-                 JOIN {events} e ON {type_fn}(e.payload) = yo.name AND e.position >= req.lo
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM {events} x
+                     WHERE {type_fn}(x.payload) = yo.name AND x.position >= req.lo
+                     OFFSET 0
+                 ) AS e
             WHERE yo.req = req.idx AND {after}
             UNION ALL
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags

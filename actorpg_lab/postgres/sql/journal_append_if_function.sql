@@ -7,8 +7,10 @@
 -- and the append as a NEW statement: a VOLATILE function takes a fresh snapshot for each
 -- statement it runs (READ COMMITTED), so the check sees every event committed before
 -- its locks were granted.  plan_cache_mode: the check-and-append runs on its generic
--- plan (its branches are index-driven whatever the values; planning it afresh costs
--- more than running it).  Output columns are o_* so no name of the statement is
+-- plan (planning it afresh costs more than running it), and that plan must be the
+-- index-driven one whatever the statistics say (a generic plan knows neither the tags
+-- nor the bound: with few distinct tags or one type for most events the averages
+-- would favour scans): sequential scans, hash and merge joins are off for it.  Output columns are o_* so no name of the statement is
 -- shadowed by a PL/pgSQL variable.
 CREATE OR REPLACE FUNCTION {function}(
     p_keys bigint[], p_exclusive boolean[], p_lock_timeout text, p_lock_all boolean,
@@ -19,7 +21,10 @@ RETURNS TABLE (o_head bigint, o_timestamp bigint, o_position bigint, o_c_positio
 LANGUAGE plpgsql VOLATILE AS $append_if$
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true),
-            set_config('plan_cache_mode', 'force_generic_plan', true);
+            set_config('plan_cache_mode', 'force_generic_plan', true),
+            set_config('enable_seqscan', 'off', true),
+            set_config('enable_hashjoin', 'off', true),
+            set_config('enable_mergejoin', 'off', true);
     PERFORM count(*) FROM unnest(p_keys, p_exclusive) AS l (k, x)
     WHERE (CASE WHEN l.x THEN pg_advisory_xact_lock(l.k)
                 ELSE pg_advisory_xact_lock_shared(l.k) END) IS NOT NULL;

@@ -44,7 +44,10 @@ RETURNS TABLE (o_head bigint, o_timestamp bigint, o_position bigint, o_c_positio
 LANGUAGE plpgsql VOLATILE AS $append_if$
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true),
-            set_config('plan_cache_mode', 'force_generic_plan', true);
+            set_config('plan_cache_mode', 'force_generic_plan', true),
+            set_config('enable_seqscan', 'off', true),
+            set_config('enable_hashjoin', 'off', true),
+            set_config('enable_mergejoin', 'off', true);
     PERFORM count(*) FROM unnest(p_keys, p_exclusive) AS l (k, x)
     WHERE (CASE WHEN l.x THEN pg_advisory_xact_lock(l.k)
                 ELSE pg_advisory_xact_lock_shared(l.k) END) IS NOT NULL;
@@ -77,9 +80,17 @@ conflict AS (
         FROM (
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
             FROM it
-                 JOIN "events_tags" t ON t.tag = it.tag AND t.position >= req.lo
-                 JOIN "events" e ON e.persistence_id = t.persistence_id
-                                AND e.sequence_nr = t.sequence_nr
+                 CROSS JOIN LATERAL (  -- per item, never flattened: see journal_match_tags.sql
+                     SELECT t.persistence_id, t.sequence_nr FROM "events_tags" t
+                     WHERE t.tag = it.tag AND t.position >= req.lo
+                     OFFSET 0
+                 ) AS t
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM "events" x
+                     WHERE x.persistence_id = t.persistence_id
+                       AND x.sequence_nr = t.sequence_nr
+                     OFFSET 0
+                 ) AS e
             WHERE it.req = req.idx
               AND string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
               AND (NOT it.typed OR "events_type_v1"(e.payload) IN (
@@ -92,7 +103,11 @@ AND (req.a_pos IS NULL
             UNION ALL
             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags
             FROM yo
-                 JOIN "events" e ON "events_type_v1"(e.payload) = yo.name AND e.position >= req.lo
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM "events" x
+                     WHERE "events_type_v1"(x.payload) = yo.name AND x.position >= req.lo
+                     OFFSET 0
+                 ) AS e
             WHERE yo.req = req.idx AND (req.snap IS NULL
  OR NOT pg_visible_in_snapshot(e.position, req.snap)
  OR (e.position, e.persistence_id, e.sequence_nr) > (req.u_pos, req.u_pid, req.u_seq))
