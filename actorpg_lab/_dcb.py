@@ -17,6 +17,15 @@ when an event matching the query exists that the decision did not see.
   position falls), a :class:`~actorpg_lab.query.TagOffset` (every event whose
   ``(position, persistence_id, sequence_nr)`` key is at or below it), or ``None``
   (nothing seen: any matching event fails the condition).
+* A :class:`~actorpg_lab.query.TagOffset` is exact when the boundary's events are
+  written by the journal's own appends (their positions follow their commits across a
+  boundary: see :mod:`actorpg_lab.postgres._boundary`).  An event appended inside a
+  caller's transaction (``append_in_transaction``, ``journal.within(conn)``, a
+  projection's ``ctx.journal``) gets the position of that transaction, which may have
+  started writing before an event that commits earlier: it can sort *below* an offset
+  taken after it was written and before it committed, and then counts as seen.  When
+  such writers share a boundary, decide with the token ``read_matching`` returns: it
+  counts by what the read saw, not by position.
 
 How it is made safe on PostgreSQL (no table lock, disjoint boundaries in parallel):
 :mod:`actorpg_lab.postgres._boundary`.

@@ -350,3 +350,27 @@ async def test_d10_deadlock_resolves_as_a_conflict(pg_url: str, journal: Postgre
     victims = [n for n, e in outcomes.items() if isinstance(e, JournalConcurrencyError)]
     assert victims, outcomes
     assert resolved < 8, f"the deadlock took {resolved:.1f}s to resolve"
+
+
+async def test_a_token_sees_an_in_transaction_event_that_sorts_below_it(
+    journal: PostgresJournal, pg_url: str
+) -> None:
+    """A transaction that wrote before a decision and appends to its boundary after it
+    gets a lower position than the decision's event: the next decision, made with the
+    token of a read taken while that transaction was open, still fails on it."""
+    q = Query([QueryItem(types=[SEAT], tags=["course:t"])])
+    async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+        # The open transaction writes elsewhere first: it has its position (xid) now.
+        await journal.append_in_transaction(conn, "elsewhere", [seat(9, 0, "other")], 0)
+        first = await journal.append("d", [seat(0, 0, "course:t")], 0,
+                                     condition=AppendCondition(q, None))
+        read = await journal.read_matching(q)
+        assert [t.event.key for t in read.events] == [first[0].key]
+        await journal.append_in_transaction(conn, "late", [seat(9, 1, "course:t")], 0)
+        await conn.commit()
+    late = await journal.read("late")
+    assert late[0].position < first[0].position  # it sorts below the decision's event
+    with pytest.raises(AppendConditionError) as info:
+        await journal.append("d", [seat(0, 1, "course:t")], 1,
+                             condition=AppendCondition(q, read.token))
+    assert info.value.conflict[1:] == ("late", 1)
