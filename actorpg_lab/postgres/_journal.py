@@ -68,6 +68,7 @@ from ._journal_schema import (
     append_if_statement,
     idempotency_table,
     journal_schema,
+    lock_boundary_statement,
     type_function_name,
     type_index_name,
 )
@@ -102,7 +103,7 @@ _BATCH_MAX_EVENTS = 10_000
 #: Distinct boundary-lock keys of one coalesced statement (the server's lock table holds
 #: ``max_locks_per_transaction`` x ``max_connections`` of them, 64 x 100 by default).
 _BATCH_MAX_LOCKS = 256
-#: Conditional appends of one transaction (each is a statement of its own).
+#: Conditional appends of one transaction (one statement checks and writes them all).
 _BATCH_MAX_CONDITIONAL = 64
 
 
@@ -255,8 +256,7 @@ class PostgresJournal(PostgresStore):
         # Conditional appends (DCB): the match fragment inside the read and append statements.
         type_fn = type_function_name(self.events_table)
         self._type_signature = sql.SQL("{}(text)").format(sql.Identifier(type_fn)).as_string(None)
-        self._dcb_names = {"type_fn": type_fn, **names}
-        self._lock_boundary_sql = statement("journal_lock_boundary").as_bytes(None)
+        self._lock_boundary_sql = lock_boundary_statement(in_function=False).as_bytes(None)
         idem = {"idempotency": self._idempotency_table, **names}
         self._idempotency_hit_sql = statement("journal_idempotency_hit", **idem)
         self._idempotency_prune_sql = statement("journal_idempotency_prune", **idem)
@@ -339,7 +339,6 @@ class PostgresJournal(PostgresStore):
             for branch in ("all", "tags", "types")}
         self._dcb_statements: dict[tuple[str, tuple[str, ...]],
                                    tuple[sql.Composed, bytes]] = {}
-        self._write_meta = write
 
     async def _learn_schema(self) -> None:
         """On first use: open the pool (creating what is missing) and learn whether the
@@ -757,8 +756,7 @@ class PostgresJournal(PostgresStore):
         if cached is None:
             match = statement("journal_match", branches=sql.SQL("\nUNION ALL\n").join(
                 [self._match_branches[b] for b in branches]))
-            composed = append_statement(name, match=match, **self._write_meta,
-                                        **self._dcb_names)
+            composed = statement(name, match=match)
             cached = self._dcb_statements[(name, branches)] = (composed,
                                                                composed.as_bytes(None))
         return cached

@@ -19,7 +19,8 @@ from ._write_history import ConflictLog
 
 __all__ = ["APPEND_IF_ARGS", "DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION",
            "append_if_function", "append_if_function_name", "append_if_statement",
-           "idempotency_table", "journal_schema", "type_expression", "type_function_name",
+           "idempotency_table", "journal_schema", "lock_boundary_statement", "type_expression",
+           "type_function_name",
            "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
@@ -83,10 +84,21 @@ def append_if_statement(events: str, tags: str, meta: str, *, metadata: bool,
            for name, value in inputs.items()})
 
 
+def lock_boundary_statement(*, in_function: bool) -> sql.Composed:
+    """``sql/journal_lock_boundary.sql`` with the function's parameters
+    (``in_function``) or with bound parameters."""
+    if in_function:
+        return statement("journal_lock_boundary", keys=sql.SQL("p_keys"),
+                         exclusive=sql.SQL("p_exclusive"), lock_timeout=sql.SQL("p_lock_timeout"))
+    return statement("journal_lock_boundary", keys=sql.SQL("%(keys)s::bigint[]"),
+                     exclusive=sql.SQL("%(exclusive)s::bool[]"),
+                     lock_timeout=sql.SQL("%(lock_timeout)s"))
+
+
 def append_if_function(events: str, tags: str, meta: str) -> sql.Composed:
     """The CREATE OR REPLACE of ``<events>_append_if_v1`` (with the metadata column)."""
     return statement("journal_append_if_function", function=append_if_function_name(events),
-                     events=events,
+                     events=events, locks=lock_boundary_statement(in_function=True),
                      statement=append_if_statement(events, tags, meta, metadata=True,
                                                    in_function=True))
 

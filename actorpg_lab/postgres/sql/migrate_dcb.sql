@@ -43,14 +43,16 @@ RETURNS TABLE (o_head bigint, o_timestamp bigint, o_position bigint, o_c_positio
                o_c_pid text, o_c_seq bigint, o_c_type text, o_c_tags text)
 LANGUAGE plpgsql VOLATILE AS $append_if$
 BEGIN
-    PERFORM set_config('lock_timeout', p_lock_timeout, true),
-            set_config('plan_cache_mode', 'force_generic_plan', true),
-            set_config('enable_seqscan', 'off', true),
-            set_config('enable_hashjoin', 'off', true),
-            set_config('enable_mergejoin', 'off', true);
-    PERFORM count(*) FROM unnest(p_keys, p_exclusive) AS l (k, x)
-    WHERE (CASE WHEN l.x THEN pg_advisory_xact_lock(l.k)
-                ELSE pg_advisory_xact_lock_shared(l.k) END) IS NOT NULL;
+    PERFORM * FROM (
+SELECT set_config('lock_timeout', p_lock_timeout, true),
+       set_config('plan_cache_mode', 'force_generic_plan', true),
+       set_config('enable_seqscan', 'off', true),
+       set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true),
+       (SELECT count(*) FROM unnest(p_keys, p_exclusive) AS l (k, x)
+        WHERE (CASE WHEN l.x THEN pg_advisory_xact_lock(l.k)
+                    ELSE pg_advisory_xact_lock_shared(l.k) END) IS NOT NULL)
+    ) AS locked;
     IF p_lock_all THEN
         LOCK TABLE "events" IN SHARE ROW EXCLUSIVE MODE;
     END IF;
