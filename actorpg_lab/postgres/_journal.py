@@ -66,6 +66,7 @@ from ._journal_schema import (
     METADATA_MIGRATION,
     append_if_function_name,
     append_if_statement,
+    function_signature,
     idempotency_table,
     journal_schema,
     lock_boundary_statement,
@@ -255,7 +256,7 @@ class PostgresJournal(PostgresStore):
         self._listener: Listener | None = None
         # Conditional appends (DCB): the match fragment inside the read and append statements.
         type_fn = type_function_name(self.events_table)
-        self._type_signature = sql.SQL("{}(text)").format(sql.Identifier(type_fn)).as_string(None)
+        self._type_signature = function_signature(type_fn, ("text",))
         self._lock_boundary_sql = lock_boundary_statement(in_function=False).as_bytes(None)
         idem = {"idempotency": self._idempotency_table, **names}
         self._idempotency_hit_sql = statement("journal_idempotency_hit", **idem)
@@ -269,8 +270,7 @@ class PostgresJournal(PostgresStore):
         self._dcb_check_sql = statement("journal_dcb_check")
         self._dcb_checked = False
         append_if_fn = append_if_function_name(self.events_table)
-        self._append_if_signature = sql.SQL("{}({})").format(
-            sql.Identifier(append_if_fn), sql.SQL(", ".join(APPEND_IF_ARGS))).as_string(None)
+        self._append_if_signature = function_signature(append_if_fn, APPEND_IF_ARGS)
         self._append_if_call = PreparedQuery(
             statement("journal_append_if_call", function=append_if_fn).as_bytes(None))
         #: Whether conditional appends call the function (one statement on the warm

@@ -11,6 +11,8 @@ on an existing journal; ``sql/migrate_dcb.sql`` for a DBA).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 from ._schema import ColumnSpec, FunctionSpec, IndexSpec, SchemaSpec, TableSpec, index_name
@@ -19,6 +21,7 @@ from ._write_history import ConflictLog
 
 __all__ = ["APPEND_IF_ARGS", "DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION",
            "append_if_function", "append_if_function_name", "append_if_statement",
+           "function_signature",
            "idempotency_table", "journal_schema", "lock_boundary_statement", "type_expression",
            "type_function_name",
            "type_index_name"]
@@ -47,6 +50,11 @@ def type_expression(payload: sql.Composable) -> sql.Composed:
     """THE definition of an event's type over the payload column ``payload`` (see
     ``sql/journal_type_expression.sql``)."""
     return statement("journal_type_expression", payload=payload)
+
+
+def function_signature(name: str, args: Sequence[str]) -> str:
+    """``"name"(arg, ...)``: a function's signature as the catalog checks resolve it."""
+    return sql.SQL("{}({})").format(sql.Identifier(name), sql.SQL(", ".join(args))).as_string(None)
 
 
 def append_if_function_name(events: str) -> str:
@@ -146,12 +154,11 @@ def journal_schema(events: str, tags: str, meta: str, *,
         manual_script=MANUAL_MIGRATION,
         function_script=DCB_MIGRATION,
         functions=[FunctionSpec(
-            sql.SQL("{}(text)").format(sql.Identifier(type_function_name(events))).as_string(None),
+            function_signature(type_function_name(events), ("text",)),
             statement("journal_type_function", function=type_function_name(events),
                       expression=type_expression(sql.SQL("payload"))),
         ), FunctionSpec(
-            sql.SQL("{}({})").format(sql.Identifier(append_if_function_name(events)),
-                                     sql.SQL(", ".join(APPEND_IF_ARGS))).as_string(None),
+            function_signature(append_if_function_name(events), APPEND_IF_ARGS),
             append_if_function(events, tags, meta), optional=True,
         )],
     )

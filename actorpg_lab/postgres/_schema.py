@@ -226,18 +226,8 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
         tables, columns, indexes, functions = _missing(spec, catalog)
         new_tables = {t.name for t in tables}
         for function in functions:  # before the indexes built on them
-            if function.signature in catalog.stale_functions:
-                await _replace_stale(conn, spec, function)
-                continue
-            try:
-                async with conn.transaction():
-                    await conn.execute(function.create)
-            except errors.InsufficientPrivilege:
-                if not function.optional:
-                    raise
-                _log.warning("%s: this role may not create %s (the store works without it, "
-                             "more slowly): have the tables' owner run %s", spec.owner,
-                             function.signature, spec.function_script or spec.manual_script)
+            await _create_function(conn, spec, function,
+                                   stale=function.signature in catalog.stale_functions)
         if tables:
             async with conn.transaction():
                 for create in _distinct(t.create for t in tables):
@@ -265,20 +255,31 @@ async def _build(conn: AsyncConnection[Any], spec: SchemaSpec) -> None:
                 await conn.set_autocommit(False)
 
 
-async def _replace_stale(conn: AsyncConnection[Any], spec: SchemaSpec,
-                         function: FunctionSpec) -> None:
-    """Replace an earlier version's definition of ``function`` (same results); a role
-    that does not own it keeps the old one, which works, only slower."""
+async def _create_function(conn: AsyncConnection[Any], spec: SchemaSpec,
+                           function: FunctionSpec, *, stale: bool) -> None:
+    """Create ``function``, or (``stale``) replace an earlier version's definition (same
+    results).  A role that may not do so keeps the old definition of a stale function,
+    and goes without an ``optional`` one (both work, only slower): it logs the script to
+    run; for any other function the error is raised."""
     try:
         async with conn.transaction():
             await conn.execute(function.create)
     except errors.InsufficientPrivilege:
-        _log.warning("%s: %s has an earlier version's definition (it works, more slowly) and "
-                     "this role may not replace it: have its owner run %s", spec.owner,
-                     function.signature, spec.function_script or spec.manual_script)
+        if not (stale or function.optional):
+            raise
+        script = spec.function_script or spec.manual_script
+        if stale:
+            _log.warning("%s: %s has an earlier version's definition (it works, more slowly) "
+                         "and this role may not replace it: have its owner run %s",
+                         spec.owner, function.signature, script)
+        else:
+            _log.warning("%s: this role may not create %s (the store works without it, "
+                         "more slowly): have the tables' owner run %s", spec.owner,
+                         function.signature, script)
         return
-    _log.info("%s: replaced %s with this version's definition", spec.owner,
-              function.signature)
+    if stale:
+        _log.info("%s: replaced %s with this version's definition", spec.owner,
+                  function.signature)
 
 
 def _distinct(scripts: Iterable[sql.Composed]) -> list[sql.Composed]:
