@@ -53,7 +53,30 @@ _BARE_TWO = ("WITH e AS (INSERT INTO bare_events (persistence_id, sequence_nr, p
              "SELECT %(pid)s, %(key)s, %(seq)s, 1, %(digest)s FROM e")
 
 
-class Probe:
+class ServerProbe:
+    """What :func:`measure` asks of a probe besides its cases, over its sync ``conn``."""
+
+    conn: Any
+
+    def server_pids(self) -> list[int]:
+        return [int(r[0]) for r in self.conn.execute(
+            "SELECT pid FROM pg_stat_activity").fetchall()]
+
+    def wal_lsn(self) -> str:
+        """The server's WAL insert position now."""
+        row = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def wal_bytes(self, since: str) -> int:
+        """WAL bytes written since the position ``since``."""
+        row = self.conn.execute("SELECT pg_current_wal_insert_lsn() - %s::pg_lsn",
+                                [since]).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+class Probe(ServerProbe):
     """The connections and journal the cases run on."""
 
     def __init__(self, url: str, calls: int) -> None:
@@ -86,23 +109,6 @@ class Probe:
         request = self.journal._request("x", [entry], 0)
         assert request is not None
         self.keys = request.keys
-
-    def server_pids(self) -> list[int]:
-        return [int(r[0]) for r in self.conn.execute(
-            "SELECT pid FROM pg_stat_activity").fetchall()]
-
-    def wal_lsn(self) -> str:
-        """The server's WAL insert position now."""
-        row = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
-        assert row is not None
-        return str(row[0])
-
-    def wal_bytes(self, since: str) -> int:
-        """WAL bytes written since the position ``since``."""
-        row = self.conn.execute("SELECT pg_current_wal_insert_lsn() - %s::pg_lsn",
-                                [since]).fetchone()
-        assert row is not None
-        return int(row[0])
 
     async def close(self) -> None:
         await self.journal.close()

@@ -48,7 +48,7 @@ from actorpg_lab import JournalEntry, default_codec
 from ._db import new_schema, provide_server, schema_url
 from ._events import deposited
 from ._harness import Context, Sizes
-from ._profile_keyed import measure, print_table
+from ._profile_keyed import ServerProbe, measure, print_table
 
 _PLAIN = ("INSERT INTO {table} (persistence_id, sequence_nr, payload, tags, timestamp) "
           "VALUES (%s, %s, %s, '', %s)")
@@ -61,7 +61,7 @@ RETURNING timestamp, pg_current_xact_id()::text::bigint AS position,
           CASE WHEN %(notify)s THEN pg_notify(%(channel)s, '') END AS notified"""
 
 
-class Probe:
+class Probe(ServerProbe):
     """The connections, tables and journals the cases run on."""
 
     def __init__(self, url: str, calls: int) -> None:
@@ -97,21 +97,6 @@ class Probe:
         assert self.stmt_notype.count(b"posidx_events") == 2
         self.prepared = self.journal._append_one_untagged_prepared
         self.direct = PreparedQuery(self.stmt)
-
-    def server_pids(self) -> list[int]:
-        return [int(r[0]) for r in self.conn.execute(
-            "SELECT pid FROM pg_stat_activity").fetchall()]
-
-    def wal_lsn(self) -> str:
-        row = self.conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
-        assert row is not None
-        return str(row[0])
-
-    def wal_bytes(self, since: str) -> int:
-        row = self.conn.execute("SELECT pg_current_wal_insert_lsn() - %s::pg_lsn",
-                                [since]).fetchone()
-        assert row is not None
-        return int(row[0])
 
     async def close(self) -> None:
         await self.journal.close()
