@@ -343,6 +343,16 @@ def test_explorer_filters_opens_a_stream_and_the_replayer_and_a_chart_hover_show
             expect(choice.locator("option").first).to_contain_text(f"#{seq} ")
             expect(app.locator(".actorpg-explorer-events")).to_contain_text("bank.")
             expect(app.locator(".actorpg-explorer-events")).to_contain_text("account, ")  # tags
+            # every payload line is drawn on one line (JupyterLab's CSS breaks words anywhere)
+            assert app.locator(".actorpg-explorer-events pre").count() > 0
+            wrapped = app.locator(".actorpg-explorer-events pre").evaluate_all(
+                """pres => pres.filter(pre => {
+                    const range = document.createRange();
+                    range.selectNodeContents(pre);
+                    const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                    return tops.size > pre.textContent.split('\\n').length;
+                }).map(pre => pre.textContent)""")
+            assert wrapped == [], wrapped
             choice.select_option(index=0)
             # -- jump into the replayer at that event ------------------------------------
             app.locator(".actorpg-explorer-open").click()

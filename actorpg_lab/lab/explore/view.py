@@ -25,6 +25,10 @@ from .stream_filter import StreamFilter
 
 __all__ = ["Explorer", "fields_fold"]
 
+# Payload and metadata cells keep their lines whole (JupyterLab's output CSS breaks
+# words anywhere): one metadata key per line, the pane scrolls sideways if it must.
+_JSON_CELL = "white-space:pre;word-break:normal;overflow-wrap:normal"
+
 #: The page orderings "sort page by" offers: label -> (key, descending).
 _SORTS: dict[str, tuple[Callable[[StreamRow], Any], bool]] = {
     "as listed": (lambda r: 0, False),
@@ -270,14 +274,15 @@ class Explorer:
             f"{s.events[-1].sequence_nr if s.events else s.from_seq}")
         rows = []
         for e in s.events:
-            meta = json.dumps(dict(e.metadata), ensure_ascii=False) if e.metadata else ""
+            meta = "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}"
+                             for k, v in e.metadata.items()) if e.metadata else ""
             rows.append(
                 f"<tr class='actorpg-explorer-event-row'><td>{e.sequence_nr}</td>"
                 f"<td>{html.escape(e.event_type or 'json')}</td>"
-                f"<td>{html.escape(iso_utc(e.timestamp))}</td>"
+                f"<td style='white-space:nowrap'>{html.escape(iso_utc(e.timestamp))}</td>"
                 f"<td>{html.escape(', '.join(e.tags))}</td>"
-                f"<td>{html.escape(meta)}</td>"
-                f"<td><pre style='margin:0;white-space:pre-wrap'>{html.escape(e.pretty)}"
+                f"<td><pre style='margin:0;{_JSON_CELL}'>{html.escape(meta)}</pre></td>"
+                f"<td><pre style='margin:0;{_JSON_CELL}'>{html.escape(e.pretty)}"
                 f"</pre></td></tr>")
         self.events.value = (
             "<div style='max-height:420px;overflow:auto'>"
