@@ -11,7 +11,7 @@ from ._reprs import field_repr, fields_html
 
 __all__ = ["NO_METADATA", "DurableStateRecord", "EventMetadata", "JournalEntry",
            "PersistentEvent", "Snapshot", "content_digest", "event_type_name",
-           "read_metadata"]
+           "read_metadata", "shared_metadata"]
 
 class EventMetadata(Mapping[str, str]):
     """The read-only, hashable ``str -> str`` mapping of a stored event's metadata."""
@@ -53,6 +53,20 @@ def read_metadata(text: str | None) -> EventMetadata:
     import orjson
 
     return EventMetadata(orjson.loads(text))
+
+
+def shared_metadata(texts: Sequence[str | None]) -> list[EventMetadata]:
+    """``[read_metadata(t) for t in texts]``, parsing a text once when the next ones
+    repeat it (the events of one ``persist_all`` share their metadata; the mapping is
+    read-only, so they can share the object too)."""
+    out: list[EventMetadata] = []
+    last_text: str | None = None
+    last = NO_METADATA
+    for text in texts:
+        if text != last_text:
+            last_text, last = text, read_metadata(text)
+        out.append(last)
+    return out
 
 
 def content_digest(payloads: Sequence[str], tags: Sequence[Sequence[str]],

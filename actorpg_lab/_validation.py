@@ -269,12 +269,16 @@ def entry_metadata(entries: Sequence[JournalEntry]) -> list[str | None]:
     from ._metadata import check_metadata, current_metadata, encode_metadata
 
     default = current_metadata()
+    default_text: str | None = None  # encoded once: a persist_all's events share it
     out: list[str | None] = []
     for i, entry in enumerate(entries):
         meta = entry.metadata
         if meta is None:
-            meta = default
-        elif meta:
+            if default and default_text is None:
+                default_text = encode_metadata(default, f"entries[{i}].metadata")
+            out.append(default_text)
+            continue
+        if meta:
             meta = check_metadata(meta, f"entries[{i}].metadata")
         out.append(encode_metadata(meta, f"entries[{i}].metadata") if meta else None)
     return out

@@ -40,7 +40,13 @@ from .._errors import (
     JournalError,
 )
 from .._tag_filter import EventKey, TagFilter, check_tag_query, split_tags
-from .._types import JournalEntry, PersistentEvent, content_digest, read_metadata
+from .._types import (
+    JournalEntry,
+    PersistentEvent,
+    content_digest,
+    read_metadata,
+    shared_metadata,
+)
 from .._validation import (
     MAX_BIGINT,
     Limits,
@@ -1003,11 +1009,17 @@ class PostgresJournal(PostgresStore):
         if self._missing_positions():  # not migrated: nothing stores the position
             position = 0
         if request.metas is not None:
+            metadata = shared_metadata(request.metas)
+            if request.as_stored:
+                return [PersistentEvent(pid, expected_seq + i, event, timestamp, tags, position,
+                                        meta)
+                        for i, ((event, tags), meta) in enumerate(
+                            zip(request.checked, metadata, strict=True), start=1)]
             return [
                 PersistentEvent(pid, expected_seq + i, stored_value(event, payload), timestamp,
-                                tags, position, read_metadata(meta))
+                                tags, position, meta)
                 for i, (payload, (event, tags), meta) in enumerate(
-                    zip(request.payloads, request.checked, request.metas, strict=True), start=1)
+                    zip(request.payloads, request.checked, metadata, strict=True), start=1)
             ]
         if request.as_stored:
             return [PersistentEvent(pid, expected_seq + i, event, timestamp, tags, position)

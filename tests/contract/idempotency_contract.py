@@ -92,6 +92,28 @@ class MetadataContract:
         assert [e.metadata for e in await journal.read("m-2")] == [
             {"correlation_id": "req-2", "causation_id": "cmd-2"}, {"own": "x"}, {}]
 
+    async def test_a_batch_returns_what_it_stored(self, journal: Any) -> None:
+        """A persist_all-sized batch of registered dataclasses under the context metadata:
+        entries on the default, with their own and with none (``{}``), interleaved."""
+        from actorpg_lab import metadata
+
+        from .dcb_contract import Subscribed
+
+        own: dict[str, str] = {"own": "x"}
+        none: dict[str, str] = {}
+        kinds = [None, None, own, None, none, None, None]
+        with metadata(correlation_id="req-b", causation_id="cmd-b"):
+            written = await journal.append("m-5", [
+                JournalEntry(Subscribed("c", f"s{i}"), metadata=kind)
+                for i, kind in enumerate(kinds)], 0)
+        default = {"causation_id": "cmd-b", "correlation_id": "req-b"}
+        expected = [default if k is None else k for k in kinds]
+        assert [e.metadata for e in written] == expected
+        assert [e.event for e in written] == [Subscribed("c", f"s{i}") for i in range(7)]
+        read = await journal.read("m-5")
+        assert [(e.event, e.metadata, e.sequence_nr) for e in read] == [
+            (e.event, e.metadata, e.sequence_nr) for e in written]
+
     async def test_metadata_in_the_idempotency_digest(self, journal: Any) -> None:
         await journal.append("m-3", [JournalEntry({"n": 1}, metadata={"a": "1"})], 0,
                              idempotency_key="k")
