@@ -165,11 +165,7 @@ class Probe:
                                     "notify": True, "channel": channel})
 
     async def _append(self, journal: Any) -> None:
-        pid = f"j-{uuid.uuid4().hex[:10]}"
-        append = journal.append
-        entries = [[JournalEntry(deposited(i))] for i in range(self.calls)]
-        for seq, entry in enumerate(entries):
-            await append(pid, entry, seq)
+        await one_event_appends(journal, self.calls)
 
     async def append(self) -> None:
         await self._append(self.journal)
@@ -179,6 +175,16 @@ class Probe:
 
     async def append_psycopg(self) -> None:
         await self._append(self.journal_pg)
+
+
+async def one_event_appends(journal: Any, calls: int, *, keyed: bool = False) -> None:
+    """``calls`` one-event ``journal.append`` calls to a new stream (each with an
+    idempotency key when ``keyed``): the client-side case the profiles share."""
+    pid = f"j-{uuid.uuid4().hex[:10]}"
+    append = journal.append
+    entries = [[JournalEntry(deposited(i))] for i in range(calls)]
+    for seq, entry in enumerate(entries):
+        await append(pid, entry, seq, idempotency_key=f"cmd-{seq}" if keyed else None)
 
 
 def _psycopg_transport(journal: Any) -> Any:

@@ -43,7 +43,7 @@ from actorpg_lab import JournalEntry, default_codec
 from ._db import new_schema, provide_server, schema_url
 from ._events import deposited
 from ._harness import Context, Sizes
-from ._profile_append import backend_cpu
+from ._profile_append import backend_cpu, one_event_appends
 
 _BARE = ("INSERT INTO bare_events (persistence_id, sequence_nr, payload, tags, timestamp) "
          "VALUES (%s, %s, %s, '', %s)")
@@ -117,11 +117,7 @@ class Probe(ServerProbe):
 
     # -- cases: each runs self.calls calls -------------------------------------------
     async def _append(self, keyed: bool) -> None:
-        pid = f"j-{uuid.uuid4().hex[:10]}"
-        append = self.journal.append
-        entries = [[JournalEntry(deposited(i))] for i in range(self.calls)]
-        for seq, entry in enumerate(entries):
-            await append(pid, entry, seq, idempotency_key=f"cmd-{seq}" if keyed else None)
+        await one_event_appends(self.journal, self.calls, keyed=keyed)
 
     async def append(self) -> None:
         await self._append(False)

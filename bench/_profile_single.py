@@ -48,6 +48,7 @@ from actorpg_lab import JournalEntry, default_codec
 from ._db import new_schema, provide_server, schema_url
 from ._events import deposited
 from ._harness import Context, Sizes
+from ._profile_append import one_event_appends
 from ._profile_keyed import ServerProbe, measure, print_table
 
 _PLAIN = ("INSERT INTO {table} (persistence_id, sequence_nr, payload, tags, timestamp) "
@@ -155,11 +156,7 @@ class Probe(ServerProbe):
 
     # -- client side --------------------------------------------------------------------
     async def _append(self, journal: Any) -> None:
-        pid = f"j-{uuid.uuid4().hex[:10]}"
-        append = journal.append
-        entries = [[JournalEntry(deposited(i))] for i in range(self.calls)]
-        for seq, entry in enumerate(entries):
-            await append(pid, entry, seq)
+        await one_event_appends(journal, self.calls)
 
     async def append(self) -> None:
         await self._append(self.journal)
