@@ -21,6 +21,16 @@ class Flat:
 
 
 @dataclass(frozen=True)
+class Scalars:
+    """No float field: its envelope is written by orjson (see ``_envelope_text``)."""
+
+    name: str
+    amount: int
+    flag: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Holder:
     inner: Flat
     items: tuple[int, ...] = ()
@@ -42,7 +52,7 @@ class Normalised:
 @pytest.fixture
 def codec() -> JsonCodec:
     c = JsonCodec()
-    for cls in (Flat, Holder, Mutable, Normalised):
+    for cls in (Flat, Scalars, Holder, Mutable, Normalised):
         c.register(cls, cls.__name__)
     return c
 
@@ -146,6 +156,43 @@ def test_encode_fast_path_writes_the_same_text(codec: JsonCodec, value: Any) -> 
     assert codec._simple.get(Flat) is True
     assert codec.encode(value) == slow
     assert codec.decode(codec.encode(value)) == value
+
+
+def _every_code_point() -> list[str]:
+    """Every code point but the surrogates, in strings of 2,048."""
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    return ["".join(points[i:i + 2048]) for i in range(0, len(points), 2048)]
+
+
+def test_orjson_envelopes_are_the_standard_encoders_text(codec: JsonCodec) -> None:
+    """The fast path writes float-free envelopes with orjson: byte for byte what the
+    general path (the standard library's encoder) writes, for every code point, the
+    integer range's ends, booleans and None — so digests of texts stored by earlier
+    versions still match a retry's."""
+    values = [Scalars(text, i, i % 2 == 0, text[::-1])
+              for i, text in enumerate(_every_code_point())]
+    values += [Scalars("", -(2**63), True), Scalars("$type", 2**64 - 1, False, None),
+               Scalars('"$type":\u0000', 0, True, "\x00\x1f\x7f\u2028\u2029")]
+    slow = [_slow_encode(codec, value) for value in values]
+    codec.stored_value(values[0], slow[0])  # learns that Scalars is simple
+    assert codec._simple.get(Scalars) is True
+    assert [codec.encode(value) for value in values] == slow
+    texts, as_stored = codec.encode_batch(values)
+    assert as_stored and texts == slow
+    assert [codec.decode(text) for text in slow] == values
+
+
+def test_orjson_envelopes_keep_every_rejection(codec: JsonCodec) -> None:
+    first = Scalars("a", 1, True)
+    codec.stored_value(first, codec.encode(first))
+    for bad, message in ((Scalars("\ud800", 1, True), "UTF-8"),
+                         (Scalars("a", 2**64, True), "read back exactly"),
+                         (Scalars("a", -(2**63) - 1, True), "read back exactly")):
+        with pytest.raises(ValueError, match=message):
+            codec.encode(bad)
+        batch = [first, bad]
+        assert _errors_of(lambda: codec.encode_many(batch)) == _errors_of(  # noqa: B023
+            lambda: [codec.encode(value) for value in batch])  # noqa: B023
 
 
 def test_encode_fast_path_keeps_every_rejection(codec: JsonCodec) -> None:
