@@ -281,12 +281,14 @@ class Database:
                 raise translate(exc, operation) from exc
 
     async def run_prepared(
-        self, operation: str, query: PreparedQuery, params: Mapping[str, Any],
-    ) -> tuple[list[tuple[bytes | None, ...]], int]:
+        self, operation: str, query: PreparedQuery, params: Mapping[str, Any], *,
+        text: bool = False,
+    ) -> tuple[list[tuple[Any, ...]], int]:
         """Run ONE statement (its own transaction) on the warm connection, prepared
         and sent through libpq (:func:`._prepared.execute_prepared`); returns its rows
         as text values and how many attempts it took (> 1: an earlier attempt's
-        connection died, maybe after the server committed it).
+        connection died, maybe after the server committed it).  ``text``: the values
+        as ``str`` (decoded in the connection's encoding) instead of ``bytes``.
 
         The warm connection is the one the previous call used, kept out of the pool
         until :data:`WARM_IDLE_SECONDS` pass without a call (one timer per idle period,
@@ -303,7 +305,8 @@ class Database:
                 try:
                     # The warm connection keeps its socket's reader from one statement
                     # to the next (released whenever it leaves this path).
-                    rows = await execute_prepared(conn, query, params, keep_reader=warm)
+                    rows = await execute_prepared(conn, query, params, keep_reader=warm,
+                                                  text=text)
                 finally:
                     await self._checkin(conn, warm)
                 return rows, attempt

@@ -70,12 +70,14 @@ from ._journal_schema import (
     APPEND_IF_ARGS,
     DCB_MIGRATION,
     METADATA_MIGRATION,
+    READ_MATCHING_ARGS,
     append_if_function_name,
     append_if_statement,
     function_signature,
     idempotency_table,
     journal_schema,
     lock_boundary_statement,
+    read_matching_function_name,
     type_function_name,
     type_index_name,
 )
@@ -282,6 +284,13 @@ class PostgresJournal(PostgresStore):
         #: Whether conditional appends call the function (one statement on the warm
         #: connection) or, on a database without it, run a pipeline of statements.
         self._append_if_function = False
+        read_fn = read_matching_function_name(self.events_table)
+        self._read_matching_signature = function_signature(read_fn, READ_MATCHING_ARGS)
+        self._read_matching_call = PreparedQuery(
+            statement("journal_read_matching_call", function=read_fn).as_bytes(None))
+        #: Whether read_matching calls its function (its generic plan, prepared on the
+        #: warm connection) or, on a database without it, runs its statement.
+        self._read_matching_function = False
         #: How long a conditional append waits for its boundary locks (seconds) before
         #: failing with a retryable JournalError (nothing written).
         self.lock_timeout = 5.0
@@ -679,7 +688,8 @@ class PostgresJournal(PostgresStore):
         row = await self._db.fetch_one("check the DCB schema", self._dcb_check_sql,
                                        {"function": self._type_signature,
                                         "index": type_index_name(self.events_table),
-                                        "append_if": self._append_if_signature})
+                                        "append_if": self._append_if_signature,
+                                        "read_matching": self._read_matching_signature})
         if not row or not row[0] or not row[1]:
             raise JournalError(
                 f"PostgresJournal: conditional appends and read_matching need the function "
@@ -689,6 +699,7 @@ class PostgresJournal(PostgresStore):
                 f"the table names adjusted); plain appends keep working meanwhile")
         # The function writes the metadata column: a journal without it uses the pipeline.
         self._append_if_function = bool(row[2]) and self._has_metadata
+        self._read_matching_function = bool(row[3]) and self._has_metadata
         if not row[2]:
             _log.info("%s: no %s (an earlier %s): conditional appends run as a pipeline of "
                       "statements", self.events_table, self._append_if_signature, DCB_MIGRATION)
@@ -785,20 +796,42 @@ class PostgresJournal(PostgresStore):
         await self._dcb_ready()
         params, _ = self._match_params(query, after)
         params["limit"] = limit
-        rows = await self._db.fetch_all(f"read_matching {query!r}",
-                                        self._dcb_bytes("journal_read_matching", query),
-                                        params)
+        what = f"read_matching {query!r}"
+        if self._read_matching_function:  # one prepared call on the warm connection
+            rows, _ = await self._db.run_prepared(what, self._read_matching_call,
+                                                  self._read_params(params), text=True)
+        else:
+            rows = await self._db.fetch_all(what, self._dcb_bytes("journal_read_matching",
+                                                                  query), params)
         snapshot = rows[0][0]
         events: list[TaggedEvent] = []
         for _, position, pid, seq, payload, tags, ts, meta in rows:
             if pid is None:
                 continue
-            event = PersistentEvent(pid, seq, self._decode(pid, seq, payload), ts,
-                                    split_tags(tags), position, read_metadata(meta))
+            seq = int(seq)
+            event = PersistentEvent(pid, seq, self._decode(pid, seq, payload), int(ts),
+                                    split_tags(tags), int(position), read_metadata(meta))
             events.append(TaggedEvent(event, TagOffset._after(event.key, None)))
         upto = events[-1].event.key if limit is not None and len(events) >= limit and events \
             else None
         return MatchingRead(events, ConsistencyToken(snapshot, upto))
+
+    @staticmethod
+    def _read_params(params: Mapping[str, Any]) -> dict[str, Any]:
+        """``journal_read_matching_call.sql``'s parameters from :meth:`_match_params`'
+        (the items as JSON texts, as ``journal_read_matching_function.sql`` reads them)."""
+        dumps = orjson.dumps
+        return {
+            **{name: params[name] for name in ("match_all", "lo", "snap", "u_pos", "u_pid",
+                                               "u_seq", "a_pos", "a_pid", "a_seq", "limit")},
+            "items": dumps([{"idx": i, "tag": tag, "tags": tags, "typed": typed}
+                            for i, tag, tags, typed in zip(
+                                params["ti_idx"], params["ti_tag"], params["ti_tags"],
+                                params["ti_typed"], strict=True)]).decode(),
+            "item_types": dumps([{"idx": i, "name": name} for i, name in zip(
+                params["tt_idx"], params["tt_name"], strict=True)]).decode(),
+            "type_items": dumps([{"name": name} for name in params["yo_name"]]).decode(),
+        }
 
     async def _append_if(self, request: AppendRequest,
                          condition: AppendCondition) -> list[PersistentEvent]:

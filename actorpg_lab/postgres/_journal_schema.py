@@ -20,11 +20,10 @@ from ._sql import statement
 from ._write_history import ConflictLog
 
 __all__ = ["APPEND_IF_ARGS", "DCB_MIGRATION", "MANUAL_MIGRATION", "METADATA_MIGRATION",
-           "append_if_function", "append_if_function_name", "append_if_statement",
-           "function_signature",
-           "idempotency_table", "journal_schema", "lock_boundary_statement", "type_expression",
-           "type_function_name",
-           "type_index_name"]
+           "READ_MATCHING_ARGS", "append_if_function", "append_if_function_name",
+           "append_if_statement", "function_signature", "idempotency_table", "journal_schema",
+           "lock_boundary_statement", "read_matching_function", "read_matching_function_name",
+           "type_expression", "type_function_name", "type_index_name"]
 
 #: The script a DBA runs when the store may not migrate (``auto_create_tables=False``).
 MANUAL_MIGRATION = "actorpg_lab/postgres/sql/migrate_positions.sql"
@@ -111,6 +110,28 @@ def append_if_function(events: str, tags: str, meta: str) -> sql.Composed:
                                                    in_function=True))
 
 
+def read_matching_function_name(events: str) -> str:
+    """``<events>_read_matching_v1``: read_matching on its generic plan
+    (``sql/journal_read_matching_function.sql``)."""
+    return index_name(events, "_read_matching_v1")
+
+
+#: The argument types of the read_matching function (its signature).
+READ_MATCHING_ARGS = ("boolean", "text", "text", "text", "text", "bigint", "text", "text",
+                      "bigint", "json", "json", "json", "bigint")
+
+
+def read_matching_function(events: str, tags: str) -> sql.Composed:
+    """The CREATE OR REPLACE of ``<events>_read_matching_v1`` (with the metadata column)."""
+    after = statement("journal_match_after", snap=sql.SQL("snap"), u_pos=sql.SQL("u_pos"),
+                      u_pid=sql.SQL("p_u_pid"), u_seq=sql.SQL("p_u_seq"),
+                      a_pos=sql.SQL("a_pos"), a_pid=sql.SQL("p_a_pid"),
+                      a_seq=sql.SQL("p_a_seq"))
+    return statement("journal_read_matching_function",
+                     function=read_matching_function_name(events), events=events, tags=tags,
+                     type_fn=type_function_name(events), after=after)
+
+
 def type_index_name(events: str) -> str:
     """``<events>_by_type``: the index of events by type and position."""
     return index_name(events, "_by_type")
@@ -160,5 +181,8 @@ def journal_schema(events: str, tags: str, meta: str, *,
         ), FunctionSpec(
             function_signature(append_if_function_name(events), APPEND_IF_ARGS),
             append_if_function(events, tags, meta), optional=True,
+        ), FunctionSpec(
+            function_signature(read_matching_function_name(events), READ_MATCHING_ARGS),
+            read_matching_function(events, tags), optional=True,
         )],
     )

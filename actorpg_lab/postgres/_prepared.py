@@ -316,9 +316,12 @@ async def _round_trip(conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoo
 
 async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
                            params: Mapping[str, Any], *,
-                           keep_reader: bool = False) -> list[tuple[bytes | None, ...]]:
+                           keep_reader: bool = False,
+                           text: bool = False) -> list[tuple[Any, ...]]:
     """Run ``query`` with ``params`` on ``conn`` (idle, not shared meanwhile); the rows
     as tuples of text values (``bytes``, ``None`` for NULL).
+
+    ``text``: the values as ``str`` instead (decoded in the connection's encoding).
 
     ``keep_reader``: leave a reader registered on the socket for the next statement
     (a warm connection; see :class:`_Reader`); whoever uses ``conn`` otherwise next
@@ -341,7 +344,7 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
             # transaction-pooling PgBouncer): the unnamed statement, parsed every time.
             result = await _round_trip(conn, loop, keep_reader, pgconn.send_query_params,
                                        query.sql, values, types, query.binary, Format.TEXT)
-            return _rows(result)
+            return _rows(result, conn.info.encoding if text else None)
         for attempt in (1, 2):
             if name not in prepared:
                 await _round_trip(conn, loop, keep_reader, pgconn.send_prepare, name,
@@ -365,13 +368,17 @@ async def execute_prepared(conn: AsyncConnection[Any], query: PreparedQuery,
         _PREPARED.pop(conn, None)
         pgconn.finish()
         raise
-    return _rows(result)
+    return _rows(result, conn.info.encoding if text else None)
 
 
-def _rows(result: Any) -> list[tuple[bytes | None, ...]]:
+def _rows(result: Any, encoding: str | None) -> list[tuple[Any, ...]]:
+    """The result's rows as ``bytes`` values, or as ``str`` decoded with ``encoding``."""
     rows = result.ntuples
     if not rows:
         return []
     cols = result.nfields
     get = result.get_value
-    return [tuple(get(r, c) for c in range(cols)) for r in range(rows)]
+    if encoding is None:
+        return [tuple(get(r, c) for c in range(cols)) for r in range(rows)]
+    return [tuple(None if (v := get(r, c)) is None else v.decode(encoding)
+                  for c in range(cols)) for r in range(rows)]

@@ -42,7 +42,7 @@ def _script() -> list[str]:
         if not quoted and line.startswith("--"):
             continue
         current.append(line)
-        quoted ^= line.count("$append_if$") % 2 == 1
+        quoted ^= (line.count("$append_if$") + line.count("$read_matching$")) % 2 == 1
         if not quoted and line.rstrip().endswith(";"):
             statements.append("\n".join(current).strip().rstrip(";"))
             current = []
@@ -61,6 +61,15 @@ def test_the_script_creates_the_conditional_append_function_the_journal_creates(
         "migrate_dcb.sql is out of date; paste this function text into it:\n" + text)
 
 
+def test_the_script_creates_the_read_matching_function_the_journal_creates() -> None:
+    """The same for read_matching's function (journal_read_matching_function.sql)."""
+    from actorpg_lab.postgres._journal_schema import read_matching_function
+
+    text = read_matching_function("events", "events_tags").as_string(None)
+    assert text.strip() + ";" in _script_text(), (
+        "migrate_dcb.sql is out of date; paste this function text into it:\n" + text)
+
+
 async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -> None:
     first = PostgresJournal(pool=pg_pool)
     await first.append("p", [JournalEntry({"n": 1})], 0)
@@ -69,6 +78,7 @@ async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -
         await conn.execute("DROP INDEX events_by_type")
         await conn.execute("DROP FUNCTION events_type_v1(text)")
         await conn.execute("DROP FUNCTION events_append_if_v1")
+        await conn.execute("DROP FUNCTION events_read_matching_v1")
     journal = PostgresJournal(pool=pg_pool, auto_create_tables=False)
     q = Query([QueryItem(types=[SEAT])])
     with pytest.raises(JournalError, match=r"migrate_dcb\.sql"):
@@ -83,6 +93,7 @@ async def test_unmigrated_database_names_the_script(pg_url: str, pg_pool: Any) -
         Query([QueryItem(types=["nope"])])))
     assert [t.event.persistence_id for t in (await journal.read_matching(q)).events] == ["p", "c"]
     assert journal._append_if_function  # the script created the one-statement path
+    assert journal._read_matching_function
     await journal.close()
 
 

@@ -19,6 +19,9 @@
 --   text below is what PostgresJournal creates itself with auto_create_tables=True; a
 --   database without it runs conditional appends as a pipeline of statements instead,
 --   correct but slower);
+-- * creates the function events_read_matching_v1 that runs read_matching on its generic
+--   plan (same text as PostgresJournal creates; without it read_matching runs its
+--   statement, planned afresh at every call: correct but slower);
 -- * builds the index events_by_type on it CONCURRENTLY: writers keep writing.  (CREATE
 --   INDEX CONCURRENTLY cannot run inside a transaction block: run this file with psql's
 --   default autocommit, not with --single-transaction.)
@@ -171,6 +174,86 @@ FROM head CROSS JOIN clock CROSS JOIN notified LEFT JOIN conflict c ON c.idx = h
 ORDER BY head.idx;
 END
 $append_if$;
+
+CREATE OR REPLACE FUNCTION "events_read_matching_v1"(
+    p_match_all boolean, p_lo text, p_snap text, p_u_pos text, p_u_pid text,
+    p_u_seq bigint, p_a_pos text, p_a_pid text, p_a_seq bigint,
+    p_items json, p_item_types json, p_type_items json, p_limit bigint)
+RETURNS TABLE (o_snapshot text, o_position bigint, o_pid text, o_seq bigint,
+               o_payload text, o_tags text, o_timestamp bigint, o_metadata text)
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $read_matching$
+DECLARE
+    lo xid8 := p_lo::xid8;
+    snap pg_snapshot := p_snap::pg_snapshot;
+    u_pos xid8 := p_u_pos::xid8;
+    a_pos xid8 := p_a_pos::xid8;
+BEGIN
+    RETURN QUERY
+SELECT s.snapshot, m.position::text::bigint, m.persistence_id, m.sequence_nr, m.payload,
+       m.tags, m.timestamp, m.metadata
+FROM (SELECT pg_current_snapshot()::text AS snapshot) AS s
+     LEFT JOIN LATERAL (
+         SELECT DISTINCT ON (u.position, u.persistence_id, u.sequence_nr) u.*
+         FROM (
+             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags,
+                    e.timestamp, e.metadata
+             FROM json_to_recordset(p_items) AS it (idx int, tag text, tags text, typed bool)
+                  CROSS JOIN LATERAL (
+                      SELECT t.persistence_id, t.sequence_nr FROM "events_tags" t
+                      WHERE t.tag = it.tag AND t.position >= lo
+                      OFFSET 0
+                  ) AS t
+                  CROSS JOIN LATERAL (
+                      SELECT * FROM "events" x
+                      WHERE x.persistence_id = t.persistence_id
+                        AND x.sequence_nr = t.sequence_nr
+                      OFFSET 0
+                  ) AS e
+             WHERE string_to_array(e.tags, ',') @> string_to_array(it.tags, ',')
+               AND (NOT it.typed OR "events_type_v1"(e.payload) IN (
+                     SELECT tt.name FROM json_to_recordset(p_item_types) AS tt (idx int, name text)
+                     WHERE tt.idx = it.idx))
+               AND (snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (u_pos, p_u_pid, p_u_seq))
+AND (a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (a_pos, p_a_pid, p_a_seq))
+             UNION ALL
+             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags,
+                    e.timestamp, e.metadata
+             FROM json_to_recordset(p_type_items) AS yo (name text)
+                  CROSS JOIN LATERAL (
+                      SELECT * FROM "events" x
+                      WHERE "events_type_v1"(x.payload) = yo.name
+                        AND ("events_type_v1"(x.payload), x.position) >= (yo.name, lo)
+                      OFFSET 0
+                  ) AS e
+             WHERE (snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (u_pos, p_u_pid, p_u_seq))
+AND (a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (a_pos, p_a_pid, p_a_seq))
+             UNION ALL
+             SELECT e.position, e.persistence_id, e.sequence_nr, e.payload, e.tags,
+                    e.timestamp, e.metadata
+             FROM "events" e
+             WHERE p_match_all AND e.position >= lo AND (snap IS NULL
+ OR NOT pg_visible_in_snapshot(e.position, snap)
+ OR (e.position, e.persistence_id, e.sequence_nr) > (u_pos, p_u_pid, p_u_seq))
+AND (a_pos IS NULL
+ OR (e.position, e.persistence_id, e.sequence_nr) > (a_pos, p_a_pid, p_a_seq))
+         ) AS u
+         ORDER BY u.position, u.persistence_id, u.sequence_nr
+         LIMIT p_limit
+     ) AS m ON true
+ORDER BY m.position, m.persistence_id, m.sequence_nr;
+END
+$read_matching$;
 
 -- A failed concurrent build leaves an INVALID index behind: drop it first if so
 -- (DROP INDEX CONCURRENTLY events_by_type;) and rerun.
