@@ -8,6 +8,14 @@ further requests queue; when a slot frees up, the queued requests (at most one p
 stream, bounded by ``max_requests`` and ``max_items``) are written together.  A lone
 writer never waits: with a free slot and an empty queue ``submit`` calls ``write_one``
 directly.
+
+With ``eager_slots`` below ``slots`` only that many writes start at once; the other
+slots are spares: queued requests go through one only after ``spare_after`` seconds
+with a write still running (a write stuck on a lock, say, holds back the rest that
+long at most).  And the appends of a batch come back together, so the requests that
+arrive in the event-loop turn right after a batch ended are queued, not written
+alone, and go as one batch at the end of that turn: writers that keep appending then
+share one statement and one commit per round instead of a lone write plus a batch.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ class AppendCoalescer(Generic[Req, Res]):
         keys (either way round), so no request of a batch can write what another's
         condition checks; ``None`` from it: the request is written in a batch of its own.
     :param slots: writes in flight at once before requests are queued.
+    :param eager_slots: writes started at once (``None``: ``slots``); the rest are
+        spares, used once a write has been in flight ``spare_after`` seconds.
     :param enabled: ``False`` writes every request on its own (no queueing at all).
     """
 
@@ -69,6 +79,8 @@ class AppendCoalescer(Generic[Req, Res]):
         locks: Callable[[Req], Collection[Hashable]] = lambda _: (),
         exclusive: Callable[[Req], Collection[Hashable] | None] | None = None,
         slots: int = 2,
+        eager_slots: int | None = None,
+        spare_after: float = 0.005,
         max_requests: int = 256,
         max_items: int = 10_000,
         max_locks: int = 256,
@@ -82,6 +94,10 @@ class AppendCoalescer(Generic[Req, Res]):
         self._exclusive = exclusive
         self.max_locks = max_locks
         self.slots = slots
+        self.eager_slots = slots if eager_slots is None else eager_slots
+        self.spare_after = spare_after
+        self._spare_timer: asyncio.TimerHandle | None = None
+        self._gathering = False  # the turn after a batch ended (see the module docstring)
         self.max_requests = max_requests
         self.max_items = max_items
         self.enabled = enabled
@@ -100,21 +116,41 @@ class AppendCoalescer(Generic[Req, Res]):
 
     async def submit(self, request: Req) -> Res:
         """Write ``request`` now if a slot is free, else with the next batch."""
-        if not self.enabled or (self._in_flight < self.slots and not self._queue):
+        if not self.enabled or (self._in_flight < self.eager_slots and not self._queue
+                                and not self._gathering):
             self._in_flight += 1
             try:
                 return await self._write_one(request)
             finally:
-                self._in_flight -= 1
-                self._start_batch()
+                self._finished(1)
         future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(request, future))
-        self._start_batch()
+        if not self._gathering:
+            self._start_batch()
         return await future
 
-    def _start_batch(self) -> None:
-        """Start writing the queued requests as one batch while a slot is free."""
-        while self._queue and self._in_flight < self.slots:
+    def _gathered(self) -> None:
+        """The end of the turn after a batch ended: write what arrived meanwhile."""
+        self._gathering = False
+        self._start_batch()
+
+    def _spare(self) -> None:
+        """``spare_after`` passed without a write ending while requests were queued:
+        use the spare slots."""
+        self._spare_timer = None
+        self._start_batch(self.slots)
+
+    def _start_batch(self, limit: int | None = None) -> None:
+        """Start writing the queued requests as one batch while an eager slot (or, with
+        ``limit``, any of that many) is free; with requests left queued behind busy
+        eager slots, arm the spare slots' timer."""
+        self._fill(self.eager_slots if limit is None else limit)
+        if self._queue and self._in_flight < self.slots and self._spare_timer is None:
+            self._spare_timer = asyncio.get_running_loop().call_later(self.spare_after,
+                                                                      self._spare)
+
+    def _fill(self, limit: int) -> None:
+        while self._queue and self._in_flight < limit:
             batch: list[_Pending[Req, Res]] = []
             deferred: list[_Pending[Req, Res]] = []
             keys: set[Hashable] = set()
@@ -180,5 +216,19 @@ class AppendCoalescer(Generic[Req, Res]):
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._in_flight -= 1
-            self._start_batch()
+            self._finished(len(batch))
+
+    def _finished(self, requests: int) -> None:
+        """A write of ``requests`` ended: no stall (the spare timer starts afresh), and
+        the next writes start (after the next turn when a batch ended, see the module
+        docstring)."""
+        self._in_flight -= 1
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+            self._spare_timer = None
+        if requests > 1 and self.eager_slots < self.slots:
+            if not self._gathering:  # its writers resume in the next turn: meet there
+                self._gathering = True
+                asyncio.get_running_loop().call_soon(self._gathered)
+            return
+        self._start_batch()

@@ -104,6 +104,13 @@ _log = logging.getLogger("actorpg_lab.postgres.journal")
 
 #: Appends of one journal in flight at once before further appends are coalesced.
 _APPEND_SLOTS = 2
+#: Conditional appends start one write at a time; the second slot is a spare, used
+#: once a write has run this long (seconds) with appends waiting (one stuck on a
+#: boundary lock holds back unrelated ones that long at most).  One write at a time
+#: and the round after a batch gathered into one batch: one statement and commit per
+#: round of writers instead of a lone write plus a batch (see _append_coalescer).
+_CONDITIONAL_EAGER_SLOTS = 1
+_CONDITIONAL_SPARE_AFTER = 0.005
 #: Pages at least this long are decoded with the cyclic GC paused (see _stream_events).
 _GC_PAUSE_ROWS = 1000
 #: Upper bounds of one coalesced statement.
@@ -253,7 +260,8 @@ class PostgresJournal(PostgresStore):
                 size=lambda c: len(c.request.payloads),
                 locks=lambda c: c.keys,
                 exclusive=lambda c: None if c.lock_all else c.exclusive,
-                slots=_APPEND_SLOTS, max_requests=_BATCH_MAX_CONDITIONAL,
+                slots=_APPEND_SLOTS, eager_slots=_CONDITIONAL_EAGER_SLOTS,
+                spare_after=_CONDITIONAL_SPARE_AFTER, max_requests=_BATCH_MAX_CONDITIONAL,
                 max_items=_BATCH_MAX_EVENTS, max_locks=_BATCH_MAX_LOCKS,
                 enabled=bool(coalesce_appends),
             )
