@@ -137,6 +137,41 @@ def test_event_types_per_type_version_and_fields(wb: lab.Workbench, pg_url: str)
     assert only_a[["event_type", "version", "events"]].values.tolist() == [[NAME, 1, 2]]
 
 
+def test_event_types_in_two_halves_equal_one_query(wb: lab.Workbench, pg_url: str) -> None:
+    """A journal estimated above parallel_min_rows is grouped as two persistence_id
+    halves at once (the helper connection) and merged: the same frame as one query, also
+    when a payload that is not JSON sends both halves to the checked rerun."""
+    for i in range(12):  # the same groups on both sides of the split, and some on one
+        append(wb, codec_v1(), f"s-{i:02d}", DepositedV1(i), DepositedV1(i + 1))
+        append(wb, codec_v2(), f"s-{i:02d}", DepositedV2(i, "USD"))
+        if i % 3 == 0:
+            append(wb, JsonCodec(), f"s-{i:02d}", {"plain": i}, [i])
+    drifted = JsonCodec()
+    drifted.register(Drifted, NAME)
+    append(wb, drifted, "s-11", Drifted(5))
+    wb.journal.codec = codec_v3()
+    for corrupted in (False, True):
+        if corrupted:
+            corrupt(pg_url, "s-10", 2, "{not json")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("ANALYZE events")  # the split value comes from the statistics
+        wb.frames.parallel_min_rows = 0
+        serial = wb.event_types_frame()
+        wb.frames.close()
+        assert wb.frames.session._helper is None
+        wb.frames.parallel_min_rows = 1
+        halves = wb.event_types_frame()
+        assert wb.frames.session._helper is not None  # the upper half's connection
+        pd.testing.assert_frame_equal(halves, serial)
+        assert halves["events"].sum() == 12 * 3 + 4 * 2 + 1
+        assert halves["streams"].max() == 12
+        # the drifted event (its upcaster fails), then also the payload that is not JSON
+        assert halves["undecodable"].sum() == (2 if corrupted else 1)
+        # narrowed to streams: one query, the same rows as before
+        only = wb.event_types_frame(persistence_ids=["s-00", "s-11"])
+        assert only["events"].sum() == 3 + 2 + 4
+
+
 def test_event_types_show_implicitly_registered_types(wb: lab.Workbench) -> None:
     @dataclass(frozen=True)
     class Adhoc:

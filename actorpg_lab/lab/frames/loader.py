@@ -49,7 +49,7 @@ __all__ = ["DEFAULT_MAX_LOAD_BYTES", "DEFAULT_MAX_LOAD_ROWS", "FrameLoader", "Ta
 IDS_AS_LIST_MAX_SHARE = 0.1
 
 #: A parallel load's split value is asked again once the table's row estimate moved
-#: by more than this share since it was found (:meth:`FrameLoader._halves`).
+#: by more than this share since it was found (:meth:`FrameLoader.halves`).
 SPLIT_KEY_DRIFT = 0.1
 
 #: The relation that stands in for a snapshots table that does not exist.
@@ -114,7 +114,7 @@ class FrameLoader:
         #: :meth:`_note_metadata`).  Only the cost depends on it, never the frame.
         self.ids_as_list = False
         #: (table, column) -> (the table's row estimate when asked, its split value): see
-        #: :meth:`_halves`.
+        #: :meth:`halves`.
         self._middles: dict[tuple[str, str], tuple[int, str]] = {}
 
     def __repr__(self) -> str:
@@ -150,7 +150,7 @@ class FrameLoader:
         rows, middle = self.session.split_key(table, column)
         return middle if rows >= self.parallel_min_rows else None
 
-    def _halves(self, stats: TableStats, table: str, column: str) -> str | None:
+    def halves(self, stats: TableStats, table: str, column: str) -> str | None:
         """:meth:`_split_key`, not even asked when ``stats`` (of ``table``, at hand
         already) estimate it below ``parallel_min_rows``: a small load costs no query.
 
@@ -237,7 +237,7 @@ class FrameLoader:
                         where=fragment("journal_where"), **self._event_columns("e"))
         # Halves of the persistence_id range (the order's first key) for a large load.
         halves = (None if where.persistence_ids is not None else
-                  lambda: self._halves(stats, self.tables.events, "persistence_id"))
+                  lambda: self.halves(stats, self.tables.events, "persistence_id"))
         return self._load(builder, select, where.sql_values(), stats=stats,
                           filtered=where != EventFilter(), limit=lim, progress=progress,
                           allow_large=allow_large, what="journal_frame", halves=halves)
@@ -285,7 +285,7 @@ class FrameLoader:
         # Halves of the tag rows' time range (the order's first key) for a large load
         # driven by one tag's index.
         def halves() -> int | None:
-            middle = self._halves(tag_stats, self.tables.tags, "timestamp")
+            middle = self.halves(tag_stats, self.tables.tags, "timestamp")
             return None if middle is None else int(middle)
 
         return self._load(builder, select, values, stats=stats, filtered=True, limit=lim,
