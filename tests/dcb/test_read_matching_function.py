@@ -68,8 +68,9 @@ async def test_the_function_reads_what_the_statement_reads(pg_pool: Any, name: s
 
 
 async def _function_plans(pg_pool: Any, journal: PostgresJournal, query: Query,
-                          after: Any) -> str:
-    """The plan of the statement inside the function, as auto_explain reports it."""
+                          after: Any, session: tuple[str, ...] = ()) -> str:
+    """The plan of the statement inside the function, as auto_explain reports it
+    (``session``: settings made in the calling session first, reset after)."""
     params, _ = journal._match_params(query, after)
     params["limit"] = None
     call = statement("journal_read_matching_call", function="events_read_matching_v1")
@@ -84,6 +85,8 @@ async def _function_plans(pg_pool: Any, journal: PostgresJournal, query: Query,
         for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"),
                                ("log_level", "notice")):
             await conn.execute(f"SET auto_explain.{setting} = {value}")
+        for setting in session:
+            await conn.execute(f"SET {setting}")
         try:
             for _ in range(7):  # past the custom plans a cached plan may start with
                 notes.clear()
@@ -91,6 +94,8 @@ async def _function_plans(pg_pool: Any, journal: PostgresJournal, query: Query,
                 await cur.fetchall()
         finally:
             await conn.execute("RESET auto_explain.log_min_duration")
+            for setting in session:
+                await conn.execute(f"RESET {setting.split(' = ')[0]}")
             conn.remove_notice_handler(note)
     plans = [n for n in notes if "pg_current_snapshot" in n]
     assert plans, notes
@@ -121,6 +126,27 @@ async def test_the_function_plan_is_index_driven_among_few_distinct_tags(
         assert "Index Scan using events_by_type" in plan, plan
     if name == "all":
         assert "events_by_position" in plan, plan
+    await journal.close()
+
+
+@pytest.mark.parametrize("name", ["tag", "all"])
+async def test_the_function_never_starts_parallel_workers(pg_pool: Any, name: str) -> None:
+    """Parallel query made free in the calling session (what a large journal's costs
+    amount to: from ~3M events the generic plan gave the Query.all() branch a Gather, and
+    its two workers were started at every read, +3 ms, whether the branch ran or not):
+    the function's plan still has no Gather."""
+    journal = PostgresJournal(pool=pg_pool)
+    for s in range(4):
+        await journal.append(f"s{s}", [seat(s, i, "common") for i in range(500)], 0)
+    async with pg_pool.connection() as conn:
+        await conn.execute("ANALYZE events")
+        await conn.execute("ANALYZE events_tags")
+    items = {"tag": [QueryItem(tags=["rare"])], "all": []}[name]
+    read = await journal.read_matching(Query(items))
+    plan = await _function_plans(pg_pool, journal, Query(items), read.token, session=(
+        "parallel_setup_cost = 0", "parallel_tuple_cost = 0",
+        "min_parallel_table_scan_size = 0", "min_parallel_index_scan_size = 0"))
+    assert "Gather" not in plan and "Parallel" not in plan, plan
     await journal.close()
 
 

@@ -9,7 +9,10 @@
 -- generic plan, and that plan must be index-driven whatever the statistics say (a
 -- generic plan knows neither the tags nor the bound), so — as in
 -- journal_lock_boundary.sql for the conditional append — sequential scans, hash and
--- merge joins are off while it runs (the SET clauses end with the call), and each tag
+-- merge joins are off while it runs (the SET clauses end with the call), so is parallel
+-- query (a generic plan of a large journal gave the Query.all() branch a Gather whose
+-- two workers were started at every call, its one-time filter false or not: +3 ms a
+-- read from ~3M events on, measured by the --scale decision curve), and each tag
 -- item's tag rows and events are looked up per item through OFFSET 0 laterals, as in
 -- journal_append_if.sql's check; a types-only item's bound is written as a row
 -- comparison over the type index's columns, which only that index can use (a generic
@@ -31,6 +34,7 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET max_parallel_workers_per_gather = 0
 AS $read_matching$
 DECLARE
     lo xid8 := p_lo::xid8;

@@ -186,6 +186,7 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET max_parallel_workers_per_gather = 0
 AS $read_matching$
 DECLARE
     lo xid8 := p_lo::xid8;
