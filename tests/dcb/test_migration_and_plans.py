@@ -25,7 +25,7 @@ from actorpg_lab import (
 )
 from actorpg_lab.postgres import PostgresJournal
 
-from ._model import SEAT, Seat, seat
+from ._model import SEAT, Seat, few_distinct_tags, seat
 
 
 def _script_text() -> str:
@@ -332,11 +332,7 @@ async def test_d9_a_read_of_a_rare_tag_is_index_driven_among_few_distinct_tags(
     every event: the array's tags have no statistics, so a join estimated them by the
     column's average)."""
     journal = PostgresJournal(pool=pg_pool)
-    for s in range(4):
-        await journal.append(f"s{s}", [seat(s, i, "common") for i in range(2000)], 0)
-    async with pg_pool.connection() as conn:
-        await conn.execute("ANALYZE events")
-        await conn.execute("ANALYZE events_tags")
+    await few_distinct_tags(pg_pool, journal, 2000)
     for items in ([QueryItem(tags=["rare"])], [QueryItem(types=[SEAT], tags=["rare"])]):
         params, _ = journal._match_params(Query(items), None)
         params["limit"] = None

@@ -16,7 +16,7 @@ from actorpg_lab.postgres import PostgresJournal
 from actorpg_lab.postgres._sql import statement
 from actorpg_lab.query import TagOffset
 
-from ._model import SEAT, seat
+from ._model import SEAT, few_distinct_tags, seat
 
 _QUERIES = {
     "types": [QueryItem(types=[SEAT])],
@@ -110,11 +110,7 @@ async def test_the_function_plan_is_index_driven_among_few_distinct_tags(
     runs from its index, bounded below by the token (the function's generic plan knows
     neither the tags nor the bound)."""
     journal = PostgresJournal(pool=pg_pool)
-    for s in range(4):
-        await journal.append(f"s{s}", [seat(s, i, "common") for i in range(1000)], 0)
-    async with pg_pool.connection() as conn:
-        await conn.execute("ANALYZE events")
-        await conn.execute("ANALYZE events_tags")
+    await few_distinct_tags(pg_pool, journal, 1000)
     items = {"types": [QueryItem(types=[SEAT])], "tag": [QueryItem(tags=["rare"])],
              "types_and_tags": [QueryItem(types=[SEAT], tags=["rare"])], "all": []}[name]
     read = await journal.read_matching(Query(items))
@@ -136,11 +132,7 @@ async def test_the_function_never_starts_parallel_workers(pg_pool: Any, name: st
     its two workers were started at every read, +3 ms, whether the branch ran or not):
     the function's plan still has no Gather."""
     journal = PostgresJournal(pool=pg_pool)
-    for s in range(4):
-        await journal.append(f"s{s}", [seat(s, i, "common") for i in range(500)], 0)
-    async with pg_pool.connection() as conn:
-        await conn.execute("ANALYZE events")
-        await conn.execute("ANALYZE events_tags")
+    await few_distinct_tags(pg_pool, journal, 500)
     items = {"tag": [QueryItem(tags=["rare"])], "all": []}[name]
     read = await journal.read_matching(Query(items))
     plan = await _function_plans(pg_pool, journal, Query(items), read.token, session=(
