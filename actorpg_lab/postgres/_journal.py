@@ -168,6 +168,22 @@ class _Conditional:
         self.lock_all = query.matches_all
 
 
+def _query_items(params: Mapping[str, Any], *, req: int | None = None, offset: int = 0,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A query's tag items, their types and its types-only items from
+    :meth:`PostgresJournal._match_params`' arrays, as the rows the JSON inputs of
+    ``journal_read_matching_function.sql`` and ``journal_append_if.sql`` hold (the
+    latter's with the request's number ``req`` and item numbers shifted by ``offset``)."""
+    of = {} if req is None else {"req": req}
+    items = [{**of, "idx": offset + i, "tag": tag, "tags": tags, "typed": typed}
+             for i, tag, tags, typed in zip(params["ti_idx"], params["ti_tag"],
+                                            params["ti_tags"], params["ti_typed"], strict=True)]
+    item_types = [{"idx": offset + i, "name": name}
+                  for i, name in zip(params["tt_idx"], params["tt_name"], strict=True)]
+    type_items = [{**of, "name": name} for name in params["yo_name"]]
+    return items, item_types, type_items
+
+
 class PostgresJournal(PostgresStore):
     """An event journal in PostgreSQL implementing :class:`~actorpg_lab.Journal` (checked by
     the contract suite in ``tests/contract``, as is its in-memory twin).
@@ -829,16 +845,12 @@ class PostgresJournal(PostgresStore):
         """``journal_read_matching_call.sql``'s parameters from :meth:`_match_params`'
         (the items as JSON texts, as ``journal_read_matching_function.sql`` reads them)."""
         dumps = orjson.dumps
+        items, item_types, type_items = _query_items(params)
         return {
             **{name: params[name] for name in ("match_all", "lo", "snap", "u_pos", "u_pid",
                                                "u_seq", "a_pos", "a_pid", "a_seq", "limit")},
-            "items": dumps([{"idx": i, "tag": tag, "tags": tags, "typed": typed}
-                            for i, tag, tags, typed in zip(
-                                params["ti_idx"], params["ti_tag"], params["ti_tags"],
-                                params["ti_typed"], strict=True)]).decode(),
-            "item_types": dumps([{"idx": i, "name": name} for i, name in zip(
-                params["tt_idx"], params["tt_name"], strict=True)]).decode(),
-            "type_items": dumps([{"name": name} for name in params["yo_name"]]).decode(),
+            "items": dumps(items).decode(), "item_types": dumps(item_types).decode(),
+            "type_items": dumps(type_items).decode(),
         }
 
     async def _append_if(self, request: AppendRequest,
@@ -979,12 +991,10 @@ class PostgresJournal(PostgresStore):
                          "snap": p["snap"], "u_pos": p["u_pos"], "u_pid": p["u_pid"],
                          "u_seq": p["u_seq"], "a_pos": p["a_pos"], "a_pid": p["a_pid"],
                          "a_seq": p["a_seq"]})
-            items.extend({"req": r, "idx": offset + i, "tag": tag, "tags": tags, "typed": typed}
-                         for i, tag, tags, typed in zip(p["ti_idx"], p["ti_tag"], p["ti_tags"],
-                                                        p["ti_typed"], strict=True))
-            item_types.extend({"idx": offset + i, "name": name}
-                              for i, name in zip(p["tt_idx"], p["tt_name"], strict=True))
-            type_items.extend({"req": r, "name": name} for name in p["yo_name"])
+            its, types, type_its = _query_items(p, req=r, offset=offset)
+            items += its
+            item_types += types
+            type_items += type_its
             offset += len(c.query.items)
             events.extend({"idx": r, "ord": k, "payload": payload, "tags": tags, "meta": meta}
                           for k, (payload, tags, meta) in enumerate(
