@@ -33,6 +33,7 @@ from ..._errors import DecodeError
 from ..db.statements import event_type_of, load_sql, render
 from ..frames.columns import parse_kind
 from ..frames.filter import ids_json
+from ..frames.strategies import at_once
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -128,16 +129,14 @@ def _groups(frames: FrameLoader, parts: dict[str, sql.Composable],
     if middle is None:
         rows: list[dict[str, Any]] = frames.query(statement, [ids_text, None, None]).to_pylist()
         return rows
-    from concurrent.futures import ThreadPoolExecutor
 
     def upper() -> list[dict[str, Any]]:
         batches = frames.query_batches(statement, [ids_text, middle, None], helper=True)
         return [row for batch in batches for row in batch.to_pylist()]
 
-    with ThreadPoolExecutor(1, thread_name_prefix="actorpg-event-types") as pool:
-        job = pool.submit(upper)
-        lower = frames.query(statement, [ids_text, None, middle]).to_pylist()
-        rows = lower + job.result()
+    lower, higher = at_once(
+        lambda: frames.query(statement, [ids_text, None, middle]).to_pylist(), upper)
+    rows = lower + higher
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = (row["kind"], None if row["fields"] is None else tuple(row["fields"]))

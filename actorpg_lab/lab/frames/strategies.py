@@ -6,6 +6,8 @@
   thread, reduced by its own builder (ADBC decoding and Arrow compute release the GIL),
   the two joined in order.  No count query and no keyset pages: the bar and the fast
   path go together.
+* :func:`at_once` — two halves' work at the same time: the upper one in a worker thread
+  (its query on the helper connection), the lower one here.
 * :func:`bar_total` — whether a load shows a progress bar and its total: an ESTIMATE
   from planner statistics (the table's for an unfiltered load, ``EXPLAIN`` for a
   filtered one), asked for only when the bar may be shown.
@@ -21,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +31,9 @@ import pyarrow.compute as pc
 from .builder import FrameBuilder, close_stream
 from .filter import MIN_BIGINT
 
-__all__ = ["Progress", "Stream", "bar_total", "load", "newest_row"]
+__all__ = ["Progress", "Stream", "at_once", "bar_total", "load", "newest_row"]
+
+_T = TypeVar("_T")
 
 #: The bar shows how old the newest row is only when it is younger than this (a live or
 #: catch-up read); for history it shows when the newest row was written.
@@ -76,13 +80,9 @@ def load(builder: FrameBuilder, lower: Stream, upper: Stream | None = None, *,
         if upper is None:
             builder.add_all(_tracked(lower(), bar))
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
             second = builder.sibling()
-            with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
-                job = pool.submit(lambda: second.add_all(_tracked(upper(), bar)))
-                builder.add_all(_tracked(lower(), bar))
-                job.result()
+            at_once(lambda: builder.add_all(_tracked(lower(), bar)),
+                    lambda: second.add_all(_tracked(upper(), bar)))
             builder.extend(second)
     finally:
         if bar is not None:
@@ -91,6 +91,18 @@ def load(builder: FrameBuilder, lower: Stream, upper: Stream | None = None, *,
     if bar is not None:
         _log.info("%s: %d rows (estimated %d) in %.2fs, %.0f rows/s", desc, builder.rows,
                   total, elapsed, builder.rows / elapsed if elapsed > 0 else float("inf"))
+
+
+def at_once(lower: Callable[[], _T], upper: Callable[[], _T]) -> tuple[_T, _T]:
+    """``(lower(), upper())`` run at the same time: ``upper`` in a worker thread (it must
+    query on the helper connection), ``lower`` in this one; ``upper``'s error is raised
+    once ``lower`` is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="actorpg-frames") as pool:
+        job = pool.submit(upper)
+        first = lower()
+        return first, job.result()
 
 
 def _tracked(batches: Iterator[pa.RecordBatch],
